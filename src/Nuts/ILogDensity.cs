@@ -1,0 +1,32 @@
+namespace Bnn.Onnx.Nuts;
+
+/// <summary>
+/// An unnormalised log density log p(θ) over ℝ^d and its gradient, the only thing the sampler knows of a model.
+/// Implementations need not be thread-safe: the sampler gives each chain its own instance.
+/// </summary>
+public interface ILogDensity
+{
+    /// <summary>d, the length of the position vector θ.</summary>
+    int Dimension { get; }
+
+    /// <summary>
+    /// Returns log p(θ) and writes ∇ log p(θ) into <paramref name="gradient"/> (length d).
+    /// May return NaN or ±∞; the sampler treats a non-finite value as a divergence, never as an error.
+    /// </summary>
+    double LogDensityAndGradient(ReadOnlySpan<double> position, Span<double> gradient);
+}
+
+/// <summary>
+/// A log density evaluated at C positions in one call (lockstep chains on a batched backend).
+/// Positions and gradients are C × d, row-major: chain c occupies [c·d, (c+1)·d).
+/// </summary>
+public interface IBatchedLogDensity
+{
+    int Dimension { get; }
+
+    /// <summary>The largest C one call accepts.</summary>
+    int MaxBatch { get; }
+
+    /// <summary>Writes log p(θ_c) into <paramref name="logDensities"/>[c] and ∇ log p(θ_c) into row c of <paramref name="gradients"/>.</summary>
+    void LogDensityAndGradient(int count, ReadOnlySpan<double> positions, Span<double> logDensities, Span<double> gradients);
+}
