@@ -95,7 +95,29 @@ public sealed record Node(
 public sealed record Parameter(string Name, string OnnxName, int[] Shape, double[] Values)
 {
     public int Size => Values.Length;
+
+    /// <summary>Index of the layer (parameterised node, in graph order) that first uses this parameter.</summary>
+    public int Layer { get; init; }
+
+    /// <summary>What the parameter does in its layer: a weight (Gemm B, MatMul operand, scale) or a bias.</summary>
+    public ParameterRole Role { get; init; }
+
+    /// <summary>How a weight matrix is laid out: PyTorch <c>[out,in]</c> or Flax <c>[in,out]</c>.</summary>
+    public WeightLayout Layout { get; init; }
+
+    /// <summary>The ONNX element type the values were stored as (float32, float16, …).</summary>
+    public ElementType SourceType { get; init; } = ElementType.Float;
 }
+
+/// <summary>What a parameter does in the layer that uses it.</summary>
+public enum ParameterRole { Weight, Bias }
+
+/// <summary>
+/// Layout of a weight matrix. <see cref="OutIn"/> is PyTorch's <c>nn.Linear</c> (<c>[out,in]</c>, Gemm transB=1);
+/// <see cref="InOut"/> is Flax's <c>Dense</c> kernel (<c>[in,out]</c>, Gemm transB=0 or MatMul).
+/// <see cref="NotAMatrix"/> for biases, scales and other vectors.
+/// </summary>
+public enum WeightLayout { NotAMatrix, OutIn, InOut }
 
 /// <summary>
 /// An imported ONNX model: a topologically sorted node list over one value namespace, with
@@ -130,4 +152,55 @@ public sealed class OnnxGraph
     public long Opset => Opsets.TryGetValue("", out var v) ? v : Opsets.TryGetValue("ai.onnx", out var w) ? w : 0;
 
     public int TotalParameters => Parameters.Sum(p => p.Size);
+
+    /// <summary>
+    /// The batch size baked into the file when the exporter wrote the leading input dimension as a fixed number
+    /// (jax2onnx traces with a concrete batch). The importer then reports that dimension as the symbol
+    /// <c>batch</c> and rewrites Reshape shape constants that repeat this number to -1, so the graph takes any
+    /// number of rows. Null when the file already declared a symbolic batch dimension (or
+    /// <see cref="ImportOptions.FreeBatchDimension"/> is off).
+    /// </summary>
+    public long? ExportedBatchSize { get; init; }
+
+    /// <summary>The path the model was read from.</summary>
+    public string SourcePath { get; init; } = "";
+
+    /// <summary>Looks up a parameter by its dotted name or its ONNX value name.</summary>
+    public Parameter? FindParameter(string name) =>
+        Parameters.FirstOrDefault(p => p.Name == name) ?? Parameters.FirstOrDefault(p => p.OnnxName == name);
+}
+
+/// <summary>Names of element types as users of NumPy / JAX / PyTorch write them.</summary>
+public static class ElementTypes
+{
+    /// <summary><c>float32</c>, <c>float64</c>, <c>float16</c>, <c>bfloat16</c>, <c>int64</c>, <c>bool</c>, …</summary>
+    public static string Name(ElementType type) => type switch
+    {
+        ElementType.Float => "float32",
+        ElementType.Double => "float64",
+        ElementType.Float16 => "float16",
+        ElementType.BFloat16 => "bfloat16",
+        ElementType.UInt8 => "uint8",
+        ElementType.Int8 => "int8",
+        ElementType.UInt16 => "uint16",
+        ElementType.Int16 => "int16",
+        ElementType.Int32 => "int32",
+        ElementType.Int64 => "int64",
+        ElementType.UInt32 => "uint32",
+        ElementType.UInt64 => "uint64",
+        ElementType.Bool => "bool",
+        ElementType.String => "string",
+        ElementType.Undefined => "undefined",
+        _ => OnnxTypeName((int)type),
+    };
+
+    /// <summary>True for float32, float64, float16 and bfloat16.</summary>
+    public static bool IsFloating(ElementType type) =>
+        type is ElementType.Float or ElementType.Double or ElementType.Float16 or ElementType.BFloat16;
+
+    /// <summary>The ONNX spelling (<c>FLOAT8E4M3FN</c>, <c>COMPLEX64</c>, …) of a TensorProto.DataType value.</summary>
+    public static string OnnxTypeName(int dataType) =>
+        Enum.IsDefined(typeof(Protobuf.TensorProto.Types.DataType), dataType)
+            ? ((Protobuf.TensorProto.Types.DataType)dataType).ToString().ToUpperInvariant()
+            : $"data type {dataType}";
 }

@@ -1,14 +1,122 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Bnn.Onnx.OnnxImport;
+using Spectre.Console;
 
 namespace Bnn.Onnx.Cli.Commands;
 
-// Placeholder until the command lands; replaced by its owner.
+/// <summary>
+/// <c>bnn import MODEL.onnx [--json]</c>: reads the model and shows what the posterior will be placed over:
+/// producer, IR and opset, inputs and outputs, the op sequence, and every parameter with its prior.
+/// </summary>
 public static class ImportCommand
 {
+    /// <summary>The prior every weight gets unless told otherwise.</summary>
+    public const string DefaultPrior = "Normal(0,1)";
+
     public static Command Create()
     {
-        var command = new Command("import", "(not yet available)");
-        command.SetAction(int (_) => throw new UsageException("'bnn import' is not available yet"));
+        var model = new Argument<string>("model") { Description = "The ONNX model file (.onnx)." };
+        var json = new Option<bool>("--json") { Description = "Print the import as one JSON object." };
+        var command = new Command("import", "Read an ONNX model and list the parameters its posterior is placed over.");
+        command.Arguments.Add(model);
+        command.Options.Add(json);
+        command.SetAction(int (parseResult) =>
+        {
+            var graph = OnnxImporter.Import(parseResult.GetValue(model)!);
+            if (parseResult.GetValue(json))
+                Console.Out.WriteLine(ToJson(graph));
+            else
+                WriteReport(graph, AnsiConsole.Console);
+            return 0;
+        });
         return command;
     }
+
+    /// <summary>
+    /// <c>{"inputs":[{"name","dtype","shape"}],"outputs":[…],"ops":[…],"parameters":[{"name","onnx_name","shape",
+    /// "size","prior"}],"total_parameters":N}</c>; symbolic dimensions are strings, unknown ones <c>"?"</c>.
+    /// </summary>
+    public static string ToJson(OnnxGraph graph)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            WriteValues(w, "inputs", graph.Inputs);
+            WriteValues(w, "outputs", graph.Outputs);
+            w.WriteStartArray("ops");
+            foreach (var node in graph.Nodes) w.WriteStringValue(node.OpType);
+            w.WriteEndArray();
+            w.WriteStartArray("parameters");
+            foreach (var p in graph.Parameters)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", p.Name);
+                w.WriteString("onnx_name", p.OnnxName);
+                w.WriteStartArray("shape");
+                foreach (int d in p.Shape) w.WriteNumberValue(d);
+                w.WriteEndArray();
+                w.WriteNumber("size", p.Size);
+                w.WriteString("prior", DefaultPrior);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteNumber("total_parameters", graph.TotalParameters);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static void WriteValues(Utf8JsonWriter w, string property, IReadOnlyList<ValueInfo> values)
+    {
+        w.WriteStartArray(property);
+        foreach (var v in values)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", v.Name);
+            w.WriteString("dtype", ElementTypes.Name(v.ElementType));
+            w.WriteStartArray("shape");
+            foreach (var d in v.Shape)
+            {
+                if (d.Value is { } size) w.WriteNumberValue(size);
+                else w.WriteStringValue(d.ToString());
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    /// <summary>The human-readable report.</summary>
+    public static void WriteReport(OnnxGraph graph, IAnsiConsole console)
+    {
+        string producer = graph.Producer.Length == 0 ? "(unnamed producer)" : $"{graph.Producer} {graph.ProducerVersion}".Trim();
+        string opsets = string.Join(", ", graph.Opsets.Select(o => o.Key.Length == 0 ? $"opset {o.Value}" : $"{o.Key} {o.Value}"));
+        console.MarkupLine($"[bold]{Markup.Escape(graph.SourcePath)}[/]");
+        console.MarkupLine($"producer [bold]{Markup.Escape(producer)}[/], IR {graph.IrVersion}, {Markup.Escape(opsets)}");
+        if (graph.ExportedBatchSize is { } batch)
+            console.MarkupLine($"[dim]batch dimension exported as {batch}; read as 'batch' (any number of rows)[/]");
+
+        var io = new Table().Border(TableBorder.Rounded).AddColumns("", "name", "dtype", "shape");
+        foreach (var v in graph.Inputs) io.AddRow("input", Markup.Escape(v.Name), ElementTypes.Name(v.ElementType), Markup.Escape(Shape(v)));
+        foreach (var v in graph.Outputs) io.AddRow("output", Markup.Escape(v.Name), ElementTypes.Name(v.ElementType), Markup.Escape(Shape(v)));
+        console.Write(io);
+
+        console.MarkupLine($"ops ({graph.Nodes.Count}): {Markup.Escape(string.Join(" → ", graph.Nodes.Select(n => n.OpType)))}");
+
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("name", "ONNX name", "shape", "size", "prior");
+        table.Columns[3].RightAligned();
+        foreach (var p in graph.Parameters)
+        {
+            table.AddRow(Markup.Escape(p.Name), Markup.Escape(p.OnnxName), $"[[{string.Join(",", p.Shape)}]]",
+                p.Size.ToString(CultureInfo.InvariantCulture), DefaultPrior);
+        }
+        table.AddRow("[bold]total[/]", "", "", $"[bold]{graph.TotalParameters.ToString(CultureInfo.InvariantCulture)}[/]", "");
+        console.Write(table);
+    }
+
+    private static string Shape(ValueInfo v) => $"[{string.Join(",", v.Shape)}]";
 }

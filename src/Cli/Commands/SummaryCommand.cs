@@ -1,14 +1,131 @@
 using System.CommandLine;
+using System.Text.Json;
+using Bnn.Onnx.Nuts;
 
 namespace Bnn.Onnx.Cli.Commands;
 
-// Placeholder until the command lands; replaced by its owner.
+/// <summary>
+/// <c>bnn summary RUN_DIR|draws.parquet|draws.csv… [--format table|csv|json]</c>: recomputes the posterior summary
+/// (posterior 1.4.0's diagnostics), Stan's warnings and the function-space verdict from saved draws: our Parquet,
+/// CmdStan output CSVs (one per chain) or a long CSV with <c>chain</c> and <c>iteration</c>/<c>draw</c> columns.
+/// </summary>
 public static class SummaryCommand
 {
+    /// <summary>
+    /// Reads a draws Parquet file into a table. Set by the code that owns the Parquet schema; while it is null,
+    /// Parquet input is reported as not supported.
+    /// </summary>
+    public static Func<string, IDrawTable>? ParquetReader { get; set; }
+
+    /// <summary>Which variables are posterior predictive quantities (they and lp__ decide the verdict).</summary>
+    public static Func<string, bool> IsPredictive { get; set; } =
+        name => name.StartsWith("mu[", StringComparison.Ordinal) || name.StartsWith("predictive", StringComparison.Ordinal);
+
     public static Command Create()
     {
-        var command = new Command("summary", "(not yet available)");
-        command.SetAction(int (_) => throw new UsageException("'bnn summary' is not available yet"));
+        var paths = new Argument<string[]>("draws")
+        {
+            Description = "A run directory (reads DIR/draws.parquet), a draws .parquet file, a long CSV with chain and iteration/draw columns, or CmdStan output CSVs (one per chain).",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var format = new Option<string>("--format")
+        {
+            Description = "Output format: table, csv (summary.csv columns) or json.",
+            DefaultValueFactory = _ => "table",
+        };
+        format.AcceptOnlyFromAmong("table", "csv", "json");
+        var maxDepth = new Option<int?>("--max-depth")
+        {
+            Description = "Maximum tree depth used when sampling, for the saturation warning (default: from a CmdStan CSV, else 10).",
+        };
+
+        var command = new Command("summary", "Summarise saved draws: mean, sd, quantiles, MCSE, bulk/tail ESS, R-hat, and Stan's warnings.");
+        command.Arguments.Add(paths);
+        command.Options.Add(format);
+        command.Options.Add(maxDepth);
+        command.SetAction(int (parseResult) =>
+        {
+            var inputs = parseResult.GetValue(paths) ?? [];
+            var table = Read(inputs, out int? recordedDepth);
+            var report = DrawsReport.Build(table, parseResult.GetValue(maxDepth) ?? recordedDepth ?? 10, IsPredictive);
+            Write(report, parseResult.GetValue(format) ?? "table");
+            return 0;
+        });
         return command;
+    }
+
+    /// <summary>Opens the draws the user named; the CmdStan max_depth comment, if any, comes back too.</summary>
+    public static IDrawTable Read(IReadOnlyList<string> inputs, out int? maxTreeDepth)
+    {
+        maxTreeDepth = null;
+        if (inputs.Count == 0) throw new UsageException("give a run directory or a draws file");
+        var files = new List<string>();
+        foreach (var input in inputs)
+        {
+            if (Directory.Exists(input))
+            {
+                var parquet = Path.Combine(input, "draws.parquet");
+                if (!File.Exists(parquet)) throw new FileNotFoundException($"no draws.parquet in run directory {input}", parquet);
+                files.Add(parquet);
+            }
+            else if (File.Exists(input)) files.Add(input);
+            else throw new FileNotFoundException($"draws file not found: {input}", input);
+        }
+
+        var parquetFiles = files.Where(f => f.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)).ToList();
+        if (parquetFiles.Count > 0)
+        {
+            if (files.Count > 1) throw new UsageException("give one draws.parquet file (or run directory) at a time");
+            var reader = ParquetReader
+                ?? throw new NotSupportedException($"{files[0]}: reading Parquet draws is not available in this build; give a CSV of draws instead");
+            return reader(files[0]);
+        }
+        foreach (var f in files) maxTreeDepth ??= DrawCsvReader.CmdStanMaxDepth(f);
+        return DrawCsvReader.Read(files);
+    }
+
+    private static void Write(DrawsReport report, string format)
+    {
+        switch (format)
+        {
+            case "csv":
+                PosteriorSummary.WriteCsv(Console.Out, report.Rows);
+                foreach (var w in report.SamplerWarnings.Concat(report.ConvergenceWarnings)) Console.Error.WriteLine($"warning: {w}");
+                break;
+            case "json":
+            {
+                using var stdout = Console.OpenStandardOutput();
+                using (var json = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
+                {
+                    json.WriteStartObject();
+                    json.WriteNumber("chains", report.Chains);
+                    json.WriteNumber("draws_per_chain", report.DrawsPerChain);
+                    json.WritePropertyName("summary");
+                    PosteriorSummary.WriteJson(json, report.Rows);
+                    json.WriteStartArray("warnings");
+                    foreach (var w in report.SamplerWarnings.Concat(report.ConvergenceWarnings)) json.WriteStringValue(w);
+                    json.WriteEndArray();
+                    if (report.Verdict is { } v)
+                    {
+                        json.WriteStartObject("verdict");
+                        json.WriteBoolean("converged", v.Converged);
+                        json.WriteString("reason", v.Reason);
+                        json.WriteEndObject();
+                    }
+                    else json.WriteNull("verdict");
+                    json.WriteEndObject();
+                }
+                stdout.WriteByte((byte)'\n');
+                break;
+            }
+            default:
+                Console.Out.WriteLine($"{report.Chains} chains x {report.DrawsPerChain} draws");
+                Console.Out.Write(PosteriorSummary.FormatTable(report.Rows));
+                foreach (var w in report.SamplerWarnings.Concat(report.ConvergenceWarnings))
+                    Console.Out.WriteLine($"warning: {w}");
+                if (report.Verdict is { } verdict)
+                    Console.Out.WriteLine($"{(verdict.Converged ? "converged" : "not converged")} (function space): {verdict.Reason}");
+                break;
+        }
     }
 }

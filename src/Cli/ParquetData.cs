@@ -1,0 +1,7 @@
+namespace Bnn.Onnx.Cli;
+
+internal static class ParquetData
+{
+    public static (IReadOnlyList<string> Columns, double[][] Values) ReadNumericColumns(string path) =>
+        throw new NotSupportedException($"{Path.GetFileName(path)}: Parquet data input is not available yet; use CSV");
+}

@@ -1,0 +1,658 @@
+using System.Globalization;
+using Bnn.Onnx.Nuts;
+using Bnn.Onnx.OnnxImport;
+using Bnn.Onnx.OnnxImport.Protobuf;
+
+namespace Bnn.Onnx.Export;
+
+/// <summary>The observation model the network's output parameterises.</summary>
+public enum EnsembleLikelihood
+{
+    /// <summary>y ~ Normal(f(x), σ): the output is the mean.</summary>
+    Normal,
+
+    /// <summary>y ~ Bernoulli(p): the output is a logit, or p itself when the graph ends in Sigmoid.</summary>
+    Bernoulli,
+
+    /// <summary>y ~ Categorical(p): the output holds logits (last axis), or p when the graph ends in Softmax.</summary>
+    Categorical,
+}
+
+/// <summary>Settings of <see cref="EnsembleBuilder.Build"/>.</summary>
+/// <param name="Likelihood">How the output is read (mean, logit, logits).</param>
+/// <param name="ElementType">Float or Double: the type of the weights and of the computation.</param>
+/// <param name="FixedSigma">σ of a normal likelihood when the layout holds no <c>sigma</c> block.</param>
+/// <param name="Metadata">Extra <c>metadata_props</c> (seed, thinning, …), written after the builder's own.</param>
+public sealed record EnsembleOptions(
+    EnsembleLikelihood Likelihood,
+    ElementType ElementType = ElementType.Float,
+    double? FixedSigma = null,
+    IReadOnlyDictionary<string, string>? Metadata = null);
+
+/// <summary>
+/// Builds ONE ONNX graph that evaluates every posterior member at once: each parameter is stacked along a leading
+/// member axis S and every layer runs as a batched MatMul / broadcast op ([S,N,in] × [S,in,out]), so one session
+/// and one kernel per layer serve all members.
+/// <para>
+/// Outputs: <c>members</c> [S, batch, …] (the mean for <see cref="EnsembleLikelihood.Normal"/>, probabilities
+/// otherwise), <c>mean</c> [batch, …] = E_s, and <c>std</c> [batch, …]: for Normal the predictive standard
+/// deviation with noise, sqrt(Var_s[μ_s] + E_s[σ_s²]) (population variance over the S members, so it is the exact
+/// standard deviation of the equally weighted mixture), otherwise the standard deviation of the probabilities.
+/// The per-member σ is stored as the initializer <see cref="SigmaInitializer"/> [S, 1, …, 1].
+/// </para>
+/// <para>Written as opset 17, IR version 8. Supported: the MLP operator set (see <see cref="SupportedOps"/>);
+/// anything else raises <see cref="NotSupportedException"/> naming the operator and node.</para>
+/// </summary>
+public static class EnsembleBuilder
+{
+    public const int Opset = 17;
+    public const long IrVersion = 8;
+    public const string MembersOutput = "members";
+    public const string MeanOutput = "mean";
+    public const string StdOutput = "std";
+    public const string SigmaInitializer = "bnn_member_sigma";
+
+    private static readonly HashSet<string> Unary =
+    [
+        "Relu", "Sigmoid", "Tanh", "Softplus", "Softsign", "Elu", "Selu", "LeakyRelu", "HardSigmoid", "HardSwish",
+        "Celu", "ThresholdedRelu", "Exp", "Log", "Abs", "Neg", "Sqrt", "Erf", "Reciprocal", "Sin", "Cos", "Clip", "Cast",
+    ];
+
+    private static readonly HashSet<string> Binary = ["Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "PRelu"];
+
+    /// <summary>The operators the builder rewrites.</summary>
+    public static IReadOnlyCollection<string> SupportedOps { get; } =
+        Unary.Concat(Binary).Concat(["Identity", "Dropout", "Gelu", "Mish", "MatMul", "Gemm", "Softmax", "LogSoftmax",
+            "Flatten", "Reshape", "Transpose", "Unsqueeze", "Squeeze", "BatchNormalization"]).Order().ToArray();
+
+    /// <summary>
+    /// Builds the ensemble for <paramref name="members"/> (constrained draws in <paramref name="layout"/> order).
+    /// Parameters of <paramref name="graph"/> are matched to layout blocks by <see cref="ParameterBlock.Source"/>;
+    /// parameters the layout does not hold keep their trained values.
+    /// </summary>
+    public static ModelProto Build(OnnxGraph graph, ParameterLayout layout, IReadOnlyList<double[]> members, EnsembleOptions options)
+    {
+        if (members.Count == 0) throw new ArgumentException("the ensemble needs at least one member");
+        foreach (var m in members)
+            if (m.Length != layout.Dimension)
+                throw new ArgumentException($"a member has {m.Length} values, the layout has {layout.Dimension}");
+        if (options.ElementType is not (ElementType.Float or ElementType.Double))
+            throw new ArgumentException($"ensemble element type must be float or double, not {options.ElementType}");
+        if (graph.Outputs.Count == 0) throw new InvalidDataException("the model has no outputs");
+
+        var writer = new GraphWriter(graph, layout, members, options);
+        return writer.Build();
+    }
+
+    /// <summary>A value of the rewritten graph: its name, whether it carries the member axis, and its rank without it.</summary>
+    private readonly record struct Value(string Name, bool Stacked, int Rank);
+
+    private sealed class GraphWriter
+    {
+        private readonly OnnxGraph _graph;
+        private readonly ParameterLayout _layout;
+        private readonly IReadOnlyList<double[]> _members;
+        private readonly EnsembleOptions _options;
+        private readonly ElementType _type;
+        private readonly GraphProto _out = new() { Name = "bnn_ensemble" };
+        private readonly Dictionary<string, Value> _values = new();
+        private readonly Dictionary<string, string> _producer = new(); // source value -> op type that produced it
+        private readonly Dictionary<string, Parameter> _parameters;
+        private readonly Dictionary<string, ParameterBlock> _blocks;
+        private readonly HashSet<string> _emitted = new();
+        private int _counter;
+
+        public GraphWriter(OnnxGraph graph, ParameterLayout layout, IReadOnlyList<double[]> members, EnsembleOptions options)
+        {
+            _graph = graph;
+            _layout = layout;
+            _members = members;
+            _options = options;
+            _type = options.ElementType;
+            _parameters = graph.Parameters.ToDictionary(p => p.OnnxName);
+            _blocks = layout.Blocks.Where(b => b.Source is not null).ToDictionary(b => b.Source!);
+            foreach (var b in _blocks.Values)
+            {
+                if (!_parameters.TryGetValue(b.Source!, out var p))
+                    throw new ArgumentException($"parameter '{b.Name}' (ONNX '{b.Source}') is not in the model");
+                if (p.Size != b.Size)
+                    throw new ArgumentException($"parameter '{b.Name}' has {b.Size} values in the draws but {p.Size} in the model");
+            }
+        }
+
+        private int S => _members.Count;
+
+        public ModelProto Build()
+        {
+            foreach (var input in _graph.Inputs)
+            {
+                _out.Input.Add(ValueInfo(input.Name, input.ElementType, input.Shape));
+                string name = input.Name;
+                if (input.ElementType is ElementType.Float or ElementType.Double or ElementType.Float16 && input.ElementType != _type)
+                    name = Emit("Cast", [name], [Attr("to", (long)_type)]);
+                _values[input.Name] = new Value(name, false, input.Shape.Count);
+            }
+
+            foreach (var node in _graph.Nodes)
+            {
+                Rewrite(node);
+                foreach (var o in node.Outputs) _producer[o] = node.OpType;
+            }
+
+            var source = _graph.Outputs[0];
+            var output = Get(source.Name, null);
+            if (!output.Stacked)
+                throw new NotSupportedException($"output '{source.Name}' does not depend on any sampled parameter");
+            AddOutputs(source, output);
+            PruneUnusedInitializers();
+
+            var model = new ModelProto
+            {
+                IrVersion = IrVersion,
+                ProducerName = "bnn",
+                ProducerVersion = typeof(EnsembleBuilder).Assembly.GetName().Version?.ToString() ?? "0",
+                Graph = _out,
+                DocString = $"Posterior ensemble of {S} members over '{_graph.Producer}' model {_graph.Sha256}",
+            };
+            model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+            AddMetadata(model, "bnn.source_sha256", _graph.Sha256);
+            AddMetadata(model, "bnn.members", S.ToString(CultureInfo.InvariantCulture));
+            AddMetadata(model, "bnn.likelihood", _options.Likelihood.ToString().ToLowerInvariant());
+            AddMetadata(model, "bnn.source_output", source.Name);
+            if (_options.Metadata is not null)
+                foreach (var (k, v) in _options.Metadata) AddMetadata(model, k, v);
+            return model;
+        }
+
+        /// <summary>Drops initializers no node reads (e.g. a weight used only in its pre-transposed form).</summary>
+        private void PruneUnusedInitializers()
+        {
+            var used = _out.Node.SelectMany(n => n.Input).ToHashSet();
+            var unused = _out.Initializer.Where(t => !used.Contains(t.Name)).ToList();
+            foreach (var t in unused) _out.Initializer.Remove(t);
+        }
+
+        private static void AddMetadata(ModelProto model, string key, string value)
+        {
+            var existing = model.MetadataProps.FirstOrDefault(e => e.Key == key);
+            if (existing is not null) existing.Value = value;
+            else model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+        }
+
+        private void AddOutputs(ValueInfo source, Value output)
+        {
+            string members = output.Name;
+            _producer.TryGetValue(source.Name, out var lastOp);
+            switch (_options.Likelihood)
+            {
+                case EnsembleLikelihood.Bernoulli when lastOp != "Sigmoid":
+                    members = Emit("Sigmoid", [members]);
+                    break;
+                case EnsembleLikelihood.Categorical when lastOp == "LogSoftmax":
+                    members = Emit("Exp", [members]);
+                    break;
+                case EnsembleLikelihood.Categorical when lastOp != "Softmax":
+                    members = Emit("Softmax", [members], [Attr("axis", -1L)]);
+                    break;
+            }
+            _out.Node.Add(Node("Identity", [members], [MembersOutput], []));
+
+            var mean = Emit("ReduceMean", [MembersOutput], [Attr("axes", new long[] { 0 }), Attr("keepdims", 0L)], MeanOutput);
+            var diff = Emit("Sub", [MembersOutput, mean]);
+            var variance = Emit("ReduceMean", [Emit("Mul", [diff, diff])], [Attr("axes", new long[] { 0 }), Attr("keepdims", 0L)]);
+            if (_options.Likelihood == EnsembleLikelihood.Normal)
+            {
+                var sigma = SigmaValues(output.Rank);
+                var noise = Emit("ReduceMean", [Emit("Mul", [sigma, sigma])], [Attr("axes", new long[] { 0 }), Attr("keepdims", 0L)]);
+                variance = Emit("Add", [variance, noise]);
+            }
+            Emit("Sqrt", [variance], [], StdOutput);
+
+            var dims = source.Shape;
+            _out.Output.Add(ValueInfo(MembersOutput, _type, [Dimension.Fixed(S), .. dims], output.Rank >= 0));
+            _out.Output.Add(ValueInfo(MeanOutput, _type, dims, output.Rank >= 0));
+            _out.Output.Add(ValueInfo(StdOutput, _type, dims, output.Rank >= 0));
+        }
+
+        /// <summary>σ of each member as an initializer [S, 1, …, 1] (or [S, 1, …, k] for a per-output σ).</summary>
+        private string SigmaValues(int rank)
+        {
+            if (rank < 1) throw new NotSupportedException("the output rank is unknown; cannot add the noise term");
+            var block = _layout.Find("sigma");
+            double[] values;
+            int k;
+            if (block is not null)
+            {
+                k = block.Size;
+                values = new double[S * k];
+                for (int s = 0; s < S; s++) _members[s].AsSpan(block.Offset, k).CopyTo(values.AsSpan(s * k, k));
+            }
+            else if (_options.FixedSigma is double fixedSigma)
+            {
+                k = 1;
+                values = Enumerable.Repeat(fixedSigma, S).ToArray();
+            }
+            else
+            {
+                throw new ArgumentException("a normal likelihood needs σ: the draws hold no 'sigma' and no fixed σ was given");
+            }
+            var dims = new long[rank + 1];
+            Array.Fill(dims, 1L);
+            dims[0] = S;
+            dims[^1] = k == 1 ? 1 : k;
+            _out.Initializer.Add(OnnxTensors.Create(SigmaInitializer, _type, dims, values));
+            return SigmaInitializer;
+        }
+
+        private void Rewrite(Node node)
+        {
+            string where = $"{node.OpType} node '{node.Name}'";
+            if (node.Domain is not ("" or "ai.onnx"))
+                throw new NotSupportedException($"{where}: operator domain '{node.Domain}' is not supported in an ensemble");
+            string op = node.OpType;
+
+            if (op is "Identity" or "Dropout")
+            {
+                _values[node.Outputs[0]] = Get(node.Inputs[0], where);
+                return;
+            }
+
+            var inputs = node.Inputs.Select((n, i) => n.Length == 0 ? (Value?)null : Get(n, where)).ToArray();
+            bool stacked = inputs.Any(v => v is { Stacked: true });
+
+            if (Unary.Contains(op))
+            {
+                // Elementwise in the first input; Clip's min/max are scalars, which broadcast against any rank.
+                if (stacked && inputs.Skip(1).Any(v => v is { Stacked: true }))
+                    throw new NotSupportedException($"{where}: sampled bounds are not supported");
+                var attrs = node.Attributes.Values.Select(ToProto).ToList();
+                if (op == "Clip" && _graph.Opset < 11)
+                    throw new NotSupportedException($"{where}: Clip before opset 11 is not supported");
+                Set(node, Emit(op, inputs.Select(v => v?.Name ?? "").ToArray(), attrs), inputs[0]!.Value.Stacked, inputs[0]!.Value.Rank);
+                return;
+            }
+
+            if (!stacked && op is not ("Gelu" or "Mish" or "BatchNormalization"))
+            {
+                // Member-independent: copy the node as is (attributes carry over; opset-specific forms are rewritten below).
+                if (op is "Unsqueeze" or "Squeeze")
+                {
+                    // fall through to the generic handling, which emits the opset-17 form
+                }
+                else
+                {
+                    var outs = node.Outputs.Select(_ => Fresh(op)).ToArray();
+                    _out.Node.Add(Node(op, inputs.Select(v => v?.Name ?? "").ToArray(), outs, node.Attributes.Values.Select(ToProto)));
+                    for (int i = 0; i < outs.Length; i++)
+                        _values[node.Outputs[i]] = new Value(outs[i], false, i == 0 ? OutputRank(node, inputs) : -1);
+                    return;
+                }
+            }
+
+            switch (op)
+            {
+                case var _ when Binary.Contains(op):
+                {
+                    if (inputs.Length != 2) throw new NotSupportedException($"{where}: only two inputs are supported");
+                    Set(node, BinaryOp(op, inputs[0]!.Value, inputs[1]!.Value, where, out int rank), true, rank);
+                    return;
+                }
+                case "MatMul":
+                {
+                    Set(node, MatMul(inputs[0]!.Value, inputs[1]!.Value, where, out int rank), true, rank);
+                    return;
+                }
+                case "Gemm":
+                {
+                    var a = inputs[0]!.Value;
+                    if (node.GetInt("transA", 0) != 0) a = Transpose(a, where);
+                    var b = node.GetInt("transB", 0) != 0 ? TransposedWeight(node.Inputs[1], inputs[1]!.Value, where) : inputs[1]!.Value;
+                    var y = new Value(MatMul(a, b, where, out _), true, 2);
+                    double alpha = node.GetFloat("alpha", 1.0), beta = node.GetFloat("beta", 1.0);
+                    if (alpha != 1.0) y = new Value(BinaryOp("Mul", y, Scalar(alpha), where, out _), true, 2);
+                    if (inputs.Length > 2 && inputs[2] is Value c)
+                    {
+                        if (beta != 1.0) c = new Value(BinaryOp("Mul", c, Scalar(beta), where, out _), c.Stacked, c.Rank);
+                        y = new Value(BinaryOp("Add", y, c, where, out _), true, 2);
+                    }
+                    Set(node, y.Name, true, 2);
+                    return;
+                }
+                case "Softmax" or "LogSoftmax":
+                {
+                    var x = inputs[0]!.Value;
+                    long axis = node.GetInt("axis", _graph.Opset >= 13 ? -1 : 1);
+                    if (x.Rank < 0 || (axis < 0 ? axis + x.Rank : axis) != x.Rank - 1)
+                        throw new NotSupportedException($"{where}: only the last axis is supported (axis {axis}, rank {x.Rank})");
+                    Set(node, Emit(op, [x.Name], [Attr("axis", -1L)]), true, x.Rank);
+                    return;
+                }
+                case "Gelu":
+                {
+                    // Gelu is opset 20: written out. exact: x·Φ(x) = 0.5·x·(1 + erf(x/√2)); tanh: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+                    var x = inputs[0]!.Value;
+                    string inner;
+                    if (node.GetString("approximate") == "tanh")
+                    {
+                        var cube = Emit("Mul", [x.Name, Emit("Mul", [x.Name, x.Name])]);
+                        var poly = Emit("Add", [x.Name, Emit("Mul", [cube, Scalar(0.044715).Name])]);
+                        inner = Emit("Tanh", [Emit("Mul", [poly, Scalar(Math.Sqrt(2 / Math.PI)).Name])]);
+                    }
+                    else
+                    {
+                        inner = Emit("Erf", [Emit("Mul", [x.Name, Scalar(1 / Math.Sqrt(2)).Name])]);
+                    }
+                    var half = Emit("Mul", [x.Name, Scalar(0.5).Name]);
+                    Set(node, Emit("Mul", [half, Emit("Add", [inner, Scalar(1).Name])]), x.Stacked, x.Rank);
+                    return;
+                }
+                case "Mish":
+                {
+                    var x = inputs[0]!.Value; // x·tanh(softplus(x)), opset 18
+                    Set(node, Emit("Mul", [x.Name, Emit("Tanh", [Emit("Softplus", [x.Name])])]), x.Stacked, x.Rank);
+                    return;
+                }
+                case "Flatten":
+                {
+                    var x = inputs[0]!.Value;
+                    long axis = node.GetInt("axis", 1);
+                    if (axis < 0 && x.Rank >= 0) axis += x.Rank;
+                    long[] shape = axis switch
+                    {
+                        0 => [0, 1, -1],
+                        1 => [0, 0, -1],
+                        _ => throw new NotSupportedException($"{where}: Flatten with axis {axis} is supported only around the batch axis (0 or 1)"),
+                    };
+                    Set(node, Emit("Reshape", [x.Name, Int64Constant(shape)]), true, 2);
+                    return;
+                }
+                case "Reshape":
+                {
+                    var x = inputs[0]!.Value;
+                    var shape = ConstantInts(node.Inputs[1], where);
+                    if (node.GetInt("allowzero", 0) != 0 && shape.Contains(0))
+                        throw new NotSupportedException($"{where}: allowzero with a zero dimension is not supported");
+                    Set(node, Emit("Reshape", [x.Name, Int64Constant([0, .. shape])]), true, shape.Length);
+                    return;
+                }
+                case "Transpose":
+                {
+                    var x = inputs[0]!.Value;
+                    var perm = node.GetInts("perm")?.ToArray();
+                    if (perm is null)
+                    {
+                        if (x.Rank < 0) throw new NotSupportedException($"{where}: Transpose without perm needs a known rank");
+                        perm = Enumerable.Range(0, x.Rank).Reverse().Select(i => (long)i).ToArray();
+                    }
+                    Set(node, Emit("Transpose", [x.Name], [Attr("perm", new long[] { 0 }.Concat(perm.Select(p => p + 1)).ToArray())]), true, x.Rank);
+                    return;
+                }
+                case "Unsqueeze" or "Squeeze":
+                {
+                    var x = inputs[0]!.Value;
+                    long[]? axes = node.GetInts("axes")?.ToArray() ?? (node.InputOrNull(1) is string a ? ConstantInts(a, where) : null);
+                    if (axes is null)
+                    {
+                        if (x.Stacked) throw new NotSupportedException($"{where}: Squeeze without axes is ambiguous once members are stacked");
+                        Set(node, Emit(op, [x.Name]), false, -1);
+                        return;
+                    }
+                    int outRank = x.Rank < 0 ? -1 : op == "Unsqueeze" ? x.Rank + axes.Length : x.Rank - axes.Length;
+                    int refRank = op == "Unsqueeze" ? outRank : x.Rank;
+                    if (x.Stacked)
+                    {
+                        if (axes.Any(ax => ax < 0) && refRank < 0) throw new NotSupportedException($"{where}: negative axes need a known rank");
+                        axes = axes.Select(ax => (ax < 0 ? ax + refRank : ax) + 1).ToArray();
+                    }
+                    Set(node, Emit(op, [x.Name, Int64Constant(axes)]), x.Stacked, outRank);
+                    return;
+                }
+                case "BatchNormalization":
+                {
+                    // Inference form, written out: y = (x − mean) / √(var + ε) · scale + B, per channel (axis 1).
+                    if (node.Outputs.Count(o => o.Length > 0) > 1 || node.GetInt("training_mode", 0) != 0)
+                        throw new NotSupportedException($"{where}: only inference-mode BatchNormalization is supported");
+                    var x = inputs[0]!.Value;
+                    if (x.Rank < 2) throw new NotSupportedException($"{where}: input rank must be known and at least 2");
+                    Value Channel(Value v) => v.Rank == 1 && x.Rank > 2
+                        ? new Value(Emit("Reshape", [v.Name, Int64Constant(v.Stacked
+                            ? [0, -1, .. Enumerable.Repeat(1L, x.Rank - 2)]
+                            : [-1, .. Enumerable.Repeat(1L, x.Rank - 2)])]), v.Stacked, x.Rank - 1)
+                        : v;
+                    var scale = Channel(inputs[1]!.Value);
+                    var bias = Channel(inputs[2]!.Value);
+                    var mean = Channel(inputs[3]!.Value);
+                    var variance = Channel(inputs[4]!.Value);
+                    double epsilon = node.GetFloat("epsilon", 1e-5);
+                    var std = new Value(Emit("Sqrt", [BinaryOp("Add", variance, Scalar(epsilon), where, out _)]), variance.Stacked, variance.Rank);
+                    var centred = new Value(BinaryOp("Sub", x, mean, where, out int r), x.Stacked || mean.Stacked, r);
+                    var normalised = new Value(BinaryOp("Div", centred, std, where, out r), centred.Stacked || std.Stacked, r);
+                    var scaled = new Value(BinaryOp("Mul", normalised, scale, where, out r), normalised.Stacked || scale.Stacked, r);
+                    var result = new Value(BinaryOp("Add", scaled, bias, where, out r), scaled.Stacked || bias.Stacked, r);
+                    Set(node, result.Name, result.Stacked, x.Rank);
+                    return;
+                }
+                default:
+                    throw new NotSupportedException(
+                        $"{where}: operator {op} is not supported in an ensemble (supported: {string.Join(", ", SupportedOps)})");
+            }
+        }
+
+        private static int OutputRank(Node node, Value?[] inputs)
+        {
+            int r0 = inputs.Length > 0 && inputs[0] is Value v ? v.Rank : -1;
+            return node.OpType switch
+            {
+                var op when Unary.Contains(op) || op is "Softmax" or "LogSoftmax" or "Transpose" => r0,
+                var op when Binary.Contains(op) => inputs.Max(i => i?.Rank ?? -1),
+                "MatMul" or "Gemm" or "Flatten" => 2,
+                _ => -1,
+            };
+        }
+
+        private void Set(Node node, string name, bool stacked, int rank) => _values[node.Outputs[0]] = new Value(name, stacked, rank);
+
+        /// <summary>The rewritten value for a source value name: a graph input, a node output, a parameter or a constant.</summary>
+        private Value Get(string name, string? where)
+        {
+            if (_values.TryGetValue(name, out var v)) return v;
+            if (_blocks.TryGetValue(name, out var block))
+            {
+                v = new Value(StackedInitializer(block, transposeLast: false), true, block.Shape.Length);
+            }
+            else if (_parameters.TryGetValue(name, out var p))
+            {
+                v = new Value(ConstantInitializer(name, _type, p.Shape, p.Values), false, p.Shape.Length);
+            }
+            else if (_graph.Constants.TryGetValue(name, out var t))
+            {
+                var type = t.SourceType is ElementType.Float or ElementType.Double or ElementType.Float16 or ElementType.BFloat16 ? _type : t.SourceType;
+                v = new Value(ConstantInitializer(name, type, t.Shape, t.Data), false, t.Shape.Length);
+            }
+            else
+            {
+                throw new InvalidDataException($"{where ?? "graph output"}: value '{name}' is not available (produced by an unsupported output?)");
+            }
+            _values[name] = v;
+            return v;
+        }
+
+        /// <summary>[S, …shape] from the members' values of <paramref name="block"/>; with <paramref name="transposeLast"/> a rank-2 block becomes [S, cols, rows].</summary>
+        private string StackedInitializer(ParameterBlock block, bool transposeLast)
+        {
+            string name = Unique(transposeLast ? block.Source + "_stacked_T" : block.Source + "_stacked");
+            if (!_emitted.Add(name)) return name;
+            int size = block.Size;
+            var values = new double[S * size];
+            long[] dims;
+            if (transposeLast)
+            {
+                int rows = block.Shape[0], cols = block.Shape[1];
+                for (int s = 0; s < S; s++)
+                    for (int i = 0; i < rows; i++)
+                        for (int j = 0; j < cols; j++)
+                            values[s * size + j * rows + i] = _members[s][block.Offset + i * cols + j];
+                dims = [S, cols, rows];
+            }
+            else
+            {
+                for (int s = 0; s < S; s++) _members[s].AsSpan(block.Offset, size).CopyTo(values.AsSpan(s * size, size));
+                dims = [S, .. block.Shape.Select(d => (long)d)];
+            }
+            _out.Initializer.Add(OnnxTensors.Create(name, _type, dims, values));
+            return name;
+        }
+
+        private string ConstantInitializer(string sourceName, ElementType type, int[] shape, double[] data)
+        {
+            string name = Unique(sourceName);
+            if (_emitted.Add(name)) _out.Initializer.Add(OnnxTensors.Create(name, type, shape.Select(d => (long)d), data));
+            return name;
+        }
+
+        /// <summary>B of a Gemm with transB = 1: pre-transposed when it is a weight, else a Transpose node.</summary>
+        private Value TransposedWeight(string sourceName, Value b, string where)
+        {
+            if (_blocks.TryGetValue(sourceName, out var block) && block.Shape.Length == 2)
+                return new Value(StackedInitializer(block, transposeLast: true), true, 2);
+            return Transpose(b, where);
+        }
+
+        private Value Transpose(Value v, string where)
+        {
+            if (v.Rank != 2) throw new NotSupportedException($"{where}: transposed Gemm operand must have rank 2");
+            long[] perm = v.Stacked ? [0, 2, 1] : [1, 0];
+            return new Value(Emit("Transpose", [v.Name], [Attr("perm", perm)]), v.Stacked, 2);
+        }
+
+        /// <summary>
+        /// A numpy-broadcasting binary op. A stacked operand of lower rank gets unit axes after the member axis so
+        /// the member axes line up; an unstacked operand broadcasts as is when its rank does not exceed the other's.
+        /// </summary>
+        private string BinaryOp(string op, Value a, Value b, string where, out int rank)
+        {
+            if (a.Rank < 0 || b.Rank < 0)
+            {
+                if (a.Stacked && b.Stacked || !(a.Stacked || b.Stacked)) { rank = -1; return Emit(op, [a.Name, b.Name]); }
+                throw new NotSupportedException($"{where}: operand ranks must be known");
+            }
+            rank = Math.Max(a.Rank, b.Rank);
+            if (op == "PRelu" && b.Rank > a.Rank) throw new NotSupportedException($"{where}: PRelu slope has a higher rank than its input");
+            return Emit(op, [Lift(a, rank), Lift(b, rank)]);
+        }
+
+        /// <summary>Batched MatMul: [S,…,N,in] × [S,…,in,out]. Unstacked operands of rank above 2 get a unit member axis.</summary>
+        private string MatMul(Value a, Value b, string where, out int rank)
+        {
+            if (!a.Stacked && !b.Stacked) { rank = Math.Max(a.Rank, b.Rank); return Emit("MatMul", [a.Name, b.Name]); }
+            if (a.Rank < 2 || b.Rank < 2)
+                throw new NotSupportedException($"{where}: MatMul with a rank-1 or unknown-rank operand is not supported once members are stacked");
+            rank = Math.Max(a.Rank, b.Rank);
+            string left = a.Stacked || a.Rank > 2 ? Lift(a, rank, forceStacked: true) : a.Name;
+            string right = b.Stacked || b.Rank > 2 ? Lift(b, rank, forceStacked: true) : b.Name;
+            return Emit("MatMul", [left, right]);
+        }
+
+        /// <summary>
+        /// Brings a stacked value to rank <paramref name="target"/> + 1 by unit axes after the member axis; an unstacked
+        /// value stays as is unless <paramref name="forceStacked"/>, which adds a unit member axis in front as well.
+        /// </summary>
+        private string Lift(Value v, int target, bool forceStacked = false)
+        {
+            if (!v.Stacked && !forceStacked) return v.Name;
+            int missing = target - v.Rank;
+            var axes = new List<long>();
+            if (!v.Stacked) axes.Add(0);
+            for (int i = 0; i < missing; i++) axes.Add(1 + i); // unit axes right after the member axis
+            if (axes.Count == 0) return v.Name;
+            return Emit("Unsqueeze", [v.Name, Int64Constant(axes.ToArray())]);
+        }
+
+        private Value Scalar(double value)
+        {
+            string name = Fresh("scalar");
+            _out.Initializer.Add(OnnxTensors.Create(name, _type, [], [value]));
+            return new Value(name, false, 0);
+        }
+
+        private string Int64Constant(long[] values)
+        {
+            string name = Fresh("ints");
+            _out.Initializer.Add(OnnxTensors.Int64(name, values));
+            return name;
+        }
+
+        private long[] ConstantInts(string name, string where)
+        {
+            if (_graph.Constants.TryGetValue(name, out var t)) return t.Data.Select(d => (long)d).ToArray();
+            throw new NotSupportedException($"{where}: '{name}' must be a constant");
+        }
+
+        private string Unique(string name) => name.Length == 0 ? Fresh("value") : name;
+
+        private string Fresh(string hint) => $"bnn_{hint}_{_counter++}";
+
+        private string Emit(string op, string[] inputs, IEnumerable<AttributeProto>? attributes = null, string? output = null)
+        {
+            output ??= Fresh(op);
+            _out.Node.Add(Node(op, inputs, [output], attributes ?? []));
+            return output;
+        }
+
+        private NodeProto Node(string op, IEnumerable<string> inputs, IEnumerable<string> outputs, IEnumerable<AttributeProto> attributes)
+        {
+            var n = new NodeProto { OpType = op, Name = $"bnn_{op}_{_counter++}" };
+            n.Input.AddRange(inputs);
+            n.Output.AddRange(outputs);
+            n.Attribute.AddRange(attributes);
+            return n;
+        }
+
+        private static AttributeProto Attr(string name, long value) =>
+            new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+
+        private static AttributeProto Attr(string name, long[] values)
+        {
+            var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+            a.Ints.AddRange(values);
+            return a;
+        }
+
+        private AttributeProto ToProto(NodeAttribute a)
+        {
+            var p = new AttributeProto { Name = a.Name };
+            switch (a.Kind)
+            {
+                case AttributeKind.Float: p.Type = AttributeProto.Types.AttributeType.Float; p.F = (float)a.Float; break;
+                case AttributeKind.Int: p.Type = AttributeProto.Types.AttributeType.Int; p.I = a.Int; break;
+                case AttributeKind.String: p.Type = AttributeProto.Types.AttributeType.String; p.S = Google.Protobuf.ByteString.CopyFromUtf8(a.String ?? ""); break;
+                case AttributeKind.Floats: p.Type = AttributeProto.Types.AttributeType.Floats; p.Floats.AddRange(a.Floats!.Select(f => (float)f)); break;
+                case AttributeKind.Ints: p.Type = AttributeProto.Types.AttributeType.Ints; p.Ints.AddRange(a.Ints!); break;
+                case AttributeKind.Strings: p.Type = AttributeProto.Types.AttributeType.Strings; p.Strings.AddRange(a.Strings!.Select(Google.Protobuf.ByteString.CopyFromUtf8)); break;
+                case AttributeKind.Tensor: p.Type = AttributeProto.Types.AttributeType.Tensor; p.T = OnnxTensors.Create(a.Tensor!.Name, a.Tensor.SourceType, a.Tensor.Shape.Select(d => (long)d), a.Tensor.Data); break;
+                default: throw new NotSupportedException($"attribute '{a.Name}' of kind {a.Kind} cannot be carried into an ensemble");
+            }
+            // Cast to a float type follows the ensemble's element type.
+            if (a.Name == "to" && a.Kind == AttributeKind.Int && (ElementType)a.Int is ElementType.Float or ElementType.Double or ElementType.Float16)
+                p.I = (long)_type;
+            return p;
+        }
+
+        private static ValueInfoProto ValueInfo(string name, ElementType type, IReadOnlyList<Dimension> dims, bool withShape = true)
+        {
+            var tensor = new TypeProto.Types.Tensor { ElemType = (int)type };
+            if (withShape)
+            {
+                tensor.Shape = new TensorShapeProto();
+                foreach (var d in dims)
+                {
+                    var dim = new TensorShapeProto.Types.Dimension();
+                    if (d.Value is long v) dim.DimValue = v;
+                    else if (d.Symbol is string sym) dim.DimParam = sym;
+                    tensor.Shape.Dim.Add(dim);
+                }
+            }
+            return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = tensor } };
+        }
+    }
+}

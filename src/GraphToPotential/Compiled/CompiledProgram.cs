@@ -1,0 +1,121 @@
+using System.Numerics;
+
+namespace Bnn.Onnx.GraphToPotential.Compiled;
+
+/// <summary>Where a graph parameter lives: its slice of the position and of the arenas.</summary>
+internal readonly record struct ParameterSlot(int PositionOffset, int Size, int Offset, int GradOffset);
+
+/// <summary>
+/// A graph compiled for a fixed row count: a straight-line list of ops over one value arena and one gradient arena.
+/// Immutable; each <see cref="ProgramState{T}"/> owns its own arenas, so one program serves many chains.
+/// </summary>
+internal sealed class CompiledProgram<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public required Op<T>[] Ops { get; init; }
+
+    /// <summary>Per op: whether a gradient reaches its output (otherwise its reverse step is skipped).</summary>
+    public required bool[] OpNeedsBackward { get; init; }
+
+    public required int ValueSize { get; init; }
+    public required int GradSize { get; init; }
+    public required (int Offset, double[] Data)[] Initializers { get; init; }
+    public required ParameterSlot[] Parameters { get; init; }
+    public required IReadOnlyDictionary<string, Value> Values { get; init; }
+    public required int Rows { get; init; }
+
+    /// <summary>Number of position scalars the parameters occupy.</summary>
+    public int ParameterDimension => Parameters.Length == 0 ? 0 : Parameters[^1].PositionOffset + Parameters[^1].Size;
+
+    public Value Value(string name) =>
+        Values.TryGetValue(name, out var v) ? v : throw new InvalidOperationException($"value '{name}' is not materialised by the compiled program");
+}
+
+/// <summary>The arenas of one evaluation context (one chain).</summary>
+internal sealed class ProgramState<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public ProgramState(CompiledProgram<T> program)
+    {
+        Program = program;
+        V = new T[program.ValueSize];
+        G = new T[program.GradSize];
+        foreach (var (offset, data) in program.Initializers)
+            for (int i = 0; i < data.Length; i++) V[offset + i] = T.CreateTruncating(data[i]);
+    }
+
+    public CompiledProgram<T> Program { get; }
+    public T[] V { get; }
+    public T[] G { get; }
+
+    public void SetParameters(ReadOnlySpan<double> position)
+    {
+        foreach (var s in Program.Parameters)
+        {
+            var dst = V.AsSpan(s.Offset, s.Size);
+            var src = position.Slice(s.PositionOffset, s.Size);
+            for (int i = 0; i < src.Length; i++) dst[i] = T.CreateTruncating(src[i]);
+        }
+    }
+
+    /// <summary>Writes a value from logical row-major data (rows: R × per-row values, for a value with rows on axis 0).</summary>
+    public void SetLogical(Value value, ReadOnlySpan<double> data)
+    {
+        if (value.HasRows && value.RowAxis == 0)
+        {
+            int rows = value.Inner, width = value.PhysCount;
+            for (int r = 0; r < rows; r++)
+                for (int f = 0; f < width; f++)
+                    V[value.Offset + f * rows + r] = T.CreateTruncating(data[r * width + f]);
+            return;
+        }
+        for (int l = 0; l < value.Size; l++) V[value.Offset + value.PhysicalIndex(l)] = T.CreateTruncating(data[l]);
+    }
+
+    /// <summary>Reads a value as logical row-major data.</summary>
+    public void ReadLogical(Value value, Span<double> data)
+    {
+        if (value.HasRows && value.RowAxis == 0)
+        {
+            int rows = value.Inner, width = value.PhysCount;
+            for (int r = 0; r < rows; r++)
+                for (int f = 0; f < width; f++)
+                    data[r * width + f] = double.CreateTruncating(V[value.Offset + f * rows + r]);
+            return;
+        }
+        for (int l = 0; l < value.Size; l++) data[l] = double.CreateTruncating(V[value.Offset + value.PhysicalIndex(l)]);
+    }
+
+    /// <summary>Adds a logical row-major seed into a value's gradient.</summary>
+    public void AddGradientLogical(Value value, ReadOnlySpan<double> seed)
+    {
+        if (!value.NeedsGrad) return;
+        for (int l = 0; l < value.Size; l++) G[value.GradOffset + value.PhysicalIndex(l)] += T.CreateTruncating(seed[l]);
+    }
+
+    public void Forward(bool withGradient)
+    {
+        var v = V.AsSpan();
+        foreach (var op in Program.Ops) op.Forward(v, withGradient);
+    }
+
+    public void ClearGradients() => Array.Clear(G);
+
+    public void Backward()
+    {
+        var v = V.AsSpan();
+        var g = G.AsSpan();
+        var ops = Program.Ops;
+        for (int i = ops.Length - 1; i >= 0; i--)
+            if (Program.OpNeedsBackward[i]) ops[i].Backward(v, g);
+    }
+
+    /// <summary>Writes ∂/∂θ of the parameters (graph order) into <paramref name="gradient"/> (overwrites that prefix).</summary>
+    public void ReadParameterGradients(Span<double> gradient)
+    {
+        foreach (var s in Program.Parameters)
+        {
+            var dst = gradient.Slice(s.PositionOffset, s.Size);
+            if (s.GradOffset < 0) { dst.Clear(); continue; }
+            for (int i = 0; i < s.Size; i++) dst[i] = double.CreateTruncating(G[s.GradOffset + i]);
+        }
+    }
+}

@@ -1,0 +1,431 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace Bnn.Onnx.GraphToPotential.Compiled;
+
+/// <summary>
+/// One step of the compiled program: a forward kernel and its reverse (vector–Jacobian product) over the value
+/// arena <c>v</c> and the gradient arena <c>g</c>. Ops hold only offsets and sizes, so one program serves any
+/// number of independent states (one per chain). Reverse kernels ADD into input gradients.
+/// </summary>
+internal abstract class Op<T>(string node) where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public string Node { get; } = node;
+
+    public abstract void Forward(Span<T> v, bool withGradient);
+
+    public abstract void Backward(Span<T> v, Span<T> g);
+
+    protected static T C(double x) => T.CreateTruncating(x);
+}
+
+/// <summary>y = f(x) elementwise, storing f'(x) for the reverse pass: ∂x += ∂y ⊙ f'(x).</summary>
+internal sealed class UnaryOp<T>(string node, Activation<T> activation, int x, int gx, int y, int gy, int derivative, int scratch, int size) : Op<T>(node)
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public override void Forward(Span<T> v, bool withGradient) =>
+        activation.Apply(v.Slice(x, size), v.Slice(y, size), v.Slice(derivative, size), v.Slice(scratch, size), withGradient && gx >= 0);
+
+    public override void Backward(Span<T> v, Span<T> g)
+    {
+        if (gx < 0) return;
+        var dx = g.Slice(gx, size);
+        TensorPrimitives.MultiplyAdd(g.Slice(gy, size), v.Slice(derivative, size), dx, dx);
+    }
+}
+
+/// <summary>
+/// A dense layer over rows: Y[p, n, :] = act(β·c[n] + α Σ_k W(k, n) · A[p, k, :]), with A physically [P, K] × R and
+/// Y [P, N] × R (rows innermost), W a row-free matrix read through strides (so Gemm's transB and MatMul's [K, N]
+/// are the same kernel), bias and activation fused. Rows are processed in cache-sized chunks.
+/// </summary>
+internal sealed class DenseOp<T> : Op<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private const int Chunk = 512;
+    private readonly int _a, _ga, _p, _k, _n, _rows;
+    private readonly int _w, _gw, _wk, _wn;
+    private readonly T _alpha;
+    private readonly int _bias, _gbias, _biasStride;
+    private readonly T _beta;
+    private readonly int _y, _gy, _derivative, _scratch;
+    private readonly Activation<T>? _activation;
+
+    public DenseOp(string node, int a, int ga, int p, int k, int n, int rows, int w, int gw, int wk, int wn, double alpha,
+        int bias, int gbias, int biasStride, double beta, int y, int gy, Activation<T>? activation, int derivative, int scratch) : base(node)
+    {
+        (_a, _ga, _p, _k, _n, _rows) = (a, ga, p, k, n, rows);
+        (_w, _gw, _wk, _wn, _alpha) = (w, gw, wk, wn, C(alpha));
+        (_bias, _gbias, _biasStride, _beta) = (bias, gbias, biasStride, C(beta));
+        (_y, _gy, _activation, _derivative, _scratch) = (y, gy, activation, derivative, scratch);
+    }
+
+    public override void Forward(Span<T> v, bool withGradient)
+    {
+        int rows = _rows;
+        for (int r0 = 0; r0 < rows; r0 += Chunk)
+        {
+            int len = Math.Min(Chunk, rows - r0);
+            for (int p = 0; p < _p; p++)
+                for (int n = 0; n < _n; n++)
+                {
+                    var o = v.Slice(_y + (p * _n + n) * rows + r0, len);
+                    if (_bias >= 0) o.Fill(_beta * v[_bias + n * _biasStride]);
+                    else o.Clear();
+                    for (int k = 0; k < _k; k++)
+                    {
+                        T w = _alpha * v[_w + k * _wk + n * _wn];
+                        TensorPrimitives.MultiplyAdd(v.Slice(_a + (p * _k + k) * rows + r0, len), w, o, o);
+                    }
+                }
+        }
+        if (_activation is not null)
+        {
+            int size = _p * _n * rows;
+            var y = v.Slice(_y, size);
+            _activation.Apply(y, y, v.Slice(_derivative, size), v.Slice(_scratch, size), withGradient);
+        }
+    }
+
+    public override void Backward(Span<T> v, Span<T> g)
+    {
+        int rows = _rows;
+        int size = _p * _n * rows;
+        var dz = g.Slice(_gy, size);
+        // ∂z = ∂y ⊙ act'(z), in place: nothing reads ∂y after this op's reverse step.
+        if (_activation is not null) TensorPrimitives.Multiply(dz, v.Slice(_derivative, size), dz);
+
+        if (_gbias >= 0)
+            for (int n = 0; n < _n; n++)
+            {
+                T s = T.Zero;
+                for (int p = 0; p < _p; p++) s += TensorPrimitives.Sum<T>(dz.Slice((p * _n + n) * rows, rows));
+                g[_gbias + n * _biasStride] += _beta * s;
+            }
+
+        if (_gw >= 0)
+            for (int k = 0; k < _k; k++)
+                for (int n = 0; n < _n; n++)
+                {
+                    T s = T.Zero;
+                    for (int p = 0; p < _p; p++)
+                        s += TensorPrimitives.Dot<T>(v.Slice(_a + (p * _k + k) * rows, rows), dz.Slice((p * _n + n) * rows, rows));
+                    g[_gw + k * _wk + n * _wn] += _alpha * s;
+                }
+
+        if (_ga >= 0)
+            for (int r0 = 0; r0 < rows; r0 += Chunk)
+            {
+                int len = Math.Min(Chunk, rows - r0);
+                for (int p = 0; p < _p; p++)
+                    for (int k = 0; k < _k; k++)
+                    {
+                        var da = g.Slice(_ga + (p * _k + k) * rows + r0, len);
+                        for (int n = 0; n < _n; n++)
+                        {
+                            T w = _alpha * v[_w + k * _wk + n * _wn];
+                            TensorPrimitives.MultiplyAdd(dz.Slice((p * _n + n) * rows + r0, len), w, da, da);
+                        }
+                    }
+            }
+    }
+}
+
+/// <summary>
+/// Batched matrix product without rows (plain row-major tensors): Y[b] = α·op(A[b])·op(B[b]) + β·C, broadcasting
+/// batch dimensions (MatMul) or a bias (Gemm). Used for row-free subgraphs and the conformance cases.
+/// </summary>
+internal sealed class PlainMatMulOp<T>(string node, int m, int k, int n, int[] aBatch, int[] bBatch, int a, int ga, int aRowStride, int aColStride,
+    int b, int gb, int bRowStride, int bColStride, double alpha, int c, int gc, int cRowStride, int cColStride, double beta, int y, int gy) : Op<T>(node)
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly T _alpha = C(alpha), _beta = C(beta);
+
+    public override void Forward(Span<T> v, bool withGradient)
+    {
+        for (int bi = 0; bi < aBatch.Length; bi++)
+        {
+            int ao = a + aBatch[bi], bo = b + bBatch[bi], yo = y + bi * m * n;
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    T s = T.Zero;
+                    for (int q = 0; q < k; q++) s += v[ao + i * aRowStride + q * aColStride] * v[bo + q * bRowStride + j * bColStride];
+                    s *= _alpha;
+                    if (c >= 0) s += _beta * v[c + i * cRowStride + j * cColStride];
+                    v[yo + i * n + j] = s;
+                }
+        }
+    }
+
+    public override void Backward(Span<T> v, Span<T> g)
+    {
+        for (int bi = 0; bi < aBatch.Length; bi++)
+        {
+            int ao = a + aBatch[bi], bo = b + bBatch[bi], yo = gy + bi * m * n;
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    T d = g[yo + i * n + j];
+                    if (gc >= 0) g[gc + i * cRowStride + j * cColStride] += _beta * d;
+                    d *= _alpha;
+                    for (int q = 0; q < k; q++)
+                    {
+                        if (ga >= 0) g[ga + aBatch[bi] + i * aRowStride + q * aColStride] += d * v[bo + q * bRowStride + j * bColStride];
+                        if (gb >= 0) g[gb + bBatch[bi] + q * bRowStride + j * bColStride] += d * v[ao + i * aRowStride + q * aColStride];
+                    }
+                }
+        }
+    }
+}
+
+/// <summary>The elementwise binary ONNX ops and their partial derivatives.</summary>
+internal enum BinaryKind { Add, Sub, Mul, Div, Pow }
+
+/// <summary>
+/// Broadcasting binary op. For each physical output block p (of the inner length L = R or 1) the inputs' block
+/// offsets are precomputed; an input without rows is a scalar per block, broadcast across the rows.
+/// </summary>
+internal sealed class BinaryOp<T>(string node, BinaryKind kind, int a, int ga, int[] aOff, bool aInner, int b, int gb, int[] bOff, bool bInner,
+    int y, int gy, int inner) : Op<T>(node)
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public override void Forward(Span<T> v, bool withGradient)
+    {
+        int blocks = aOff.Length;
+        for (int p = 0; p < blocks; p++)
+        {
+            var o = v.Slice(y + p * inner, inner);
+            int ai = a + aOff[p], bi = b + bOff[p];
+            if (aInner && bInner)
+            {
+                var x1 = v.Slice(ai, inner); var x2 = v.Slice(bi, inner);
+                switch (kind)
+                {
+                    case BinaryKind.Add: TensorPrimitives.Add(x1, x2, o); break;
+                    case BinaryKind.Sub: TensorPrimitives.Subtract(x1, x2, o); break;
+                    case BinaryKind.Mul: TensorPrimitives.Multiply(x1, x2, o); break;
+                    case BinaryKind.Div: TensorPrimitives.Divide(x1, x2, o); break;
+                    default: for (int i = 0; i < inner; i++) o[i] = T.Pow(x1[i], x2[i]); break;
+                }
+            }
+            else if (aInner)
+            {
+                var x1 = v.Slice(ai, inner); T s = v[bi];
+                switch (kind)
+                {
+                    case BinaryKind.Add: TensorPrimitives.Add(x1, s, o); break;
+                    case BinaryKind.Sub: TensorPrimitives.Subtract(x1, s, o); break;
+                    case BinaryKind.Mul: TensorPrimitives.Multiply(x1, s, o); break;
+                    case BinaryKind.Div: TensorPrimitives.Divide(x1, s, o); break;
+                    default: for (int i = 0; i < inner; i++) o[i] = T.Pow(x1[i], s); break;
+                }
+            }
+            else if (bInner)
+            {
+                T s = v[ai]; var x2 = v.Slice(bi, inner);
+                switch (kind)
+                {
+                    case BinaryKind.Add: TensorPrimitives.Add(x2, s, o); break;
+                    case BinaryKind.Sub: TensorPrimitives.Subtract(s, x2, o); break;
+                    case BinaryKind.Mul: TensorPrimitives.Multiply(x2, s, o); break;
+                    case BinaryKind.Div: TensorPrimitives.Divide(s, x2, o); break;
+                    default: for (int i = 0; i < inner; i++) o[i] = T.Pow(s, x2[i]); break;
+                }
+            }
+            else
+            {
+                T r = Apply(v[ai], v[bi]);
+                if (inner == 1) o[0] = r; else o.Fill(r);
+            }
+        }
+    }
+
+    private T Apply(T x1, T x2) => kind switch
+    {
+        BinaryKind.Add => x1 + x2,
+        BinaryKind.Sub => x1 - x2,
+        BinaryKind.Mul => x1 * x2,
+        BinaryKind.Div => x1 / x2,
+        _ => T.Pow(x1, x2),
+    };
+
+    public override void Backward(Span<T> v, Span<T> g)
+    {
+        int blocks = aOff.Length;
+        for (int p = 0; p < blocks; p++)
+        {
+            int ai = a + aOff[p], bi = b + bOff[p];
+            var dy = g.Slice(gy + p * inner, inner);
+            if (kind is BinaryKind.Add or BinaryKind.Sub)
+            {
+                if (ga >= 0) AddInto(g, ga + aOff[p], aInner, dy, T.One);
+                if (gb >= 0) AddInto(g, gb + bOff[p], bInner, dy, kind == BinaryKind.Add ? T.One : -T.One);
+                continue;
+            }
+            for (int i = 0; i < inner; i++)
+            {
+                T x1 = v[ai + (aInner ? i : 0)], x2 = v[bi + (bInner ? i : 0)], d = dy[i];
+                T da, db;
+                switch (kind)
+                {
+                    case BinaryKind.Mul: da = x2; db = x1; break;
+                    case BinaryKind.Div: da = T.One / x2; db = -x1 / (x2 * x2); break;
+                    default:
+                        T yv = T.Pow(x1, x2);
+                        da = x2 == T.Zero ? T.Zero : x2 * T.Pow(x1, x2 - T.One);
+                        db = x1 > T.Zero ? yv * T.Log(x1) : T.Zero;
+                        break;
+                }
+                if (ga >= 0) g[ga + aOff[p] + (aInner ? i : 0)] += d * da;
+                if (gb >= 0) g[gb + bOff[p] + (bInner ? i : 0)] += d * db;
+            }
+        }
+    }
+
+    private static void AddInto(Span<T> g, int at, bool isInner, ReadOnlySpan<T> dy, T sign)
+    {
+        if (isInner)
+        {
+            var dst = g.Slice(at, dy.Length);
+            if (sign == T.One) TensorPrimitives.Add(dst, dy, dst);
+            else TensorPrimitives.Subtract(dst, dy, dst);
+        }
+        else
+            g[at] += sign * TensorPrimitives.Sum(dy);
+    }
+}
+
+/// <summary>
+/// Moves or accumulates blocks of the inner length: Y[map[i][p]] (+)= X_i[p]·scale. Transpose, Concat (copy) and
+/// ReduceSum/ReduceMean (accumulate) are all this op with different maps.
+/// </summary>
+internal sealed class MapOp<T>(string node, int[] x, int[] gx, int[][] map, int y, int gy, int ySize, int inner, bool accumulate, double scale) : Op<T>(node)
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly T _scale = C(scale);
+
+    public override void Forward(Span<T> v, bool withGradient)
+    {
+        if (accumulate) v.Slice(y, ySize).Clear();
+        for (int i = 0; i < x.Length; i++)
+        {
+            var m = map[i];
+            for (int p = 0; p < m.Length; p++)
+            {
+                var src = v.Slice(x[i] + p * inner, inner);
+                var dst = v.Slice(y + m[p] * inner, inner);
+                if (accumulate) TensorPrimitives.Add(dst, src, dst);
+                else src.CopyTo(dst);
+            }
+        }
+        if (accumulate && _scale != T.One) TensorPrimitives.Multiply(v.Slice(y, ySize), _scale, v.Slice(y, ySize));
+    }
+
+    public override void Backward(Span<T> v, Span<T> g)
+    {
+        for (int i = 0; i < x.Length; i++)
+        {
+            if (gx[i] < 0) continue;
+            var m = map[i];
+            for (int p = 0; p < m.Length; p++)
+            {
+                var dst = g.Slice(gx[i] + p * inner, inner);
+                TensorPrimitives.MultiplyAdd(g.Slice(gy + m[p] * inner, inner), _scale, dst, dst);
+            }
+        }
+    }
+}
+
+/// <summary>Softmax or LogSoftmax over the middle of an [outer, mid, inner] view (inner includes the rows).</summary>
+internal sealed class SoftmaxOp<T>(string node, bool log, int x, int gx, int y, int gy, int outer, int mid, int inner) : Op<T>(node)
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public override void Forward(Span<T> v, bool withGradient)
+    {
+        for (int o = 0; o < outer; o++)
+            for (int i = 0; i < inner; i++)
+            {
+                int b0 = o * mid * inner + i;
+                T max = T.NegativeInfinity;
+                for (int m = 0; m < mid; m++) max = T.Max(max, v[x + b0 + m * inner]);
+                T s = T.Zero;
+                for (int m = 0; m < mid; m++) s += T.Exp(v[x + b0 + m * inner] - max);
+                T lse = max + T.Log(s);
+                for (int m = 0; m < mid; m++)
+                {
+                    T z = v[x + b0 + m * inner] - lse;
+                    v[y + b0 + m * inner] = log ? z : T.Exp(z);
+                }
+            }
+    }
+
+    public override void Backward(Span<T> v, Span<T> g)
+    {
+        if (gx < 0) return;
+        for (int o = 0; o < outer; o++)
+            for (int i = 0; i < inner; i++)
+            {
+                int b0 = o * mid * inner + i;
+                T s = T.Zero;
+                for (int m = 0; m < mid; m++)
+                {
+                    int at = b0 + m * inner;
+                    s += log ? g[gy + at] : g[gy + at] * v[y + at];
+                }
+                for (int m = 0; m < mid; m++)
+                {
+                    int at = b0 + m * inner;
+                    // softmax: ∂x = y ⊙ (∂y − Σ ∂y·y);  log-softmax: ∂x = ∂y − e^y · Σ ∂y.
+                    g[gx + at] += log ? g[gy + at] - T.Exp(v[y + at]) * s : v[y + at] * (g[gy + at] - s);
+                }
+            }
+    }
+}
+
+/// <summary>BatchNormalization in inference mode over an [outer, C, inner] view: y = x·a_c + b_c, a_c = γ_c/√(var_c + ε), b_c = β_c − mean_c·a_c.</summary>
+internal sealed class BatchNormOp<T>(string node, int x, int gx, int y, int gy, int outer, int channels, int inner,
+    int scale, int gscale, int bias, int gbias, int mean, int variance, double epsilon) : Op<T>(node)
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly T _eps = C(epsilon);
+
+    public override void Forward(Span<T> v, bool withGradient)
+    {
+        for (int c = 0; c < channels; c++)
+        {
+            T a = v[scale + c] / T.Sqrt(v[variance + c] + _eps);
+            T b = v[bias + c] - v[mean + c] * a;
+            for (int o = 0; o < outer; o++)
+            {
+                int at = (o * channels + c) * inner;
+                var yy = v.Slice(y + at, inner);
+                TensorPrimitives.Multiply(v.Slice(x + at, inner), a, yy);
+                TensorPrimitives.Add(yy, b, yy);
+            }
+        }
+    }
+
+    public override void Backward(Span<T> v, Span<T> g)
+    {
+        for (int c = 0; c < channels; c++)
+        {
+            T invStd = T.One / T.Sqrt(v[variance + c] + _eps);
+            T a = v[scale + c] * invStd;
+            T sumDy = T.Zero, sumDyX = T.Zero;
+            for (int o = 0; o < outer; o++)
+            {
+                int at = (o * channels + c) * inner;
+                var dy = g.Slice(gy + at, inner);
+                if (gx >= 0)
+                {
+                    var dx = g.Slice(gx + at, inner);
+                    TensorPrimitives.MultiplyAdd(dy, a, dx, dx);
+                }
+                sumDy += TensorPrimitives.Sum<T>(dy);
+                sumDyX += TensorPrimitives.Dot<T>(dy, v.Slice(x + at, inner));
+            }
+            if (gbias >= 0) g[gbias + c] += sumDy;
+            if (gscale >= 0) g[gscale + c] += (sumDyX - v[mean + c] * sumDy) * invStd;
+        }
+    }
+}

@@ -1,0 +1,471 @@
+namespace Bnn.Onnx.Nuts;
+
+/// <summary>
+/// Convergence diagnostics exactly as the R package posterior 1.4.0 computes them (Vehtari, Gelman, Simpson,
+/// Carpenter &amp; Bürkner 2021, "Rank-normalization, folding, and localization"). Input: one variable's draws as
+/// <c>draws[chain][iteration]</c>, chains of equal length, warmup excluded. Non-finite draws give NaN.
+/// </summary>
+public static class Diagnostics
+{
+    /// <summary>R-hat: the larger of rank-normalised split-R̂ of the draws and of the folded draws |x − median|.</summary>
+    public static double Rhat(double[][] draws)
+    {
+        if (ShouldReturnNaN(draws)) return double.NaN;
+        double bulk = RhatBasicCore(ZScale(SplitChains(draws)));
+        double median = Quantile(Pool(draws), 0.5);
+        var folded = Map(draws, x => Math.Abs(x - median));
+        double tail = RhatBasicCore(ZScale(SplitChains(folded)));
+        return Math.Max(bulk, tail);
+    }
+
+    /// <summary>Classic split-R̂ without rank normalisation (posterior's <c>rhat_basic</c>).</summary>
+    public static double RhatBasic(double[][] draws) =>
+        ShouldReturnNaN(draws) ? double.NaN : RhatBasicCore(SplitChains(draws));
+
+    /// <summary>Bulk-ESS: ESS of the rank-normalised split chains.</summary>
+    public static double EssBulk(double[][] draws) =>
+        ShouldReturnNaN(draws) ? double.NaN : Ess(ZScale(SplitChains(draws)));
+
+    /// <summary>Tail-ESS: the smaller of the ESS of the 5% and 95% quantile indicators.</summary>
+    public static double EssTail(double[][] draws) =>
+        ShouldReturnNaN(draws) ? double.NaN : Math.Min(EssQuantile(draws, 0.05), EssQuantile(draws, 0.95));
+
+    /// <summary>ESS of the indicator I(x ≤ q̂_p) (split chains).</summary>
+    public static double EssQuantile(double[][] draws, double probability)
+    {
+        if (ShouldReturnNaN(draws)) return double.NaN;
+        double q = Quantile(Pool(draws), probability);
+        return Ess(SplitChains(Map(draws, x => x <= q ? 1.0 : 0.0)));
+    }
+
+    /// <summary>ESS for the mean (posterior's <c>ess_mean</c> = <c>ess_basic</c>): split chains, no rank normalisation.</summary>
+    public static double EssMean(double[][] draws) =>
+        ShouldReturnNaN(draws) ? double.NaN : Ess(SplitChains(draws));
+
+    /// <summary>MCSE of the mean: sd / sqrt(ess_mean).</summary>
+    public static double McseMean(double[][] draws)
+    {
+        var pooled = Pool(draws);
+        return StandardDeviation(pooled) / Math.Sqrt(EssMean(draws));
+    }
+
+    /// <summary>ESS for the sd (posterior 1.4.0): ESS (split chains) of the absolute deviations |x − x̄|.</summary>
+    public static double EssSd(double[][] draws)
+    {
+        double mean = Mean(Pool(draws));
+        return EssMean(Map(draws, x => Math.Abs(x - mean)));
+    }
+
+    /// <summary>
+    /// MCSE of the sd (posterior 1.4.0): by the delta method from the variance of the squared centred draws,
+    /// sqrt((E[(x−x̄)⁴] − E[(x−x̄)²]²) / (4 E[(x−x̄)²] · ESS)) with ESS the split-chain ESS of (x−x̄)².
+    /// </summary>
+    public static double McseSd(double[][] draws)
+    {
+        double mean = Mean(Pool(draws));
+        var squared = Map(draws, x => (x - mean) * (x - mean));
+        var pooled = Pool(squared);
+        double ess = EssMean(squared);
+        double eVar = Mean(pooled);
+        double fourth = 0;
+        foreach (double v in pooled) fourth += v * v;
+        double varVar = (fourth / pooled.Length - eVar * eVar) / ess;
+        return Math.Sqrt(varVar / eVar / 4.0);
+    }
+
+    /// <summary>E-BFMI = mean((Eₙ − Eₙ₋₁)²) / Var(E) (population variance), per chain. NaN with fewer than 2 energies.</summary>
+    public static double Ebfmi(ReadOnlySpan<double> energies)
+    {
+        int n = energies.Length;
+        if (n < 2) return double.NaN;
+        double mean = 0;
+        foreach (double e in energies) mean += e;
+        mean /= n;
+        double numerator = 0, denominator = 0;
+        for (int i = 1; i < n; i++) numerator += (energies[i] - energies[i - 1]) * (energies[i] - energies[i - 1]);
+        foreach (double e in energies) denominator += (e - mean) * (e - mean);
+        return (numerator / n) / (denominator / n);
+    }
+
+    // ---- building blocks (posterior's internal functions) ----
+
+    /// <summary>posterior's <c>should_return_NA</c>: any non-finite value, or a constant variable.</summary>
+    internal static bool ShouldReturnNaN(double[][] draws)
+    {
+        double min = double.PositiveInfinity, max = double.NegativeInfinity;
+        foreach (var chain in draws)
+            foreach (double x in chain)
+            {
+                if (!double.IsFinite(x)) return true;
+                if (x < min) min = x;
+                if (x > max) max = x;
+            }
+        if (draws.Length == 0 || draws[0].Length == 0) return true;
+        return IsConstant(min, max);
+    }
+
+    private static bool IsConstant(double min, double max) => Math.Abs(max - min) < 2.220446049250313e-16; // R: .Machine$double.eps
+
+    /// <summary>Splits each chain into its first and second half, dropping the middle draw of an odd-length chain.</summary>
+    public static double[][] SplitChains(double[][] draws)
+    {
+        int n = draws[0].Length;
+        if (n == 1) return draws;
+        int half = n / 2;
+        int secondStart = (n + 1) / 2; // R: ceiling(n/2 + 1), 1-based
+        var result = new double[draws.Length * 2][];
+        for (int c = 0; c < draws.Length; c++)
+        {
+            result[c] = draws[c][..half];
+            result[draws.Length + c] = draws[c][secondStart..];
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Rank normalisation: average ranks over all draws, then Φ⁻¹((r − 3/8) / (S − 2·3/8 + 1)) (Blom; posterior's
+    /// <c>z_scale</c> with <c>backtransform_ranks</c>).
+    /// </summary>
+    public static double[][] ZScale(double[][] draws)
+    {
+        var pooled = Pool(draws);
+        int s = pooled.Length;
+        var ranks = AverageRanks(pooled);
+        const double c = 3.0 / 8.0;
+        var result = new double[draws.Length][];
+        int k = 0;
+        for (int j = 0; j < draws.Length; j++)
+        {
+            result[j] = new double[draws[j].Length];
+            for (int i = 0; i < draws[j].Length; i++, k++)
+                result[j][i] = NormalQuantile((ranks[k] - c) / (s - 2 * c + 1));
+        }
+        return result;
+    }
+
+    /// <summary>1-based ranks with ties given their average rank (R's <c>rank(ties.method = "average")</c>).</summary>
+    public static double[] AverageRanks(double[] x)
+    {
+        int n = x.Length;
+        var order = new int[n];
+        for (int i = 0; i < n; i++) order[i] = i;
+        var keys = (double[])x.Clone();
+        Array.Sort(keys, order);
+        var ranks = new double[n];
+        int start = 0;
+        while (start < n)
+        {
+            int end = start;
+            while (end + 1 < n && keys[end + 1] == keys[start]) end++;
+            double rank = (start + end) / 2.0 + 1.0;
+            for (int k = start; k <= end; k++) ranks[order[k]] = rank;
+            start = end + 1;
+        }
+        return ranks;
+    }
+
+    /// <summary>posterior's <c>.rhat</c> on (already split) chains.</summary>
+    private static double RhatBasicCore(double[][] x)
+    {
+        int m = x.Length, n = x[0].Length;
+        var chainMean = new double[m];
+        var chainVar = new double[m];
+        for (int j = 0; j < m; j++)
+        {
+            chainMean[j] = Mean(x[j]);
+            chainVar[j] = Variance(x[j]);
+        }
+        double varBetween = n * Variance(chainMean);
+        double varWithin = Mean(chainVar);
+        return Math.Sqrt((varBetween / varWithin + n - 1) / n);
+    }
+
+    /// <summary>
+    /// posterior's <c>.ess</c>: FFT autocovariances per chain, combined with the between-chain variance, Geyer's initial
+    /// positive sequence, the initial monotone sequence and the truncation with the improved last term, and the
+    /// cap ESS ≤ S·log10(S).
+    /// </summary>
+    public static double Ess(double[][] x)
+    {
+        int m = x.Length, n = x[0].Length;
+        if (n < 3) return double.NaN;
+        double min = double.PositiveInfinity, max = double.NegativeInfinity;
+        foreach (var chain in x)
+            foreach (double v in chain)
+            {
+                if (!double.IsFinite(v)) return double.NaN;
+                min = Math.Min(min, v);
+                max = Math.Max(max, v);
+            }
+        if (IsConstant(min, max)) return double.NaN;
+
+        var acov = new double[m][];
+        var chainMean = new double[m];
+        for (int j = 0; j < m; j++)
+        {
+            acov[j] = Autocovariance(x[j]);
+            chainMean[j] = Mean(x[j]);
+        }
+        double MeanAcov(int lag)
+        {
+            double s = 0;
+            for (int j = 0; j < m; j++) s += acov[j][lag];
+            return s / m;
+        }
+
+        double meanVar = MeanAcov(0) * n / (n - 1.0);
+        double varPlus = meanVar * (n - 1.0) / n;
+        if (m > 1) varPlus += Variance(chainMean);
+
+        // Geyer's initial positive sequence (0-based: rho[t] is R's rho_hat_t[t + 1])
+        var rho = new double[n];
+        int t = 0;
+        double rhoEven = 1.0;
+        rho[0] = rhoEven;
+        double rhoOdd = 1.0 - (meanVar - MeanAcov(1)) / varPlus;
+        rho[1] = rhoOdd;
+        while (t < n - 5 && !double.IsNaN(rhoEven + rhoOdd) && rhoEven + rhoOdd > 0)
+        {
+            t += 2;
+            rhoEven = 1.0 - (meanVar - MeanAcov(t)) / varPlus;
+            rhoOdd = 1.0 - (meanVar - MeanAcov(t + 1)) / varPlus;
+            if (rhoEven + rhoOdd >= 0)
+            {
+                rho[t] = rhoEven;
+                rho[t + 1] = rhoOdd;
+            }
+        }
+        int maxT = t;
+        // used in the improved estimate
+        if (rhoEven > 0) rho[maxT] = rhoEven;
+
+        // Geyer's initial monotone sequence
+        t = 0;
+        while (t <= maxT - 4)
+        {
+            t += 2;
+            if (rho[t] + rho[t + 1] > rho[t - 2] + rho[t - 1])
+            {
+                rho[t] = (rho[t - 2] + rho[t - 1]) / 2;
+                rho[t + 1] = rho[t];
+            }
+        }
+
+        double s = (double)m * n;
+        // Geyer's truncated estimate with the improved last term: −1 + 2 Σ_{k < max_t} ρ_k + ρ_{max_t}
+        // (R's sum(rho_hat_t[1:max_t]) covers just the first term when max_t is 0).
+        double sum = 0;
+        for (int k = 0; k < Math.Max(maxT, 1); k++) sum += rho[k];
+        double tau = -1 + 2 * sum + rho[maxT];
+        tau = Math.Max(tau, 1 / Math.Log10(s));
+        return s / tau;
+    }
+
+    /// <summary>
+    /// posterior's <c>autocovariance</c>: the biased estimate Σₜ yₜ yₜ₊ₖ scaled as R computes it,
+    /// Re(ifft(|fft(y padded to 2M)|²))[k] / (2N²) with M = the next 2·3·5-smooth size ≥ N.
+    /// </summary>
+    public static double[] Autocovariance(double[] x)
+    {
+        int n = x.Length;
+        int m = NextGoodSize(n);
+        double mean = Mean(x);
+        // Linear correlation through a power-of-two FFT of length ≥ 2n (identical sums to R's padding to 2M).
+        int size = 1;
+        while (size < 2 * n) size <<= 1;
+        var re = new double[size];
+        var im = new double[size];
+        for (int i = 0; i < n; i++) re[i] = x[i] - mean;
+        Fft.Transform(re, im, inverse: false);
+        for (int i = 0; i < size; i++)
+        {
+            re[i] = re[i] * re[i] + im[i] * im[i];
+            im[i] = 0;
+        }
+        Fft.Transform(re, im, inverse: true); // unnormalised: size · Σ yₜ yₜ₊ₖ
+        var ac = new double[n];
+        double scale = 2.0 * m / size / (2.0 * n * (double)n);
+        for (int k = 0; k < n; k++) ac[k] = re[k] * scale;
+        return ac;
+    }
+
+    /// <summary>posterior's <c>fft_next_good_size</c>: the smallest N' ≥ N with no prime factor above 5.</summary>
+    public static int NextGoodSize(int n)
+    {
+        if (n <= 2) return 2;
+        while (true)
+        {
+            int m = n;
+            while (m % 2 == 0) m /= 2;
+            while (m % 3 == 0) m /= 3;
+            while (m % 5 == 0) m /= 5;
+            if (m <= 1) return n;
+            n++;
+        }
+    }
+
+    /// <summary>Sample quantile of R's type 7 (R's default and posterior's): linear interpolation of order statistics.</summary>
+    public static double Quantile(double[] x, double probability)
+    {
+        var sorted = (double[])x.Clone();
+        Array.Sort(sorted);
+        return QuantileSorted(sorted, probability);
+    }
+
+    /// <summary>Type-7 quantile of already sorted values, computed as R's <c>quantile.default</c> does.</summary>
+    public static double QuantileSorted(double[] sorted, double probability)
+    {
+        int n = sorted.Length;
+        if (n == 0) return double.NaN;
+        double index = 1 + (n - 1) * probability; // 1-based
+        int lo = (int)Math.Floor(index);
+        int hi = (int)Math.Ceiling(index);
+        double qs = sorted[lo - 1];
+        double h = index - lo;
+        if (index > lo && sorted[hi - 1] != qs) qs = (1 - h) * qs + h * sorted[hi - 1];
+        return qs;
+    }
+
+    // ---- small numerics ----
+
+    public static double Mean(ReadOnlySpan<double> x)
+    {
+        // Two passes, as R's mean() refines the first estimate.
+        double s = 0;
+        foreach (double v in x) s += v;
+        double mean = s / x.Length;
+        if (!double.IsFinite(mean)) return mean;
+        double t = 0;
+        foreach (double v in x) t += v - mean;
+        return mean + t / x.Length;
+    }
+
+    /// <summary>Sample variance with the n − 1 denominator.</summary>
+    public static double Variance(ReadOnlySpan<double> x)
+    {
+        int n = x.Length;
+        if (n < 2) return double.NaN;
+        double mean = Mean(x);
+        double s = 0;
+        foreach (double v in x) s += (v - mean) * (v - mean);
+        return s / (n - 1);
+    }
+
+    public static double StandardDeviation(ReadOnlySpan<double> x) => Math.Sqrt(Variance(x));
+
+    internal static double[] Pool(double[][] draws)
+    {
+        int total = 0;
+        foreach (var c in draws) total += c.Length;
+        var pooled = new double[total];
+        int k = 0;
+        foreach (var c in draws)
+        {
+            c.CopyTo(pooled, k);
+            k += c.Length;
+        }
+        return pooled;
+    }
+
+    private static double[][] Map(double[][] draws, Func<double, double> f) =>
+        draws.Select(c => c.Select(f).ToArray()).ToArray();
+
+    /// <summary>
+    /// Φ⁻¹(p), the standard normal quantile, by Wichura's AS 241 (PPND16, about 1e-16 relative), as R's qnorm.
+    /// </summary>
+    public static double NormalQuantile(double p)
+    {
+        if (double.IsNaN(p) || p < 0 || p > 1) return double.NaN;
+        if (p == 0) return double.NegativeInfinity;
+        if (p == 1) return double.PositiveInfinity;
+        double q = p - 0.5, r, val;
+        if (Math.Abs(q) <= 0.425)
+        {
+            r = 0.180625 - q * q;
+            val = q * (((((((r * 2509.0809287301226727 +
+                    33430.575583588128105) * r + 67265.770927008700853) * r +
+                    45921.953931549871457) * r + 13731.693765509461125) * r +
+                    1971.5909503065514427) * r + 133.14166789178437745) * r +
+                    3.387132872796366608)
+                / (((((((r * 5226.495278852545925 +
+                    28729.085735721942674) * r + 39307.89580009271061) * r +
+                    21213.794301586595867) * r + 5394.1960214247511077) * r +
+                    687.1870074920579083) * r + 42.313330701600911252) * r + 1.0);
+            return val;
+        }
+        r = q < 0 ? p : 1 - p;
+        r = Math.Sqrt(-Math.Log(r));
+        if (r <= 5.0)
+        {
+            r -= 1.6;
+            val = (((((((r * 7.7454501427834140764e-4 +
+                    .0227238449892691845833) * r + .24178072517745061177) *
+                    r + 1.27045825245236838258) * r +
+                    3.64784832476320460504) * r + 5.7694972214606914055) *
+                    r + 4.6303378461565452959) * r +
+                    1.42343711074968357734)
+                / (((((((r *
+                    1.05075007164441684324e-9 + 5.475938084995344946e-4) *
+                    r + .0151986665636164571966) * r +
+                    .14810397642748007459) * r + .68976733498510000455) *
+                    r + 1.6763848301838038494) * r +
+                    2.05319162663775882187) * r + 1.0);
+        }
+        else
+        {
+            r -= 5.0;
+            val = (((((((r * 2.01033439929228813265e-7 +
+                    2.71155556874348757815e-5) * r +
+                    .0012426609473880784386) * r + .026532189526576123093) *
+                    r + .29656057182850489123) * r +
+                    1.7848265399172913358) * r + 5.4637849111641143699) *
+                    r + 6.6579046435011037772)
+                / (((((((r *
+                    2.04426310338993978564e-15 + 1.4215117583164458887e-7) *
+                    r + 1.8463183175100546818e-5) * r +
+                    7.868691311456132591e-4) * r + .0148753612908506148525)
+                    * r + .13692988092273580531) * r +
+                    .59983220655588793769) * r + 1.0);
+        }
+        return q < 0.0 ? -val : val;
+    }
+}
+
+/// <summary>An in-place iterative radix-2 complex FFT (power-of-two lengths).</summary>
+internal static class Fft
+{
+    public static void Transform(double[] re, double[] im, bool inverse)
+    {
+        int n = re.Length;
+        for (int i = 1, j = 0; i < n; i++)
+        {
+            int bit = n >> 1;
+            for (; (j & bit) != 0; bit >>= 1) j ^= bit;
+            j ^= bit;
+            if (i < j)
+            {
+                (re[i], re[j]) = (re[j], re[i]);
+                (im[i], im[j]) = (im[j], im[i]);
+            }
+        }
+        for (int len = 2; len <= n; len <<= 1)
+        {
+            double angle = 2 * Math.PI / len * (inverse ? 1 : -1);
+            int halfLen = len / 2;
+            for (int k = 0; k < halfLen; k++)
+            {
+                double wr = Math.Cos(angle * k), wi = Math.Sin(angle * k);
+                for (int i = k; i < n; i += len)
+                {
+                    int j = i + halfLen;
+                    double xr = re[j] * wr - im[j] * wi;
+                    double xi = re[j] * wi + im[j] * wr;
+                    re[j] = re[i] - xr;
+                    im[j] = im[i] - xi;
+                    re[i] += xr;
+                    im[i] += xi;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,504 @@
+using Bnn.Onnx.OnnxImport.Protobuf;
+
+namespace Bnn.Onnx.OnnxImport;
+
+/// <summary>One import of one model: inlining, constant folding, checks, sorting, parameter discovery.</summary>
+internal sealed class GraphImport
+{
+    private const string BatchSymbol = "batch";
+
+    private readonly ModelProto model;
+    private readonly string file;
+    private readonly string? directory;
+    private readonly ImportOptions options;
+
+    /// <summary>Initializers and folded Constant outputs, by value name (after renaming).</summary>
+    private readonly Dictionary<string, Tensor> tensors = new(StringComparer.Ordinal);
+
+    /// <summary>For values renamed while inlining a function: the name the function body gave them.</summary>
+    private readonly Dictionary<string, string> originalNames = new(StringComparer.Ordinal);
+
+    private readonly List<Node> nodes = [];
+    private readonly Dictionary<(string Domain, string Name), FunctionProto> functions = [];
+    private readonly HashSet<string> functionDomains = new(StringComparer.Ordinal);
+    private readonly HashSet<string> usedPrefixes = new(StringComparer.Ordinal);
+
+    public GraphImport(ModelProto model, string file, string? directory, ImportOptions options)
+    {
+        this.model = model;
+        this.file = file;
+        this.directory = directory;
+        this.options = options;
+    }
+
+    private sealed record Scope(string Prefix, Dictionary<string, string> Map, Dictionary<string, AttributeProto> CallerAttributes)
+    {
+        public static Scope Top { get; } = new("", [], []);
+
+        public string Rename(string name) =>
+            name.Length == 0 ? "" : Map.TryGetValue(name, out var mapped) ? mapped : Prefix.Length == 0 ? name : $"{Prefix}/{name}";
+    }
+
+    public OnnxGraph Build(string sha256)
+    {
+        var graph = model.Graph ?? throw new OnnxImportException($"{file}: not an ONNX model or truncated (no graph)");
+
+        var opsets = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var opset in model.OpsetImport)
+            opsets[NormalizeDomain(opset.Domain)] = opset.Version;
+
+        foreach (var function in model.Functions)
+        {
+            functions[(NormalizeDomain(function.Domain), function.Name)] = function;
+            functionDomains.Add(NormalizeDomain(function.Domain));
+        }
+
+        foreach (var initializer in graph.Initializer)
+        {
+            string where = $"{file}: initializer '{initializer.Name}'";
+            if (initializer.Name.Length == 0) throw new OnnxImportException($"{file}: an initializer has no name");
+            if (tensors.ContainsKey(initializer.Name)) throw new OnnxImportException($"{where}: defined twice");
+            tensors[initializer.Name] = TensorReader.Read(initializer, initializer.Name, directory, options, where);
+        }
+
+        // Opset-9 exporters list initializers among the inputs too: those are weights, not data.
+        var inputs = graph.Input.Where(v => !tensors.ContainsKey(v.Name)).Select(v => ToValueInfo(v, "input")).ToList();
+        var outputs = graph.Output.Select(v => ToValueInfo(v, "output")).ToList();
+
+        foreach (var node in graph.Node)
+            Expand(node, Scope.Top, depth: 0);
+
+        var sorted = TopologicalSort(inputs, outputs);
+        sorted = RewriteDropout(sorted, outputs);
+
+        var (parameters, parameterNames) = FindParameters(sorted);
+        var constants = tensors.Where(kv => !parameterNames.Contains(kv.Key))
+            .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+
+        long? exportedBatch = null;
+        if (options.FreeBatchDimension)
+            exportedBatch = FreeBatchDimension(inputs, outputs, sorted, constants);
+
+        return new OnnxGraph
+        {
+            Producer = model.ProducerName,
+            ProducerVersion = model.ProducerVersion,
+            IrVersion = model.IrVersion,
+            Opsets = opsets,
+            Inputs = inputs,
+            Outputs = outputs,
+            Nodes = sorted,
+            Parameters = parameters,
+            Constants = constants,
+            Sha256 = sha256,
+            ExportedBatchSize = exportedBatch,
+            SourcePath = file,
+        };
+    }
+
+    private static string NormalizeDomain(string domain) => domain == "ai.onnx" ? "" : domain;
+
+    private ValueInfo ToValueInfo(ValueInfoProto value, string kind)
+    {
+        if (value.Type is { ValueCase: not TypeProto.ValueOneofCase.TensorType and not TypeProto.ValueOneofCase.None })
+            throw new OnnxImportException($"{file}: graph {kind} '{value.Name}' is a {value.Type.ValueCase}, not a tensor");
+        var tensorType = value.Type?.TensorType;
+        var shape = tensorType?.Shape?.Dim.Select(d => d.ValueCase switch
+        {
+            TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue => Dimension.Fixed(d.DimValue),
+            TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam when d.DimParam.Length > 0 => Dimension.Symbolic(d.DimParam),
+            _ => Dimension.Unknown,
+        }).ToList() ?? [];
+        return new ValueInfo(value.Name, (ElementType)(tensorType?.ElemType ?? 0), shape);
+    }
+
+    // ---------------------------------------------------------------- inlining and folding
+
+    private void Expand(NodeProto node, Scope scope, int depth)
+    {
+        string nodeName = scope.Prefix.Length == 0 ? node.Name : $"{scope.Prefix}/{node.Name}";
+        string domain = NormalizeDomain(node.Domain);
+        string where = $"{file}: node '{nodeName}' ({(domain.Length > 0 ? domain + "." : "")}{node.OpType})";
+        var attributes = ResolveAttributes(node, scope);
+
+        if (functions.TryGetValue((domain, node.OpType), out var function))
+        {
+            Inline(node, function, nodeName, attributes, scope, depth, where);
+            return;
+        }
+        if (domain.Length > 0)
+        {
+            throw functionDomains.Contains(domain)
+                ? new OnnxImportException($"{where}: no function '{node.OpType}' in domain '{domain}'")
+                : new OnnxImportException($"{where}: unknown domain '{domain}' (supported: the default ai.onnx domain and the model's own functions)");
+        }
+        if (node.OpType == "Constant")
+        {
+            FoldConstant(node, nodeName, attributes, scope, where);
+            return;
+        }
+        if (!SupportedOps.Contains(node.OpType))
+            throw new OnnxImportException($"{where}: unsupported op '{node.OpType}' (supported: {SupportedOps.Listing})");
+
+        if (nodes.Count >= options.MaxNodes)
+            throw new OnnxImportException($"{file}: more than {options.MaxNodes} nodes (after inlining functions)");
+        var converted = new Dictionary<string, NodeAttribute>(StringComparer.Ordinal);
+        foreach (var attribute in attributes)
+            converted[attribute.Name] = ToNodeAttribute(attribute, where);
+        nodes.Add(new Node(
+            nodeName,
+            node.OpType,
+            "",
+            node.Input.Select(scope.Rename).ToList(),
+            node.Output.Select(scope.Rename).ToList(),
+            converted));
+    }
+
+    /// <summary>Attributes with function-body references (<c>ref_attr_name</c>) replaced by the caller's values.</summary>
+    private static List<AttributeProto> ResolveAttributes(NodeProto node, Scope scope)
+    {
+        var resolved = new List<AttributeProto>(node.Attribute.Count);
+        foreach (var attribute in node.Attribute)
+        {
+            if (attribute.RefAttrName.Length == 0)
+            {
+                resolved.Add(attribute);
+            }
+            else if (scope.CallerAttributes.TryGetValue(attribute.RefAttrName, out var actual))
+            {
+                var copy = actual.Clone();
+                copy.Name = attribute.Name;
+                resolved.Add(copy);
+            }
+            // A reference the caller does not set leaves the attribute at the op's default.
+        }
+        return resolved;
+    }
+
+    private void Inline(NodeProto call, FunctionProto function, string nodeName, List<AttributeProto> attributes, Scope scope, int depth, string where)
+    {
+        if (depth >= options.MaxFunctionDepth)
+            throw new OnnxImportException($"{where}: functions nested deeper than {options.MaxFunctionDepth} (recursive function?)");
+
+        string prefix = nodeName.Length > 0 ? nodeName : function.Name;
+        for (int k = 1; !usedPrefixes.Add(prefix); k++)
+            prefix = $"{(nodeName.Length > 0 ? nodeName : function.Name)}_{k}";
+
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (int i = 0; i < function.Input.Count; i++)
+            map[function.Input[i]] = i < call.Input.Count ? scope.Rename(call.Input[i]) : "";
+        for (int i = 0; i < function.Output.Count; i++)
+            map[function.Output[i]] = i < call.Output.Count && call.Output[i].Length > 0
+                ? scope.Rename(call.Output[i])
+                : $"{prefix}/{function.Output[i]}";
+
+        var callerAttributes = new Dictionary<string, AttributeProto>(StringComparer.Ordinal);
+        foreach (var defaultValue in function.AttributeProto) callerAttributes[defaultValue.Name] = defaultValue;
+        foreach (var attribute in attributes) callerAttributes[attribute.Name] = attribute;
+
+        var inner = new Scope(prefix, map, callerAttributes);
+        foreach (var bodyNode in function.Node)
+        {
+            foreach (string output in bodyNode.Output)
+                if (output.Length > 0 && !map.ContainsKey(output)) originalNames[inner.Rename(output)] = output;
+            Expand(bodyNode, inner, depth + 1);
+        }
+    }
+
+    private void FoldConstant(NodeProto node, string nodeName, List<AttributeProto> attributes, Scope scope, string where)
+    {
+        if (node.Output.Count == 0 || node.Output[0].Length == 0)
+            throw new OnnxImportException($"{where}: Constant has no output");
+        string output = scope.Rename(node.Output[0]);
+        if (attributes.Count != 1)
+            throw new OnnxImportException($"{where}: Constant needs exactly one value attribute, found {attributes.Count}");
+        var a = attributes[0];
+        Tensor tensor = a.Name switch
+        {
+            "value" when a.T is not null => TensorReader.Read(a.T, output, directory, options, $"{where} tensor '{output}'"),
+            "value_float" => new Tensor(output, ElementType.Float, [], [a.F]),
+            "value_floats" => new Tensor(output, ElementType.Float, [a.Floats.Count], a.Floats.Select(f => (double)f).ToArray()),
+            "value_int" => new Tensor(output, ElementType.Int64, [], [a.I]),
+            "value_ints" => new Tensor(output, ElementType.Int64, [a.Ints.Count], a.Ints.Select(i => (double)i).ToArray()),
+            "value_string" or "value_strings" => throw new OnnxImportException($"{where}: unsupported dtype STRING in Constant"),
+            _ => throw new OnnxImportException($"{where}: unsupported Constant attribute '{a.Name}'"),
+        };
+        if (tensors.ContainsKey(output))
+            throw new OnnxImportException($"{where}: value '{output}' is produced twice");
+        tensors[output] = tensor with { Name = output };
+        _ = nodeName;
+    }
+
+    private NodeAttribute ToNodeAttribute(AttributeProto a, string where)
+    {
+        var type = a.Type;
+        if (type == AttributeProto.Types.AttributeType.Undefined)
+        {
+            // Files from before IR version 2 do not set the type: infer it from the field that is set.
+            type = a.Floats.Count > 0 ? AttributeProto.Types.AttributeType.Floats
+                : a.Ints.Count > 0 ? AttributeProto.Types.AttributeType.Ints
+                : a.Strings.Count > 0 ? AttributeProto.Types.AttributeType.Strings
+                : a.T is not null ? AttributeProto.Types.AttributeType.Tensor
+                : a.G is not null ? AttributeProto.Types.AttributeType.Graph
+                : !a.S.IsEmpty ? AttributeProto.Types.AttributeType.String
+                : a.I != 0 ? AttributeProto.Types.AttributeType.Int
+                : AttributeProto.Types.AttributeType.Float;
+        }
+        return type switch
+        {
+            AttributeProto.Types.AttributeType.Float => new NodeAttribute(a.Name, AttributeKind.Float, Float: a.F),
+            AttributeProto.Types.AttributeType.Int => new NodeAttribute(a.Name, AttributeKind.Int, Int: a.I),
+            AttributeProto.Types.AttributeType.String => new NodeAttribute(a.Name, AttributeKind.String, String: a.S.ToStringUtf8()),
+            AttributeProto.Types.AttributeType.Tensor when a.T is not null => new NodeAttribute(a.Name, AttributeKind.Tensor,
+                Tensor: TensorReader.Read(a.T, a.T.Name, directory, options, $"{where} attribute '{a.Name}'")),
+            AttributeProto.Types.AttributeType.Floats => new NodeAttribute(a.Name, AttributeKind.Floats, Floats: a.Floats.Select(f => (double)f).ToArray()),
+            AttributeProto.Types.AttributeType.Ints => new NodeAttribute(a.Name, AttributeKind.Ints, Ints: a.Ints.ToArray()),
+            AttributeProto.Types.AttributeType.Strings => new NodeAttribute(a.Name, AttributeKind.Strings,
+                Strings: a.Strings.Select(s => s.ToStringUtf8()).ToArray()),
+            AttributeProto.Types.AttributeType.Graph => new NodeAttribute(a.Name, AttributeKind.Graph),
+            _ => new NodeAttribute(a.Name, AttributeKind.Other),
+        };
+    }
+
+    // ---------------------------------------------------------------- structure
+
+    /// <summary>
+    /// Kahn's algorithm, taking ready nodes in file order so that an already sorted graph keeps its order.
+    /// Refuses values produced twice, inputs nothing produces, cycles and unproduced graph outputs.
+    /// </summary>
+    private List<Node> TopologicalSort(List<ValueInfo> inputs, List<ValueInfo> outputs)
+    {
+        var available = new HashSet<string>(inputs.Select(v => v.Name), StringComparer.Ordinal);
+        available.UnionWith(tensors.Keys);
+        var producer = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            foreach (string output in nodes[i].Outputs)
+            {
+                if (output.Length == 0) continue;
+                if (available.Contains(output) || !producer.TryAdd(output, i))
+                    throw new OnnxImportException($"{file}: {Where(nodes[i])}: value '{output}' is produced twice");
+            }
+        }
+
+        var dependents = new List<int>[nodes.Count];
+        var pending = new int[nodes.Count];
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            dependents[i] = [];
+        }
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            foreach (string input in nodes[i].Inputs.Distinct())
+            {
+                if (input.Length == 0 || available.Contains(input)) continue;
+                if (!producer.TryGetValue(input, out int from))
+                    throw new OnnxImportException(
+                        $"{file}: {Where(nodes[i])}: input '{input}' is not produced by any node, graph input or initializer");
+                dependents[from].Add(i);
+                pending[i]++;
+            }
+        }
+
+        var ready = new SortedSet<int>(Enumerable.Range(0, nodes.Count).Where(i => pending[i] == 0));
+        var sorted = new List<Node>(nodes.Count);
+        while (ready.Count > 0)
+        {
+            int next = ready.Min;
+            ready.Remove(next);
+            sorted.Add(nodes[next]);
+            foreach (int d in dependents[next])
+                if (--pending[d] == 0) ready.Add(d);
+        }
+        if (sorted.Count < nodes.Count)
+        {
+            var stuck = nodes[Enumerable.Range(0, nodes.Count).First(i => pending[i] > 0)];
+            throw new OnnxImportException($"{file}: the graph has a cycle through {Where(stuck)}");
+        }
+
+        foreach (var output in outputs)
+            if (!available.Contains(output.Name) && !producer.ContainsKey(output.Name))
+                throw new OnnxImportException($"{file}: graph output '{output.Name}' is not produced by any node");
+        return sorted;
+    }
+
+    private static string Where(Node node) => $"node '{node.Name}' ({node.OpType})";
+
+    /// <summary>Dropout is the identity at inference: it becomes <c>Identity</c> of its data input.</summary>
+    private List<Node> RewriteDropout(List<Node> sorted, List<ValueInfo> outputs)
+    {
+        var consumed = new HashSet<string>(sorted.SelectMany(n => n.Inputs), StringComparer.Ordinal);
+        consumed.UnionWith(outputs.Select(o => o.Name));
+        var result = new List<Node>(sorted.Count);
+        foreach (var node in sorted)
+        {
+            if (node.OpType != "Dropout")
+            {
+                result.Add(node);
+                continue;
+            }
+            if (node.Outputs.Count > 1 && node.Outputs[1].Length > 0 && consumed.Contains(node.Outputs[1]))
+                throw new OnnxImportException($"{file}: {Where(node)}: the Dropout mask output '{node.Outputs[1]}' is used; only inference-mode Dropout is supported");
+            if (node.Inputs.Count == 0 || node.Outputs.Count == 0)
+                throw new OnnxImportException($"{file}: {Where(node)}: Dropout needs one input and one output");
+            result.Add(new Node(node.Name, "Identity", "", [node.Inputs[0]], [node.Outputs[0]], new Dictionary<string, NodeAttribute>()));
+        }
+        return result;
+    }
+
+    // ---------------------------------------------------------------- parameters
+
+    private sealed record Use(string ValueName, ParameterRole Role, WeightLayout Layout);
+
+    /// <summary>
+    /// Parameters are floating-point tensors in a weight or bias position: Gemm B and C, a MatMul operand, the
+    /// scale and bias of BatchNormalization, an Add/Sub operand added to a MatMul or Gemm result (a Dense
+    /// layer's bias, on either side) or any Add/Sub/Mul operand with more than one element. Everything else
+    /// (integer tensors, running statistics, scalar activation constants such as GELU's √2) stays constant.
+    /// </summary>
+    private (List<Parameter> Parameters, HashSet<string> Names) FindParameters(List<Node> sorted)
+    {
+        var producerOp = new Dictionary<string, Node>(StringComparer.Ordinal);
+        foreach (var node in sorted)
+            foreach (string output in node.Outputs)
+                if (output.Length > 0) producerOp[output] = node;
+
+        var order = new List<(Use Use, int Layer)>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var layerOfOutput = new Dictionary<string, int>(StringComparer.Ordinal);
+        var layersWithBias = new HashSet<int>();
+        int layerCount = 0;
+
+        foreach (var node in sorted)
+        {
+            var uses = new List<Use>();
+            for (int i = 0; i < node.Inputs.Count; i++)
+            {
+                string? name = ResolveTensor(node.Inputs[i], producerOp);
+                if (name is null || !ElementTypes.IsFloating(tensors[name].SourceType)) continue;
+                var use = Classify(node, i, name, tensors[name], producerOp);
+                if (use is not null) uses.Add(use);
+            }
+            if (uses.Count == 0) continue;
+
+            int layer = -1;
+            if (node.OpType is "Add" or "Sub" && uses.All(u => u.Role == ParameterRole.Bias))
+            {
+                string? other = node.Inputs.FirstOrDefault(n => n.Length > 0 && ResolveTensor(n, producerOp) is null);
+                if (other is not null && layerOfOutput.TryGetValue(other, out int previous) && !layersWithBias.Contains(previous))
+                    layer = previous;
+            }
+            if (layer < 0) layer = layerCount++;
+            foreach (string output in node.Outputs) layerOfOutput[output] = layer;
+            foreach (var use in uses)
+            {
+                if (use.Role == ParameterRole.Bias) layersWithBias.Add(layer);
+                if (seen.Add(use.ValueName)) order.Add((use, layer));
+            }
+        }
+
+        var parameters = new List<Parameter>(order.Count);
+        var taken = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (use, layer) in order)
+        {
+            var tensor = tensors[use.ValueName];
+            string original = originalNames.GetValueOrDefault(use.ValueName, use.ValueName);
+            string baseName = ParameterNames.IsOpaque(original)
+                ? $"layer{layer}.{(use.Role == ParameterRole.Bias ? "bias" : "weight")}"
+                : ParameterNames.Dotted(use.ValueName);
+            string name = baseName;
+            for (int k = 1; !taken.Add(name); k++) name = $"{baseName}_{k}";
+            parameters.Add(new Parameter(name, use.ValueName, tensor.Shape, tensor.Data)
+            {
+                Layer = layer,
+                Role = use.Role,
+                Layout = use.Layout,
+                SourceType = tensor.SourceType,
+            });
+        }
+        return (parameters, new HashSet<string>(order.Select(o => o.Use.ValueName), StringComparer.Ordinal));
+    }
+
+    /// <summary>
+    /// The tensor a value is, directly or through Cast / Identity (float16 weights cast up to float32 are still
+    /// the weights); null when the value is computed from data.
+    /// </summary>
+    private string? ResolveTensor(string value, Dictionary<string, Node> producerOp)
+    {
+        for (int hops = 0; hops < 16 && value.Length > 0; hops++)
+        {
+            if (tensors.ContainsKey(value)) return value;
+            if (!producerOp.TryGetValue(value, out var producer) || producer.Inputs.Count == 0) return null;
+            bool floatingCast = producer.OpType == "Cast" && ElementTypes.IsFloating((ElementType)producer.GetInt("to", 0));
+            if (!floatingCast && producer.OpType != "Identity") return null;
+            value = producer.Inputs[0];
+        }
+        return null;
+    }
+
+    private Use? Classify(Node node, int index, string name, Tensor tensor, Dictionary<string, Node> producerOp)
+    {
+        bool matrix = tensor.Shape.Length == 2;
+        switch (node.OpType)
+        {
+            case "Gemm":
+                if (index == 1)
+                    return new Use(name, ParameterRole.Weight, node.GetInt("transB", 0) != 0 ? WeightLayout.OutIn : WeightLayout.InOut);
+                if (index == 2) return new Use(name, ParameterRole.Bias, WeightLayout.NotAMatrix);
+                return null;
+            case "MatMul":
+                if (index == 1) return new Use(name, ParameterRole.Weight, matrix ? WeightLayout.InOut : WeightLayout.NotAMatrix);
+                if (index == 0) return new Use(name, ParameterRole.Weight, matrix ? WeightLayout.OutIn : WeightLayout.NotAMatrix);
+                return null;
+            case "BatchNormalization":
+                if (index == 1) return new Use(name, ParameterRole.Weight, WeightLayout.NotAMatrix);
+                if (index == 2) return new Use(name, ParameterRole.Bias, WeightLayout.NotAMatrix);
+                return null; // input 3, 4: running mean and variance
+            case "Add" or "Sub" or "Mul":
+            {
+                if (node.Inputs.Count != 2 || index > 1) return null;
+                string other = node.Inputs[1 - index];
+                if (ResolveTensor(other, producerOp) is not null) return null;
+                bool afterLinear = producerOp.TryGetValue(other, out var source) && source.OpType is "MatMul" or "Gemm";
+                bool vector = tensor.Shape.Length >= 1 && tensor.Size > 1;
+                if (node.OpType == "Mul")
+                    return vector ? new Use(name, ParameterRole.Weight, WeightLayout.NotAMatrix) : null;
+                return afterLinear || vector ? new Use(name, ParameterRole.Bias, WeightLayout.NotAMatrix) : null;
+            }
+            default:
+                return null;
+        }
+    }
+
+    // ---------------------------------------------------------------- batch dimension
+
+    /// <summary>
+    /// When every data input of rank ≥ 2 starts with the same fixed size N, report that dimension (and the same
+    /// leading N of the outputs) as <c>batch</c>, and rewrite Reshape shape constants that start with N (and have
+    /// no other -1) to start with -1. Returns N, or null when nothing was fixed.
+    /// </summary>
+    private static long? FreeBatchDimension(List<ValueInfo> inputs, List<ValueInfo> outputs, List<Node> sorted, Dictionary<string, Tensor> constants)
+    {
+        var batched = inputs.Where(v => v.Shape.Count >= 2).ToList();
+        if (batched.Count == 0 || batched.Any(v => v.Shape[0].Value is null)) return null;
+        long n = batched[0].Shape[0].Value!.Value;
+        if (n <= 0 || batched.Any(v => v.Shape[0].Value != n)) return null;
+
+        static ValueInfo Free(ValueInfo v) => v with { Shape = [Dimension.Symbolic(BatchSymbol), .. v.Shape.Skip(1)] };
+        for (int i = 0; i < inputs.Count; i++)
+            if (inputs[i].Shape.Count >= 2) inputs[i] = Free(inputs[i]);
+        for (int i = 0; i < outputs.Count; i++)
+            if (outputs[i].Shape.Count >= 1 && outputs[i].Shape[0].Value == n) outputs[i] = Free(outputs[i]);
+
+        foreach (var node in sorted)
+        {
+            if (node.OpType != "Reshape" || node.InputOrNull(1) is not { } shapeName) continue;
+            if (!constants.TryGetValue(shapeName, out var shape) || shape.Data.Length == 0) continue;
+            if (shape.Data[0] != n || shape.Data.Skip(1).Contains(-1)) continue;
+            double[] data = (double[])shape.Data.Clone();
+            data[0] = -1;
+            constants[shapeName] = shape with { Data = data };
+        }
+        return n;
+    }
+}

@@ -1,0 +1,29 @@
+namespace Bnn.Onnx.OnnxImport;
+
+/// <summary>
+/// Limits the importer enforces before it allocates anything, and how it treats a fixed batch dimension.
+/// The defaults admit any network small enough to sample with NUTS many times over.
+/// </summary>
+public sealed record ImportOptions
+{
+    public static ImportOptions Default { get; } = new();
+
+    /// <summary>Largest model file (and largest external data file) read, in bytes. Default 2 GiB.</summary>
+    public long MaxFileBytes { get; init; } = 2L << 30;
+
+    /// <summary>Most elements in one tensor (initializer, constant, external data). Default 2^27 (1 GiB as double).</summary>
+    public long MaxTensorElements { get; init; } = 1L << 27;
+
+    /// <summary>Most nodes in the graph after model-local functions are inlined. Default 100 000.</summary>
+    public int MaxNodes { get; init; } = 100_000;
+
+    /// <summary>Deepest nesting of model-local function calls inlined. Default 16.</summary>
+    public int MaxFunctionDepth { get; init; } = 16;
+
+    /// <summary>
+    /// When the leading dimension of the data inputs was exported as a fixed number, report it as the symbol
+    /// <c>batch</c> and rewrite Reshape shape constants that repeat it to -1 (see <see cref="OnnxGraph.ExportedBatchSize"/>).
+    /// Default true.
+    /// </summary>
+    public bool FreeBatchDimension { get; init; } = true;
+}

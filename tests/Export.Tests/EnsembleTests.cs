@@ -1,0 +1,324 @@
+using Bnn.Onnx.Export;
+using Bnn.Onnx.Nuts;
+using Bnn.Onnx.OnnxImport;
+using Bnn.Onnx.OnnxImport.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Bnn.Onnx.Tests;
+
+public sealed class EnsembleTests : IDisposable
+{
+    private const double Tolerance = 1e-5;
+    private readonly string _dir = Directory.CreateTempSubdirectory("bnn-ensemble-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static void Near(double expected, double actual, string what) =>
+        Assert.True(Math.Abs(expected - actual) <= Tolerance * Math.Max(1, Math.Abs(expected)),
+            $"{what}: expected {expected:G9}, got {actual:G9}");
+
+    private string Save(ModelProto model, string name)
+    {
+        string path = Path.Combine(_dir, name);
+        ModelFiles.WriteAtomically(path, model);
+        return path;
+    }
+
+    private static double[] RunFile(string path, string inputName, double[] inputs, long[] shape)
+    {
+        using var session = new InferenceSession(path);
+        using var input = OrtValue.CreateTensorValueFromMemory(inputs.Select(v => (float)v).ToArray(), shape);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, [inputName], [input], [session.OutputNames[0]]);
+        return outputs[0].GetTensorDataAsSpan<float>().ToArray().Select(v => (double)v).ToArray();
+    }
+
+    /// <summary>
+    /// Builds the ensemble and member files for <paramref name="model"/>, runs both on ONNX Runtime, and checks
+    /// <c>members</c>, <c>mean</c> and <c>std</c> against the C# reference forward pass of every draw.
+    /// </summary>
+    private void CheckAgainstReference(ModelProto model, EnsembleLikelihood likelihood, int members, long[] inputShape,
+        Func<double[,], double[,]> head)
+    {
+        var graph = TestModels.Import(model);
+        bool normal = likelihood == EnsembleLikelihood.Normal;
+        var layout = TestModels.Layout(graph, withSigma: normal);
+        var draws = TestModels.Draws(graph, layout, members, seed: 5);
+        int rows = (int)inputShape[0];
+        int width = (int)inputShape.Skip(1).Aggregate(1L, (a, b) => a * b);
+        var inputs = TestModels.Inputs(rows, width, seed: 9);
+
+        var ensemble = EnsembleBuilder.Build(graph, layout, draws, new EnsembleOptions(likelihood,
+            Metadata: new Dictionary<string, string> { ["bnn.seed"] = "42" }));
+        Assert.Equal(8, ensemble.IrVersion);
+        Assert.Equal(17, ensemble.OpsetImport.Single().Version);
+        Assert.Equal(graph.Inputs.Select(i => i.Name), ensemble.Graph.Input.Select(i => i.Name));
+        Assert.Equal(graph.Inputs[0].Shape[0].Symbol, ensemble.Graph.Input[0].Type.TensorType.Shape.Dim[0].DimParam);
+        Assert.Equal(["members", "mean", "std"], ensemble.Graph.Output.Select(o => o.Name));
+        var meta = ensemble.MetadataProps.ToDictionary(e => e.Key, e => e.Value);
+        Assert.Equal(graph.Sha256, meta["bnn.source_sha256"]);
+        Assert.Equal(members.ToString(), meta["bnn.members"]);
+        Assert.Equal("42", meta["bnn.seed"]);
+        string path = Save(ensemble, "ensemble.onnx");
+
+        // Reference: every member's forward pass in double.
+        var expected = draws.Select(d => head(ReferenceForward.Run(graph, layout, d, inputs, rows))).ToArray();
+        int k = expected[0].GetLength(1);
+
+        using var session = new EnsembleSession(path);
+        var outputs = session.Run(inputs, rows);
+        Assert.Equal((members, rows, k), (outputs.MemberCount, outputs.Rows, outputs.Outputs));
+        int sigmaOffset = normal ? layout.Find("sigma")!.Offset : -1;
+        for (int n = 0; n < rows; n++)
+            for (int j = 0; j < k; j++)
+            {
+                double mean = 0, meanSq = 0, noise = 0;
+                for (int s = 0; s < members; s++)
+                {
+                    double v = expected[s][n, j];
+                    Near(v, outputs.Member(s, n, j), $"members[{s},{n},{j}]");
+                    mean += v / members;
+                    meanSq += v * v / members;
+                    if (normal) noise += draws[s][sigmaOffset] * draws[s][sigmaOffset] / members;
+                }
+                Near(mean, outputs.Mean[n * k + j], $"mean[{n},{j}]");
+                // Predictive sd: sqrt(Var_s[μ_s] + E_s[σ_s²]) for normal, sd of the probabilities otherwise.
+                Near(Math.Sqrt(Math.Max(meanSq - mean * mean, 0) + noise), outputs.Std[n * k + j], $"std[{n},{j}]");
+            }
+
+        // Each member file reproduces its draw's forward pass (the source graph's own output, before any head).
+        var paths = MemberModelWriter.WriteAll(Path.Combine(_dir, "members"), model, layout, draws);
+        Assert.Equal(members, paths.Count);
+        Assert.Equal("member_0000.onnx", Path.GetFileName(paths[0]));
+        for (int s = 0; s < members; s++)
+        {
+            var raw = ReferenceForward.Run(graph, layout, draws[s], inputs, rows);
+            var got = RunFile(paths[s], graph.Inputs[0].Name, inputs, inputShape);
+            for (int n = 0; n < rows; n++)
+                for (int j = 0; j < k; j++) Near(raw[n, j], got[n * k + j], $"member {s} output[{n},{j}]");
+        }
+    }
+
+    [Fact]
+    public void Given_a_regression_mlp_Then_the_ensemble_matches_the_reference_forward_of_every_draw() =>
+        CheckAgainstReference(TestModels.Regression(), EnsembleLikelihood.Normal, members: 7, [6, 2], y => y);
+
+    [Fact]
+    public void Given_a_classifier_with_logits_Then_members_are_softmax_probabilities_of_every_draw() =>
+        CheckAgainstReference(TestModels.Classifier(), EnsembleLikelihood.Categorical, members: 5, [4, 2, 2], ReferenceForward.Softmax);
+
+    [Fact]
+    public void Given_a_graph_ending_in_sigmoid_Then_bernoulli_members_are_not_squashed_twice() =>
+        CheckAgainstReference(TestModels.Logistic(), EnsembleLikelihood.Bernoulli, members: 4, [5, 3], y => y);
+
+    [Fact]
+    public void Given_a_member_file_Then_only_the_weights_differ_and_keep_their_element_type()
+    {
+        var model = TestModels.Regression();
+        var graph = TestModels.Import(model);
+        var layout = TestModels.Layout(graph, withSigma: true);
+        var draw = TestModels.Draws(graph, layout, 1, seed: 3)[0];
+        var member = MemberModelWriter.Create(model, layout, draw);
+
+        Assert.Equal(model.Graph.Node, member.Graph.Node);
+        Assert.Equal(model.Graph.Input, member.Graph.Input);
+        foreach (var block in layout.Blocks.Where(b => b.Source is not null))
+        {
+            var t = member.Graph.Initializer.Single(i => i.Name == block.Source);
+            Assert.Equal((int)TensorProto.Types.DataType.Float, t.DataType);
+            var expected = draw.AsSpan(block.Offset, block.Size).ToArray().Select(v => (double)(float)v);
+            Assert.Equal(expected, OnnxTensors.ToDoubles(t));
+        }
+    }
+
+    [Fact]
+    public void Given_an_unsupported_operator_Then_the_error_names_the_op_and_node()
+    {
+        var model = TestModels.Regression();
+        var topK = new NodeProto { OpType = "Sum", Name = "sum_1" };
+        topK.Input.Add("a1");
+        topK.Output.Add("a1n");
+        model.Graph.Node.Insert(2, topK);
+        model.Graph.Node[3].Input[0] = "a1n";
+        var graph = TestModels.Import(model);
+        var layout = TestModels.Layout(graph, withSigma: true);
+        var ex = Assert.Throws<NotSupportedException>(() =>
+            EnsembleBuilder.Build(graph, layout, TestModels.Draws(graph, layout, 2, 1), new EnsembleOptions(EnsembleLikelihood.Normal)));
+        Assert.Contains("Sum", ex.Message);
+        Assert.Contains("sum_1", ex.Message);
+    }
+
+    [Fact]
+    public void Given_draws_in_chains_Then_members_are_thinned_evenly_in_chain_draw_order()
+    {
+        var picked = MemberSelection.Thin([4, 4, 2], 5, out double thinning);
+        Assert.Equal(2.0, thinning);
+        Assert.Equal([(0, 0), (0, 2), (1, 0), (1, 2), (2, 0)], picked);
+        Assert.Throws<ArgumentException>(() => MemberSelection.Thin([3], 4, out _));
+    }
+
+    /// <summary>Fixture files (committed models/ and the shared reference folder) that are present.</summary>
+    public static TheoryData<string, string> FixtureModels()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var (file, likelihood) in AllFixtures)
+            if (Resolve(file) is not null) data.Add(file, likelihood);
+        if (data.Count == 0) data.Add("models/blog_mlp_pytorch.onnx", "normal"); // fails loudly: the fixtures are missing
+        return data;
+    }
+
+    private static string? Resolve(string file) =>
+        file.StartsWith("models/") ? TestModels.ModelsFile(file["models/".Length..]) : TestModels.SharedFile(file["shared/".Length..]);
+
+    private static readonly (string, string)[] AllFixtures =
+    [
+        ("models/blog_mlp_pytorch.onnx", "normal"),
+        ("models/blog_mlp_pytorch_opset9.onnx", "normal"),
+        ("models/blog_mlp_flax_gemm.onnx", "normal"),
+        ("models/blog_mlp_flax_matmul.onnx", "normal"),
+        ("models/regression8_relu_pytorch.onnx", "normal"),
+        ("models/regression8_tanh_pytorch.onnx", "normal"),
+        ("models/linreg_pytorch.onnx", "normal"),
+        ("models/float16_weights.onnx", "normal"),
+        ("models/binary_logit_pytorch.onnx", "bernoulli"),
+        ("models/multiclass_logits_pytorch.onnx", "categorical"),
+        ("models/multiclass_softmax_pytorch.onnx", "categorical"),
+        ("shared/onnx/pytorch/nested_encoder_head_op17.onnx", "normal"),
+        ("shared/onnx/pytorch/clf_softmax_op17.onnx", "categorical"),
+        ("shared/onnx/jax2onnx/my_callable.onnx", "normal"),
+    ];
+
+    /// <summary>
+    /// For committed and shared fixture models: the ensemble's <c>members</c> equal, member by member, what
+    /// ONNX Runtime computes from that member's own file (through the same head).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(FixtureModels))]
+    public void Given_a_fixture_model_Then_every_ensemble_member_equals_its_member_file(string file, string likelihood)
+    {
+        string path = Resolve(file) ?? throw new FileNotFoundException($"fixture {file} is missing");
+        var model = ModelFiles.Read(path);
+        var graph = OnnxImporter.Import(path);
+        var kind = Enum.Parse<EnsembleLikelihood>(likelihood, ignoreCase: true);
+        var layout = TestModels.Layout(graph, withSigma: kind == EnsembleLikelihood.Normal);
+        const int members = 3;
+        // Values exactly representable in float16, so a member file with float16 weights holds the same numbers.
+        var draws = TestModels.Draws(graph, layout, members, seed: 17).Select(d => d.Select(v => (double)(Half)v).ToArray()).ToArray();
+        var ensemble = EnsembleBuilder.Build(graph, layout, draws, new EnsembleOptions(kind));
+        string ensemblePath = Save(ensemble, "ensemble.onnx");
+
+        var input = graph.Inputs[0];
+        var featureShape = input.Shape.Skip(1).Select(d => d.Value ?? throw new InvalidOperationException("symbolic feature dim")).ToArray();
+        const int rows = 4;
+        int width = (int)featureShape.Aggregate(1L, (a, b) => a * b);
+        var inputs = TestModels.Inputs(rows, width, seed: 2);
+
+        using var session = new EnsembleSession(ensemblePath);
+        var outputs = session.Run(inputs, rows);
+        var paths = MemberModelWriter.WriteAll(Path.Combine(_dir, "members"), model, layout, draws);
+        string lastOp = graph.Nodes.Last(n => n.Outputs.Contains(graph.Outputs[0].Name)).OpType;
+        for (int s = 0; s < members; s++)
+        {
+            var raw = RunFile(paths[s], input.Name, inputs, [rows, .. featureShape]);
+            int k = raw.Length / rows;
+            Assert.Equal(k, outputs.Outputs);
+            for (int n = 0; n < rows; n++)
+            {
+                var row = raw.AsSpan(n * k, k).ToArray();
+                if (kind == EnsembleLikelihood.Bernoulli && lastOp != "Sigmoid") row = row.Select(v => 1 / (1 + Math.Exp(-v))).ToArray();
+                if (kind == EnsembleLikelihood.Categorical && lastOp == "LogSoftmax") row = row.Select(Math.Exp).ToArray();
+                else if (kind == EnsembleLikelihood.Categorical && lastOp != "Softmax")
+                {
+                    var m = new double[1, k];
+                    for (int j = 0; j < k; j++) m[0, j] = row[j];
+                    var p = ReferenceForward.Softmax(m);
+                    row = Enumerable.Range(0, k).Select(j => p[0, j]).ToArray();
+                }
+                for (int j = 0; j < k; j++) Near(row[j], outputs.Member(s, n, j), $"{file} member {s} [{n},{j}]");
+            }
+        }
+    }
+}
+
+public sealed class PredictionTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("bnn-predict-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Given_a_draws_file_When_exported_and_predicted_Then_the_csv_holds_mean_std_and_a_mixture_interval()
+    {
+        // Given a run: draws.parquet written by the sink, then read back and thinned to S members.
+        var model = TestModels.Regression();
+        string modelPath = Path.Combine(_dir, "model.onnx");
+        ModelFiles.WriteAtomically(modelPath, model);
+        var graph = Bnn.Onnx.OnnxImport.OnnxImporter.Import(modelPath);
+        var layout = TestModels.Layout(graph, withSigma: true);
+        var draws = TestModels.Draws(graph, layout, 40, seed: 8);
+        string drawsPath = Path.Combine(_dir, "draws.parquet");
+        using (var writer = new ParquetDrawWriter(drawsPath, layout, chains: 2, new ParquetDrawWriterOptions(RowGroupDraws: 8)))
+        {
+            for (int i = 0; i < 20; i++)
+                for (int c = 0; c < 2; c++)
+                    writer.Write(c, i, new SamplerStats(-1, 0.8, 0.1, 3, 7, false, 2), draws[c * 20 + i]);
+            writer.Complete(false);
+        }
+        var table = ParquetDrawReader.Read(drawsPath);
+        var members = MemberSelection.Select(table, 10, out double thinning);
+        Assert.Equal(4.0, thinning);
+        Assert.Equal(draws[4], members[1]); // (chain 0, draw 4)
+        Assert.Equal(draws[20], members[5]); // (chain 1, draw 0)
+
+        string ensemblePath = Path.Combine(_dir, "ensemble.onnx");
+        ModelFiles.WriteAtomically(ensemblePath, EnsembleBuilder.Build(graph, table.Layout, members, new EnsembleOptions(EnsembleLikelihood.Normal)));
+
+        // When predicted.
+        string inputPath = Path.Combine(_dir, "x.csv");
+        File.WriteAllText(inputPath, "0.5,-0.25\n-1,1\n0,0\n");
+        using var session = new EnsembleSession(ensemblePath);
+        Assert.Equal([2], session.FeatureShape);
+        var (features, rows) = FeatureCsv.Read(inputPath, session.FeatureSize);
+        var outputs = session.Run(features, rows);
+        string outPath = Path.Combine(_dir, "p.csv");
+        FeatureCsv.WritePredictions(outPath, session, outputs, 0.9);
+
+        // Then: the header, and an interval that is the 5%/95% quantiles of the normal mixture.
+        var lines = File.ReadAllLines(outPath);
+        Assert.Equal("mean_0,std_0,lower_0,upper_0", lines[0]);
+        Assert.Equal(4, lines.Length);
+        int sigma = layout.Find("sigma")!.Offset;
+        for (int n = 0; n < rows; n++)
+        {
+            var cells = lines[n + 1].Split(',').Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            Assert.Equal(outputs.Mean[n], cells[0]);
+            Assert.Equal(outputs.Std[n], cells[1]);
+            double Cdf(double y) => Enumerable.Range(0, 10).Average(s =>
+                PredictiveQuantiles.NormalCdf((y - outputs.Member(s, n, 0)) / (float)members[s][sigma])); // σ is stored as float32
+            Assert.Equal(0.05, Cdf(cells[2]), 9);
+            Assert.Equal(0.95, Cdf(cells[3]), 9);
+            Assert.True(cells[2] < cells[0] && cells[0] < cells[3]);
+        }
+    }
+
+    [Theory]
+    [InlineData(0.0, 1.0)]
+    [InlineData(0.5, 0.4795001221869535)]
+    [InlineData(1.0, 0.15729920705028513)]
+    [InlineData(3.0, 2.209049699858544e-05)]
+    [InlineData(6.0, 2.1519736712498913e-17)]
+    [InlineData(-2.0, 1.9953222650189528)]
+    public void Erfc_matches_reference_values(double x, double expected) =>
+        Assert.True(Math.Abs(PredictiveQuantiles.Erfc(x) - expected) <= 1e-12 * expected, $"erfc({x}) = {PredictiveQuantiles.Erfc(x):R}");
+
+    [Fact]
+    public void Given_a_malformed_input_csv_Then_the_error_names_file_and_line()
+    {
+        string path = Path.Combine(_dir, "bad.csv");
+        File.WriteAllText(path, "1,2\nx,3\n");
+        var ex = Assert.Throws<FormatException>(() => FeatureCsv.Read(path, 2));
+        Assert.Contains("bad.csv:2", ex.Message);
+        File.WriteAllText(path, "1,2,3\n");
+        Assert.Throws<FormatException>(() => FeatureCsv.Read(path, 2));
+    }
+}

@@ -1,0 +1,108 @@
+using Bnn.Onnx.OnnxImport;
+
+namespace Bnn.Onnx.Tests;
+
+/// <summary>
+/// A deliberately plain forward pass over the imported graph (2-D activations, vectors broadcast along rows),
+/// used only to check that the imported weights, their layouts and the committed expected outputs agree.
+/// </summary>
+internal static class ReferenceForward
+{
+    private sealed record Mat(int Rows, int Cols, double[] Data)
+    {
+        public double this[int r, int c] => Data[(Rows == 1 ? 0 : r) * Cols + (Cols == 1 ? 0 : c)];
+    }
+
+    public static double[][] Run(OnnxGraph graph, double[][] rows)
+    {
+        var values = new Dictionary<string, Mat>();
+        int n = rows.Length, f = rows[0].Length;
+        values[graph.Inputs[0].Name] = new Mat(n, f, rows.SelectMany(r => r).ToArray());
+        foreach (var p in graph.Parameters) values[p.OnnxName] = FromTensor(p.Shape, p.Values);
+        foreach (var (name, t) in graph.Constants) values[name] = FromTensor(t.Shape, t.Data);
+
+        foreach (var node in graph.Nodes)
+        {
+            Mat In(int i) => values[node.Inputs[i]];
+            Mat result = node.OpType switch
+            {
+                "Gemm" => Gemm(In(0), In(1), node.GetInt("transB", 0) != 0, node.InputOrNull(2) is null ? null : In(2),
+                    node.GetFloat("alpha", 1), node.GetFloat("beta", 1)),
+                "MatMul" => Gemm(In(0), In(1), false, null, 1, 1),
+                "Add" => Zip(In(0), In(1), (a, b) => a + b),
+                "Sub" => Zip(In(0), In(1), (a, b) => a - b),
+                "Mul" => Zip(In(0), In(1), (a, b) => a * b),
+                "Softplus" => Map(In(0), x => Math.Log(1 + Math.Exp(x))),
+                "Tanh" => Map(In(0), Math.Tanh),
+                "Relu" => Map(In(0), x => Math.Max(0, x)),
+                "Sigmoid" => Map(In(0), x => 1 / (1 + Math.Exp(-x))),
+                "Identity" or "Cast" => In(0),
+                "Softmax" => Softmax(In(0)),
+                "BatchNormalization" => BatchNorm(In(0), In(1), In(2), In(3), In(4), node.GetFloat("epsilon", 1e-5)),
+                "Gelu" => node.GetString("approximate") == "tanh"
+                    ? Map(In(0), x => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))))
+                    : throw new NotSupportedException("exact Gelu"),
+                _ => throw new NotSupportedException(node.OpType),
+            };
+            values[node.Outputs[0]] = result;
+        }
+        var y = values[graph.Outputs[0].Name];
+        return Enumerable.Range(0, y.Rows).Select(r => Enumerable.Range(0, y.Cols).Select(c => y[r, c]).ToArray()).ToArray();
+    }
+
+    private static Mat FromTensor(int[] shape, double[] data) => shape.Length switch
+    {
+        0 => new Mat(1, 1, data),
+        1 => new Mat(1, shape[0], data),
+        2 => new Mat(shape[0], shape[1], data),
+        _ => new Mat(1, data.Length, data),
+    };
+
+    private static Mat Gemm(Mat a, Mat b, bool transB, Mat? c, double alpha, double beta)
+    {
+        int inner = a.Cols, cols = transB ? b.Rows : b.Cols;
+        Assert.Equal(inner, transB ? b.Cols : b.Rows);
+        var data = new double[a.Rows * cols];
+        for (int r = 0; r < a.Rows; r++)
+            for (int j = 0; j < cols; j++)
+            {
+                double s = 0;
+                for (int k = 0; k < inner; k++) s += a.Data[r * inner + k] * (transB ? b.Data[j * inner + k] : b.Data[k * cols + j]);
+                data[r * cols + j] = alpha * s + (c is null ? 0 : beta * c[r, j]);
+            }
+        return new Mat(a.Rows, cols, data);
+    }
+
+    private static Mat Zip(Mat a, Mat b, Func<double, double, double> op)
+    {
+        int rows = Math.Max(a.Rows, b.Rows), cols = Math.Max(a.Cols, b.Cols);
+        var data = new double[rows * cols];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) data[r * cols + c] = op(a[r, c], b[r, c]);
+        return new Mat(rows, cols, data);
+    }
+
+    private static Mat Map(Mat a, Func<double, double> op) => a with { Data = a.Data.Select(op).ToArray() };
+
+    private static Mat Softmax(Mat a)
+    {
+        var data = new double[a.Data.Length];
+        for (int r = 0; r < a.Rows; r++)
+        {
+            double max = Enumerable.Range(0, a.Cols).Max(c => a[r, c]);
+            double sum = Enumerable.Range(0, a.Cols).Sum(c => Math.Exp(a[r, c] - max));
+            for (int c = 0; c < a.Cols; c++) data[r * a.Cols + c] = Math.Exp(a[r, c] - max) / sum;
+        }
+        return a with { Data = data };
+    }
+
+    private static Mat BatchNorm(Mat x, Mat scale, Mat bias, Mat mean, Mat variance, double epsilon) =>
+        Zip(x, x, (v, _) => v) with
+        {
+            Data = Enumerable.Range(0, x.Rows * x.Cols).Select(i =>
+            {
+                int r = i / x.Cols, c = i % x.Cols;
+                return scale[0, c] * (x[r, c] - mean[0, c]) / Math.Sqrt(variance[0, c] + epsilon) + bias[0, c];
+            }).ToArray(),
+        };
+}
