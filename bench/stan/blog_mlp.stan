@@ -18,7 +18,7 @@ parameters {
   real<lower=0> sigma;
 }
 model {
-  matrix[N, 5] h1 = log1p_exp(x * w0' + rep_matrix(b0', N));
+  matrix[N, 5] h1 = log1p_exp(x * to_row_vector(w0[, 1]) + rep_matrix(b0', N));
   matrix[N, 10] h2 = log1p_exp(h1 * w1' + rep_matrix(b1', N));
   vector[N] mu = h2 * w2[1]' + b2[1];
   to_vector(w0) ~ std_normal();
@@ -33,7 +33,7 @@ model {
 generated quantities {
   vector[M] mu_pred;
   {
-    matrix[M, 5] g1 = log1p_exp(x_pred * w0' + rep_matrix(b0', M));
+    matrix[M, 5] g1 = log1p_exp(x_pred * to_row_vector(w0[, 1]) + rep_matrix(b0', M));
     matrix[M, 10] g2 = log1p_exp(g1 * w1' + rep_matrix(b1', M));
     mu_pred = g2 * w2[1]' + b2[1];
   }

@@ -23,6 +23,23 @@ internal sealed class GraphImport
     private readonly HashSet<string> functionDomains = new(StringComparer.Ordinal);
     private readonly HashSet<string> usedPrefixes = new(StringComparer.Ordinal);
 
+    /// <summary>For each prefix base, the suffix to try next, so that naming n calls alike costs O(n), not O(n²).</summary>
+    private readonly Dictionary<string, int> nextPrefixSuffix = new(StringComparer.Ordinal);
+
+    /// <summary>Nodes expanded so far, Constants and function calls included (bounded by MaxNodes).</summary>
+    private int expandedNodes;
+
+    /// <summary>
+    /// Inlining copies a function body, its names lengthened by the call's prefix, once per call; nested calls
+    /// multiply, so a file of kilobytes can ask for gigabytes. What was copied so far, in bytes, against a budget of
+    /// <see cref="InlineBytesPerModelByte"/> times the model's size (at least <see cref="MinInlineBytes"/>).
+    /// </summary>
+    private long inlinedBytes;
+    private long? inlineBudget;
+    private const long InlineBytesPerModelByte = 8;
+    private const long MinInlineBytes = 4L << 20;
+    private readonly Dictionary<FunctionProto, (long Bytes, long Names)> bodySizes = new(ReferenceEqualityComparer.Instance);
+
     public GraphImport(ModelProto model, string file, string? directory, ImportOptions options)
     {
         this.model = model;
@@ -119,7 +136,9 @@ internal sealed class GraphImport
         string nodeName = scope.Prefix.Length == 0 ? node.Name : $"{scope.Prefix}/{node.Name}";
         string domain = NormalizeDomain(node.Domain);
         string where = $"{file}: node '{nodeName}' ({(domain.Length > 0 ? domain + "." : "")}{node.OpType})";
-        var attributes = ResolveAttributes(node, scope);
+        if (++expandedNodes > options.MaxNodes)
+            throw new OnnxImportException($"{file}: more than {options.MaxNodes} nodes (after inlining functions)");
+        var attributes = ResolveAttributes(node, scope, where);
 
         if (functions.TryGetValue((domain, node.OpType), out var function))
         {
@@ -140,8 +159,6 @@ internal sealed class GraphImport
         if (!SupportedOps.Contains(node.OpType))
             throw new OnnxImportException($"{where}: unsupported op '{node.OpType}' (supported: {SupportedOps.Listing})");
 
-        if (nodes.Count >= options.MaxNodes)
-            throw new OnnxImportException($"{file}: more than {options.MaxNodes} nodes (after inlining functions)");
         var converted = new Dictionary<string, NodeAttribute>(StringComparer.Ordinal);
         foreach (var attribute in attributes)
             converted[attribute.Name] = ToNodeAttribute(attribute, where);
@@ -155,7 +172,7 @@ internal sealed class GraphImport
     }
 
     /// <summary>Attributes with function-body references (<c>ref_attr_name</c>) replaced by the caller's values.</summary>
-    private static List<AttributeProto> ResolveAttributes(NodeProto node, Scope scope)
+    private List<AttributeProto> ResolveAttributes(NodeProto node, Scope scope, string where)
     {
         var resolved = new List<AttributeProto>(node.Attribute.Count);
         foreach (var attribute in node.Attribute)
@@ -166,6 +183,7 @@ internal sealed class GraphImport
             }
             else if (scope.CallerAttributes.TryGetValue(attribute.RefAttrName, out var actual))
             {
+                ChargeInlining(actual.CalculateSize(), where);
                 var copy = actual.Clone();
                 copy.Name = attribute.Name;
                 resolved.Add(copy);
@@ -180,9 +198,16 @@ internal sealed class GraphImport
         if (depth >= options.MaxFunctionDepth)
             throw new OnnxImportException($"{where}: functions nested deeper than {options.MaxFunctionDepth} (recursive function?)");
 
-        string prefix = nodeName.Length > 0 ? nodeName : function.Name;
-        for (int k = 1; !usedPrefixes.Add(prefix); k++)
-            prefix = $"{(nodeName.Length > 0 ? nodeName : function.Name)}_{k}";
+        string prefixBase = nodeName.Length > 0 ? nodeName : function.Name;
+        string prefix = prefixBase;
+        int k = nextPrefixSuffix.GetValueOrDefault(prefixBase, 1);
+        for (; !usedPrefixes.Add(prefix); k++)
+            prefix = $"{prefixBase}_{k}";
+        nextPrefixSuffix[prefixBase] = k;
+
+        if (!bodySizes.TryGetValue(function, out var body))
+            bodySizes[function] = body = (function.CalculateSize(), function.Node.Sum(n => 1L + n.Input.Count + n.Output.Count));
+        ChargeInlining(body.Bytes + 2 * (prefix.Length + 1) * body.Names, where);
 
         var map = new Dictionary<string, string>(StringComparer.Ordinal);
         for (int i = 0; i < function.Input.Count; i++)
@@ -203,6 +228,15 @@ internal sealed class GraphImport
                 if (output.Length > 0 && !map.ContainsKey(output)) originalNames[inner.Rename(output)] = output;
             Expand(bodyNode, inner, depth + 1);
         }
+    }
+
+    private void ChargeInlining(long bytes, string where)
+    {
+        inlineBudget ??= Math.Max(MinInlineBytes, InlineBytesPerModelByte * model.CalculateSize());
+        inlinedBytes += bytes;
+        if (inlinedBytes > inlineBudget)
+            throw new OnnxImportException(
+                $"{where}: inlining functions copies more than {inlineBudget} bytes ({InlineBytesPerModelByte} times the model's size); functions called too many times");
     }
 
     private void FoldConstant(NodeProto node, string nodeName, List<AttributeProto> attributes, Scope scope, string where)
@@ -399,6 +433,7 @@ internal sealed class GraphImport
 
         var parameters = new List<Parameter>(order.Count);
         var taken = new HashSet<string>(StringComparer.Ordinal);
+        var nextNameSuffix = new Dictionary<string, int>(StringComparer.Ordinal); // O(n) naming of n alike names
         foreach (var (use, layer) in order)
         {
             var tensor = tensors[use.ValueName];
@@ -407,7 +442,9 @@ internal sealed class GraphImport
                 ? $"layer{layer}.{(use.Role == ParameterRole.Bias ? "bias" : "weight")}"
                 : ParameterNames.Dotted(use.ValueName);
             string name = baseName;
-            for (int k = 1; !taken.Add(name); k++) name = $"{baseName}_{k}";
+            int k = nextNameSuffix.GetValueOrDefault(baseName, 1);
+            for (; !taken.Add(name); k++) name = $"{baseName}_{k}";
+            nextNameSuffix[baseName] = k;
             parameters.Add(new Parameter(name, use.ValueName, tensor.Shape, tensor.Data)
             {
                 Layer = layer,

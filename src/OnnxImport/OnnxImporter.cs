@@ -91,6 +91,8 @@ public static class OnnxImporter
 
     private static ModelProto ParseModel(byte[] bytes, string path)
     {
+        if (WireCheck.FindQuadraticMerge(bytes, ModelProto.Descriptor) is { } repeated)
+            throw new OnnxImportException($"{path}: not an ONNX model ({repeated})");
         ModelProto model;
         try
         {

@@ -1,4 +1,5 @@
 using System.Text;
+using Bnn.Onnx.GraphToPotential;
 using Bnn.Onnx.GraphToPotential.Compiled;
 using Bnn.Onnx.OnnxImport;
 using Xunit.Abstractions;

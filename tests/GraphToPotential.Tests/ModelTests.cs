@@ -98,7 +98,6 @@ public class ModelTests(ITestOutputHelper output)
         string path = Path.Combine(TestPaths.Models, "blog_mlp_pytorch.onnx");
         if (!File.Exists(path) || TestPaths.Shared is null) { output.WriteLine("SKIPPED: blog fixture or ../shared not found"); return; }
         var graph = OnnxImporter.Import(path);
-        var data = TestPaths.ReadCsv(Path.Combine(TestPaths.Shared, "reference", "seed", "data.csv").Replace("data.csv", "data.csv"));
         var model = PosteriorModel.Create(graph, PosteriorOptions.Default, BlogData());
         using var potential = new CompiledBackend().CreatePotential(model, BackendOptions.Default);
         var density = potential.CreateLogDensity();

@@ -1,14 +1,92 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using Bnn.Onnx.GraphToPotential;
+using Bnn.Onnx.OnnxImport;
 
 namespace Bnn.Onnx.Cli.Commands;
 
-// Placeholder until the command lands; replaced by its owner.
+/// <summary>
+/// <c>bnn eval MODEL.onnx --input X.csv [--backend auto|cpu|torch] [--precision float64|float32] [--out Y.csv]</c>:
+/// the rebuilt graph at the file's own weights, so a user can check that an import reproduces their model.
+/// Input CSV: no header, one sample per row filling the model input's non-batch dimensions in row-major order;
+/// output CSV the same way for the first graph output (round-trip formatting, invariant culture).
+/// </summary>
 public static class EvalCommand
 {
     public static Command Create()
     {
-        var command = new Command("eval", "(not yet available)");
-        command.SetAction(int (_) => throw new UsageException("'bnn eval' is not available yet"));
+        var model = new Argument<FileInfo>("model") { Description = "The ONNX model file." };
+        var input = new Option<FileInfo>("--input") { Description = "CSV of inputs: no header, one sample per row.", Required = true };
+        var backend = new Option<string>("--backend") { Description = "auto (compiled CPU when it covers every op, else torch), cpu or torch.", DefaultValueFactory = _ => "auto" };
+        var precision = new Option<string>("--precision") { Description = "float64 or float32.", DefaultValueFactory = _ => "float64" };
+        var output = new Option<FileInfo?>("--out") { Description = "Write the outputs here instead of stdout." };
+
+        var command = new Command("eval", "Evaluate the imported network at the file's own weights on inputs from a CSV file.");
+        command.Arguments.Add(model);
+        command.Options.Add(input);
+        command.Options.Add(backend);
+        command.Options.Add(precision);
+        command.Options.Add(output);
+        command.SetAction(int (parseResult) =>
+        {
+            var kind = BackendSelector.Parse(parseResult.GetValue(backend) ?? "auto");
+            var options = new BackendOptions(BackendOptions.ParsePrecision(parseResult.GetValue(precision) ?? "float64"));
+            var file = parseResult.GetValue(model)!;
+            var graph = OnnxImporter.Import(file.FullName);
+            int width = GraphShapes.InputWidth(graph);
+            var rows = ReadRows(parseResult.GetValue(input)!.FullName, width);
+
+            var factory = BackendSelector.Select(kind, graph, Backends.All);
+
+            var parameters = graph.Parameters.SelectMany(p => p.Values).ToArray();
+            using var function = factory.CompileGraph(graph, options);
+            var outputs = new double[rows.Count * function.OutputWidth];
+            function.Forward(parameters, rows.SelectMany(r => r).ToArray(), rows.Count, outputs);
+
+            var text = new StringBuilder();
+            for (int r = 0; r < rows.Count; r++)
+            {
+                for (int k = 0; k < function.OutputWidth; k++)
+                {
+                    if (k > 0) text.Append(',');
+                    text.Append(outputs[r * function.OutputWidth + k].ToString("R", CultureInfo.InvariantCulture));
+                }
+                text.Append('\n');
+            }
+            if (parseResult.GetValue(output) is FileInfo outFile)
+            {
+                // Written beside the target and moved into place, so a failure never leaves a truncated file.
+                string temp = outFile.FullName + ".tmp";
+                File.WriteAllText(temp, text.ToString());
+                File.Move(temp, outFile.FullName, overwrite: true);
+            }
+            else
+                Console.Out.Write(text.ToString());
+            return 0;
+        });
         return command;
+    }
+
+    /// <summary>Reads a header-less numeric CSV of rows with <paramref name="width"/> values each; bad lines give one-line <see cref="InvalidDataException"/>s.</summary>
+    public static List<double[]> ReadRows(string path, int width)
+    {
+        var rows = new List<double[]>();
+        int lineNumber = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNumber++;
+            if (line.Trim().Length == 0) continue;
+            var cells = line.Split(',');
+            if (cells.Length != width)
+                throw new InvalidDataException($"{path}:{lineNumber}: {cells.Length} values, the model input takes {width} per row");
+            var row = new double[width];
+            for (int i = 0; i < width; i++)
+                if (!double.TryParse(cells[i].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out row[i]))
+                    throw new InvalidDataException($"{path}:{lineNumber}: column {i + 1} '{cells[i].Trim()}' is not a number");
+            rows.Add(row);
+        }
+        if (rows.Count == 0) throw new InvalidDataException($"{path}: no rows");
+        return rows;
     }
 }

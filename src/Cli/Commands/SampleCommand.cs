@@ -1,14 +1,131 @@
 using System.CommandLine;
+using System.Globalization;
+using Bnn.Onnx.Cli.Sampling;
+using Bnn.Onnx.GraphToPotential;
+using Bnn.Onnx.Nuts;
 
 namespace Bnn.Onnx.Cli.Commands;
 
-// Placeholder until the command lands; replaced by its owner.
+/// <summary>
+/// <c>bnn sample MODEL.onnx --data D.csv|D.parquet [options] --out DIR</c>: NUTS over the network's weights.
+/// </summary>
 public static class SampleCommand
 {
+    /// <summary>Parameters printed in full up to this many scalars; beyond it, the worst-mixing ones.</summary>
+    private const int FullTableLimit = 200;
+
     public static Command Create()
     {
-        var command = new Command("sample", "(not yet available)");
-        command.SetAction(int (_) => throw new UsageException("'bnn sample' is not available yet"));
+        var model = new Argument<string>("model") { Description = "The ONNX model whose weights to sample." };
+        var data = new Option<string>("--data") { Description = "Training data: CSV with a header row, or Parquet.", Required = true };
+        var outDir = new Option<string>("--out") { Description = "Run directory for draws.parquet, summary.csv and run.json.", Required = true };
+        var features = new Option<string?>("--features") { Description = "Comma-separated feature columns (default: every column but the target)." };
+        var target = new Option<string?>("--target") { Description = "Target column (default: the last column)." };
+        var likelihood = new Option<string>("--likelihood") { Description = "normal, bernoulli or categorical.", DefaultValueFactory = _ => "normal" };
+        likelihood.AcceptOnlyFromAmong("normal", "bernoulli", "categorical");
+        var sigma = new Option<double?>("--sigma") { Description = "Fixed noise scale for the normal likelihood (default: sampled, σ ~ LogNormal(0,1))." };
+        var priorScale = new Option<double>("--prior-scale") { Description = "s in the Normal(0, s²) prior on every weight.", DefaultValueFactory = _ => 1.0 };
+        var prior = new Option<string[]>("--prior") { Description = "Per-parameter prior override, e.g. 'layer0.*=normal(0,0.5)' (glob on the dotted name; repeatable, last match wins).", AllowMultipleArgumentsPerToken = false };
+        var chains = new Option<int>("--chains") { Description = "Number of chains.", DefaultValueFactory = _ => 4 };
+        var warmup = new Option<int>("--warmup") { Description = "Warmup iterations per chain.", DefaultValueFactory = _ => 1000 };
+        var draws = new Option<int>("--draws") { Description = "Post-warmup draws per chain.", DefaultValueFactory = _ => 1000 };
+        var seed = new Option<ulong?>("--seed") { Description = "Run seed (default: random, recorded in run.json)." };
+        var targetAccept = new Option<double>("--target-accept") { Description = "Target acceptance statistic for step-size adaptation (Stan's adapt_delta).", DefaultValueFactory = _ => 0.8 };
+        var maxDepth = new Option<int>("--max-depth") { Description = "Maximum tree depth.", DefaultValueFactory = _ => 10 };
+        var metric = new Option<string>("--metric") { Description = "diag or dense Euclidean metric.", DefaultValueFactory = _ => "diag" };
+        metric.AcceptOnlyFromAmong("diag", "dense");
+        var adaptation = new Option<string>("--metric-adaptation") { Description = "stan (windowed variance, Stan's) or gradient (nutpie's sqrt(Var[θ]/Var[∇ log p]), diag only).", DefaultValueFactory = _ => "stan" };
+        adaptation.AcceptOnlyFromAmong("stan", "gradient");
+        var init = new Option<string>("--init") { Description = "Chain starts: prior (a prior draw), uniform (−2..2, Stan's) or onnx (the file's weights).", DefaultValueFactory = _ => "prior" };
+        init.AcceptOnlyFromAmong("prior", "uniform", "onnx");
+        var backend = new Option<string>("--backend") { Description = "auto, cpu (compiled) or torch (TorchSharp).", DefaultValueFactory = _ => "auto" };
+        backend.AcceptOnlyFromAmong("auto", "cpu", "torch");
+        var device = new Option<string>("--device") { Description = "cpu or cuda (torch backend).", DefaultValueFactory = _ => "cpu" };
+        device.AcceptOnlyFromAmong("cpu", "cuda");
+        var precision = new Option<string>("--precision") { Description = "float64 or float32 arithmetic in the backend.", DefaultValueFactory = _ => "float64" };
+        precision.AcceptOnlyFromAmong("float64", "float32");
+        var parallel = new Option<int?>("--parallel-chains") { Description = "Chains run at once (default: one per core)." };
+        var noProgress = new Option<bool>("--no-progress") { Description = "No live progress display." };
+
+        var command = new Command("sample", "Sample the posterior over the network's weights with NUTS; writes draws.parquet, summary.csv and run.json.");
+        command.Arguments.Add(model);
+        foreach (var o in new Option[] { data, outDir, features, target, likelihood, sigma, priorScale, prior, chains, warmup, draws, seed,
+                     targetAccept, maxDepth, metric, adaptation, init, backend, device, precision, parallel, noProgress })
+            command.Options.Add(o);
+
+        command.SetAction(int (parse) =>
+        {
+            ulong runSeed = parse.GetValue(seed) ?? (ulong)Random.Shared.NextInt64(1, int.MaxValue);
+            var settings = new SampleSettings
+            {
+                ModelPath = parse.GetValue(model)!,
+                DataPath = parse.GetValue(data)!,
+                OutDir = parse.GetValue(outDir)!,
+                Features = parse.GetValue(features)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                Target = parse.GetValue(target),
+                Likelihood = PosteriorOptions.ParseLikelihood(parse.GetValue(likelihood)!),
+                Sigma = parse.GetValue(sigma),
+                PriorScale = parse.GetValue(priorScale),
+                Priors = parse.GetValue(prior) ?? [],
+                Sampler = new SamplerOptions
+                {
+                    Chains = parse.GetValue(chains),
+                    Warmup = parse.GetValue(warmup),
+                    Draws = parse.GetValue(draws),
+                    Seed = runSeed,
+                    TargetAccept = parse.GetValue(targetAccept),
+                    MaxTreeDepth = parse.GetValue(maxDepth),
+                    Metric = parse.GetValue(metric) == "dense" ? MetricKind.Dense : MetricKind.Diagonal,
+                    MetricAdaptation = parse.GetValue(adaptation) == "gradient" ? MetricAdaptation.GradientBased : MetricAdaptation.Stan,
+                    MaxParallelism = parse.GetValue(parallel),
+                },
+                Init = Enum.Parse<InitStrategy>(parse.GetValue(init)!, ignoreCase: true),
+                Backend = BackendSelector.Parse(parse.GetValue(backend)!),
+                Device = parse.GetValue(device)!,
+                Precision = BackendOptions.ParsePrecision(parse.GetValue(precision)!),
+                LiveProgress = !parse.GetValue(noProgress) && !Console.IsErrorRedirected && !Console.IsOutputRedirected
+                    && Environment.GetEnvironmentVariable("CI") is null,
+                CommandLine = string.Join(' ', Environment.GetCommandLineArgs().Skip(1).Select(Quote)),
+            };
+
+            using var interruption = new Interruption();
+            var outcome = SampleRun.Execute(settings, Console.Error, interruption.Token);
+            Print(outcome, Console.Out);
+            if (outcome.Interrupted)
+            {
+                Console.Error.WriteLine($"interrupted: {outcome.Report.DrawsPerChain} draws per chain saved in {Path.Combine(settings.OutDir, SampleRun.DrawsFile)}");
+                return CliRunner.ExitInterrupted;
+            }
+            return 0;
+        });
         return command;
     }
+
+    /// <summary>The summary table (every parameter by name), then Stan's warnings and the convergence verdict.</summary>
+    public static void Print(SampleOutcome outcome, TextWriter output)
+    {
+        var report = outcome.Report;
+        var r = outcome.Result;
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{r.Chains.Count} chains × {report.DrawsPerChain} draws on the {outcome.BackendName} backend; warmup {r.WarmupSeconds:F1} s, sampling {r.SamplingSeconds:F1} s, {r.GradientEvaluationsWarmup + r.GradientEvaluationsSampling:N0} gradient evaluations"));
+        var parameters = report.Rows.Where(x => !SampleRun.IsPredictive(x.Variable)).ToList();
+        if (parameters.Count > FullTableLimit + 1)
+        {
+            output.WriteLine($"{parameters.Count - 1} parameters; the {FullTableLimit} with the lowest bulk-ESS (all are in summary.csv):");
+            parameters = parameters.Where(x => x.Variable != "lp__").OrderBy(x => x.EssBulk).Take(FullTableLimit)
+                .Concat(parameters.Where(x => x.Variable == "lp__")).ToList();
+        }
+        output.Write(PosteriorSummary.FormatTable(parameters));
+
+        var predictive = report.Rows.Where(x => SampleRun.IsPredictive(x.Variable)).ToList();
+        if (predictive.Count > 0)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"posterior predictive mean at {predictive.Count} inputs: min bulk-ESS {predictive.Min(x => x.EssBulk):F0}, min tail-ESS {predictive.Min(x => x.EssTail):F0}, max R-hat {predictive.Max(x => x.Rhat):F3}"));
+        }
+        foreach (var w in report.SamplerWarnings.Concat(report.ConvergenceWarnings)) output.WriteLine($"warning: {w}");
+        if (report.Verdict is { } v) output.WriteLine($"{(v.Converged ? "converged" : "NOT converged")}: {v.Reason}");
+    }
+
+    private static string Quote(string arg) => arg.Any(char.IsWhiteSpace) || arg.Contains('\'') ? $"'{arg.Replace("'", "'\\''")}'" : arg;
 }

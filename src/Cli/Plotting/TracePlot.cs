@@ -1,0 +1,73 @@
+using ScottPlot;
+
+namespace Bnn.Onnx.Cli.Plotting;
+
+/// <summary>
+/// ArviZ's <c>plot_trace</c>: one row per variable, the per-chain density on the left and the per-chain trace on
+/// the right (one colour per chain); divergent draws are marked on the trace in black.
+/// </summary>
+public static class TracePlot
+{
+    public const int Width = 1400;
+    public const int RowHeight = 260;
+
+    public static void Write(RunDirectory run, IReadOnlyList<string> variables, string path)
+    {
+        var chains = run.ChainsWithDraws;
+        var divergent = run.Column("divergent__");
+        var multiplot = new Multiplot();
+        multiplot.Layout = new ScottPlot.MultiplotLayouts.Grid(variables.Count, 2);
+
+        for (int v = 0; v < variables.Count; v++)
+        {
+            string name = variables[v];
+            var draws = run.Column(name);
+            var (rhat, essBulk, essTail) = run.Diagnose(name);
+
+            var density = multiplot.AddPlot();
+            var pooled = draws.SelectMany(c => c).ToArray();
+            double h = Density.Bandwidth(pooled);
+            var grid = Density.Grid(pooled, h);
+            for (int c = 0; c < draws.Length; c++)
+            {
+                if (draws[c].Length < 2) continue;
+                var line = density.Add.ScatterLine(grid, Density.Estimate(draws[c], grid, h), PlotOutput.ChainColor(chains[c]));
+                line.LineWidth = 1.5f;
+            }
+            density.Title(name);
+            density.XLabel(name);
+            density.YLabel("density");
+
+            var trace = multiplot.AddPlot();
+            var divergentX = new List<double>();
+            var divergentY = new List<double>();
+            for (int c = 0; c < draws.Length; c++)
+            {
+                var xs = Enumerable.Range(0, draws[c].Length).Select(i => (double)i).ToArray();
+                var line = trace.Add.ScatterLine(xs, draws[c], PlotOutput.ChainColor(chains[c]));
+                line.LineWidth = 1;
+                line.LegendText = $"chain {chains[c]}";
+                for (int i = 0; i < draws[c].Length; i++)
+                    if (divergent[c][i] != 0)
+                    {
+                        divergentX.Add(i);
+                        divergentY.Add(draws[c][i]);
+                    }
+            }
+            if (divergentX.Count > 0)
+            {
+                var markers = trace.Add.Markers(divergentX.ToArray(), divergentY.ToArray(), MarkerShape.FilledCircle, 5, Colors.Black);
+                markers.LegendText = $"divergent ({divergentX.Count})";
+            }
+            trace.Title($"{name}   R-hat {PlotOutput.F(rhat, "F3")}, ESS bulk {PlotOutput.F(essBulk, "F0")}, tail {PlotOutput.F(essTail, "F0")}");
+            trace.XLabel("draw (after warmup)");
+            trace.YLabel(name);
+            if (v == 0 || divergentX.Count > 0)
+            {
+                trace.ShowLegend(Alignment.UpperRight, Orientation.Horizontal);
+                trace.Legend.FontSize = 11;
+            }
+        }
+        PlotOutput.Save(multiplot, path, Width, RowHeight * variables.Count);
+    }
+}

@@ -1,0 +1,54 @@
+using System.Text.RegularExpressions;
+
+namespace Bnn.Onnx.Cli.Plotting;
+
+/// <summary>
+/// Which variables the trace and rank plots show: <c>lp__</c>, <c>sigma</c> when sampled, then either the
+/// parameters matching <c>--vars</c> globs or the worst-mixing parameters (largest R-hat, then smallest ESS).
+/// </summary>
+public static class VariableSelection
+{
+    /// <summary>Parameters shown by default besides <c>lp__</c> and <c>sigma</c>.</summary>
+    public const int DefaultWorst = 4;
+
+    /// <summary>At most this many panels with <c>--vars</c>.</summary>
+    public const int MaxPanels = 16;
+
+    public static IReadOnlyList<string> Select(RunDirectory run, IReadOnlyList<string> patterns, int worst = DefaultWorst)
+    {
+        var names = run.ParameterNames;
+        var chosen = new List<string> { "lp__" };
+        if (names.Contains("sigma")) chosen.Add("sigma");
+
+        if (patterns.Count > 0)
+        {
+            foreach (var pattern in patterns)
+            {
+                var regex = Glob(pattern);
+                var matches = names.Append("lp__").Where(n => regex.IsMatch(n)).ToList();
+                if (matches.Count == 0)
+                    throw new UsageException($"--vars '{pattern}' matches no parameter (parameters: {Preview(names)})");
+                foreach (var m in matches)
+                    if (!chosen.Contains(m)) chosen.Add(m);
+            }
+            return chosen.Take(MaxPanels).ToArray();
+        }
+
+        var candidates = names.Where(n => n != "sigma")
+            .Select(n => (Name: n, Diagnostics: run.Diagnose(n)))
+            .Where(c => double.IsFinite(c.Diagnostics.Rhat))
+            .OrderByDescending(c => c.Diagnostics.Rhat)
+            .ThenBy(c => Math.Min(c.Diagnostics.EssBulk, c.Diagnostics.EssTail))
+            .Take(worst)
+            .Select(c => c.Name);
+        chosen.AddRange(candidates);
+        return chosen;
+    }
+
+    /// <summary>A glob over a whole scalar name: <c>*</c> any run of characters, <c>?</c> one; brackets are literal.</summary>
+    public static Regex Glob(string pattern) =>
+        new("^" + Regex.Escape(pattern).Replace(@"\*", ".*").Replace(@"\?", ".") + "$", RegexOptions.CultureInvariant);
+
+    private static string Preview(IReadOnlyList<string> names) =>
+        names.Count <= 6 ? string.Join(", ", names) : string.Join(", ", names.Take(5)) + $", … {names.Count} in all";
+}

@@ -1,0 +1,80 @@
+using Bnn.Onnx.GraphToPotential;
+using Bnn.Onnx.Nuts;
+
+namespace Bnn.Onnx.Cli.Sampling;
+
+/// <summary>
+/// Sends every draw to the draws file and keeps, in memory, only what the summary needs beyond it:
+/// the sampler columns and the predictive quantities (a few values per draw, whatever the network's size).
+/// </summary>
+internal sealed class TeeSink(IDrawSink file, InMemoryDrawSink memory) : IDrawSink, IGeneratedQuantitySink
+{
+    public void Write(int chain, int draw, in SamplerStats stats, ReadOnlySpan<double> constrained)
+    {
+        file.Write(chain, draw, stats, constrained);
+        memory.Write(chain, draw, stats, constrained);
+    }
+
+    public void WriteGenerated(int chain, int draw, ReadOnlySpan<double> values) => memory.WriteGenerated(chain, draw, values);
+
+    public void Complete(bool interrupted)
+    {
+        try
+        {
+            file.Complete(interrupted);
+        }
+        finally
+        {
+            memory.Complete(interrupted);
+        }
+    }
+}
+
+/// <summary>
+/// The table the run's summary is computed from: the parameters (from the draws file), then <c>lp__</c>, then the
+/// predictive quantities. Chains are cut to the shortest one (an interrupted run).
+/// </summary>
+internal sealed class SummaryTable : IDrawTable
+{
+    private readonly Func<string, double[][]> _parameters;
+    private readonly IDrawTable _memory;
+    private readonly HashSet<string> _fromMemory;
+
+    public SummaryTable(IReadOnlyList<string> parameterNames, Func<string, double[][]> parameters, IDrawTable memory,
+        IReadOnlyList<string> predictiveNames, int drawsPerChain)
+    {
+        _parameters = parameters;
+        _memory = memory;
+        _fromMemory = ["lp__", .. predictiveNames];
+        Variables = [.. parameterNames, "lp__", .. predictiveNames];
+        Chains = memory.Chains;
+        DrawsPerChain = drawsPerChain;
+    }
+
+    public IReadOnlyList<string> Variables { get; }
+    public int Chains { get; }
+    public int DrawsPerChain { get; }
+
+    public double[][] Column(string variable)
+    {
+        var column = _fromMemory.Contains(variable) ? _memory.Column(variable) : _parameters(variable);
+        return column.Select(c => c.Length == DrawsPerChain ? c : c[..DrawsPerChain]).ToArray();
+    }
+}
+
+/// <summary>
+/// The posterior predictive mean f(x; θ) at a fixed set of inputs, computed at every draw (<c>mu[i]</c>, or
+/// <c>mu[i,k]</c> for several outputs). One instance per chain: it owns its compiled forward program.
+/// </summary>
+internal sealed class PredictiveMean(IGraphFunction forward, double[] inputs, int rows, int outputWidth, int parameterDimension,
+    IReadOnlyList<string> names) : IGeneratedQuantities
+{
+    public IReadOnlyList<string> Names => names;
+
+    public void Compute(ReadOnlySpan<double> position, Span<double> values) =>
+        forward.Forward(position[..parameterDimension], inputs, rows, values[..(rows * outputWidth)]);
+
+    public static string[] NamesFor(IReadOnlyList<int> rowIndices, int outputWidth) => outputWidth == 1
+        ? rowIndices.Select(i => $"mu[{i}]").ToArray()
+        : rowIndices.SelectMany(i => Enumerable.Range(0, outputWidth).Select(k => $"mu[{i},{k}]")).ToArray();
+}

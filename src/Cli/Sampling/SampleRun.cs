@@ -1,0 +1,245 @@
+using System.Globalization;
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Bnn.Onnx.Export;
+using Bnn.Onnx.GraphToPotential;
+using Bnn.Onnx.Nuts;
+using Bnn.Onnx.OnnxImport;
+
+namespace Bnn.Onnx.Cli.Sampling;
+
+/// <summary>What a finished (or interrupted) run produced.</summary>
+public sealed record SampleOutcome(SamplingResult Result, DrawsReport Report, string BackendName, bool Interrupted);
+
+/// <summary>
+/// <c>bnn sample</c>: import → posterior → backend → NUTS → draws.parquet, summary.csv, run.json.
+/// Every input is checked before sampling starts; outputs are written under temporary names and renamed when
+/// complete, so an interrupted or failed run never leaves a half-written file behind.
+/// </summary>
+public static class SampleRun
+{
+    public const string DrawsFile = "draws.parquet";
+    public const string SummaryFile = "summary.csv";
+    public const string RunFile = "run.json";
+
+    public static SampleOutcome Execute(SampleSettings s, TextWriter log, CancellationToken cancellationToken)
+    {
+        // Everything the user gave is read and checked before anything is written or sampled.
+        var graph = OnnxImporter.Import(s.ModelPath);
+        var data = DataFile.Read(s.DataPath);
+        var (dataSet, featureNames, targetName) = BuildDataSet(data, s);
+        var posteriorOptions = new PosteriorOptions(PriorOptions.Parse(s.PriorScale, s.Priors), s.Likelihood, s.Sigma);
+        var model = PosteriorModel.Create(graph, posteriorOptions, dataSet);
+        var factory = BackendSelector.Select(s.Backend, graph, Backends.All);
+        var backendOptions = new BackendOptions(s.Precision, s.Device);
+        var sampler = s.Sampler with { Seed = s.Sampler.Seed };
+        sampler.Validate();
+
+        Directory.CreateDirectory(s.OutDir);
+        using var potential = factory.CreatePotential(model, backendOptions);
+
+        var layout = model.Layout;
+        var predictiveRows = PredictiveRows(dataSet.Rows, s.PredictivePoints);
+        var predictiveInputs = predictiveRows.SelectMany(r => dataSet.Features.AsSpan(r * dataSet.FeatureWidth, dataSet.FeatureWidth).ToArray()).ToArray();
+        var predictiveNames = PredictiveMean.NamesFor(predictiveRows, model.OutputWidth);
+
+        var fileWeights = s.Init == InitStrategy.Onnx ? potential.PositionAtFileWeights() : null;
+        Func<int, Rng, double[]?> init = s.Init switch
+        {
+            InitStrategy.Prior => (_, rng) =>
+            {
+                var p = new double[layout.Dimension];
+                model.DrawFromPrior(rng.NextNormal, p);
+                return p;
+            },
+            InitStrategy.Onnx => (_, rng) =>
+            {
+                var p = (double[])fileWeights!.Clone();
+                for (int i = 0; i < p.Length; i++) p[i] += 0.01 * rng.NextNormal();
+                return p;
+            },
+            _ => (_, _) => null,
+        };
+
+        string runJsonSettings = RunJson(s, graph, featureNames, targetName, factory.Name, result: null, interrupted: false);
+        string drawsPath = Path.Combine(s.OutDir, DrawsFile);
+        var memory = new InMemoryDrawSink([], sampler.Chains, sampler.Draws, predictiveNames);
+        SamplingResult result;
+        using (var writer = new ParquetDrawWriter(drawsPath, layout, sampler.Chains, new ParquetDrawWriterOptions(RunJson: runJsonSettings)))
+        {
+            var sink = new TeeSink(writer, memory);
+            var functions = new List<IGraphFunction>();
+            try
+            {
+                Func<int, IGeneratedQuantities> generated = _ =>
+                {
+                    var f = factory.CompileGraph(graph, backendOptions);
+                    lock (functions) functions.Add(f);
+                    return new PredictiveMean(f, predictiveInputs, predictiveRows.Length, model.OutputWidth, model.ParameterDimension, predictiveNames);
+                };
+                var progress = new ProgressView(sampler, s.LiveProgress, log);
+                var batched = factory.Name == "torch" && sampler.Chains > 1 ? potential.CreateBatched(sampler.Chains) : null;
+                result = progress.Run(() => batched is not null
+                    ? Nuts.Sampler.RunLockstep(sampler, batched, layout, sink, init, generated, progress, cancellationToken)
+                    : Nuts.Sampler.Run(sampler, _ => potential.CreateLogDensity(), layout, sink, init, generated, progress, cancellationToken));
+            }
+            finally
+            {
+                foreach (var f in functions) f.Dispose();
+            }
+        }
+
+        // The summary: parameters from the file just written, lp__ and the predictive mean from memory.
+        var draws = ParquetDrawReader.Read(drawsPath);
+        int drawsPerChain = draws.DrawCounts.Count == 0 ? 0 : draws.DrawCounts.Min();
+        var scalarNames = layout.ScalarNames();
+        var table = new SummaryTable(scalarNames, draws.Column, memory, predictiveNames, Math.Min(drawsPerChain, memory.DrawsPerChain));
+        var report = DrawsReport.Build(table, sampler.MaxTreeDepth, IsPredictive);
+
+        using var csv = new StringWriter(CultureInfo.InvariantCulture);
+        PosteriorSummary.WriteCsv(csv, report.Rows);
+        AtomicFile.WriteAllText(Path.Combine(s.OutDir, SummaryFile), csv.ToString());
+        AtomicFile.WriteAllText(Path.Combine(s.OutDir, RunFile),
+            RunJson(s, graph, featureNames, targetName, factory.Name, result, result.Interrupted));
+
+        return new SampleOutcome(result, report with { SamplerWarnings = result.Warnings() }, factory.Name, result.Interrupted);
+    }
+
+    /// <summary>Predictive quantities are the <c>mu[…]</c> rows.</summary>
+    public static bool IsPredictive(string name) => name.StartsWith("mu[", StringComparison.Ordinal);
+
+    /// <summary>Up to <paramref name="points"/> data rows, evenly spaced, always including the first and last.</summary>
+    public static int[] PredictiveRows(int rows, int points)
+    {
+        if (points <= 0 || rows == 0) return [];
+        if (rows <= points) return Enumerable.Range(0, rows).ToArray();
+        return Enumerable.Range(0, points).Select(i => (int)Math.Round(i * (rows - 1) / (double)(points - 1))).Distinct().ToArray();
+    }
+
+    private static (DataSet Data, string[] Features, string Target) BuildDataSet(DataFile data, SampleSettings s)
+    {
+        string target = s.Target ?? data.Columns[^1];
+        int targetIndex = data.IndexOf(target);
+        string[] features = s.Features is { Count: > 0 }
+            ? s.Features.ToArray()
+            : data.Columns.Where(c => c != target).ToArray();
+        if (features.Length == 0) throw new UsageException($"{Path.GetFileName(data.Path)}: no feature columns besides the target '{target}'");
+        if (features.Contains(target)) throw new UsageException($"--features includes the target column '{target}'");
+        var featureIndices = features.Select(data.IndexOf).ToArray();
+
+        int rows = data.Rows, width = features.Length;
+        var x = new double[rows * width];
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < width; j++)
+                x[r * width + j] = data.Values[featureIndices[j]][r];
+        var y = (double[])data.Values[targetIndex].Clone();
+
+        if (s.Likelihood == LikelihoodKind.Categorical || s.Likelihood == LikelihoodKind.Bernoulli)
+        {
+            for (int r = 0; r < rows; r++)
+                if (y[r] != Math.Floor(y[r]) || y[r] < 0)
+                    throw new InvalidDataException($"{Path.GetFileName(data.Path)}: row {r + 1}, column '{target}': {y[r].ToString(CultureInfo.InvariantCulture)} is not a class label (0, 1, …)");
+        }
+        return (new DataSet(x, width, y), features, target);
+    }
+
+    private static string RunJson(SampleSettings s, OnnxGraph graph, string[] features, string target, string backend,
+        SamplingResult? result, bool interrupted)
+    {
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            var o = s.Sampler;
+            json.WriteStartObject();
+            json.WriteString("status", result is null ? "running" : interrupted ? "interrupted" : "completed");
+            json.WriteString("command_line", s.CommandLine);
+            json.WriteString("model", Path.GetFullPath(s.ModelPath));
+            json.WriteString("model_sha256", graph.Sha256);
+            json.WriteString("data", Path.GetFullPath(s.DataPath));
+            json.WriteString("data_sha256", Sha256Of(s.DataPath));
+            json.WriteStartArray("features");
+            foreach (var f in features) json.WriteStringValue(f);
+            json.WriteEndArray();
+            json.WriteString("target", target);
+            json.WriteNumber("seed", o.Seed);
+            json.WriteString("backend", backend);
+            json.WriteString("device", s.Device);
+            json.WriteString("precision", s.Precision == ComputePrecision.Float32 ? "float32" : "float64");
+            json.WriteStartObject("settings");
+            json.WriteString("likelihood", s.Likelihood.ToString().ToLowerInvariant());
+            if (s.Sigma is { } sigma) json.WriteNumber("sigma", sigma); else json.WriteString("sigma", "LogNormal(0,1)");
+            json.WriteNumber("prior_scale", s.PriorScale);
+            json.WriteStartArray("priors");
+            foreach (var p in s.Priors) json.WriteStringValue(p);
+            json.WriteEndArray();
+            json.WriteNumber("chains", o.Chains);
+            json.WriteNumber("warmup", o.Warmup);
+            json.WriteNumber("draws", o.Draws);
+            json.WriteNumber("target_accept", o.TargetAccept);
+            json.WriteNumber("max_depth", o.MaxTreeDepth);
+            json.WriteString("metric", o.Metric == MetricKind.Dense ? "dense" : "diag");
+            json.WriteString("metric_adaptation", o.MetricAdaptation == MetricAdaptation.GradientBased ? "gradient" : "stan");
+            json.WriteString("init", s.Init.ToString().ToLowerInvariant());
+            json.WriteEndObject();
+
+            if (result is not null)
+            {
+                json.WriteStartObject("gradient_evaluations");
+                json.WriteNumber("warmup", result.GradientEvaluationsWarmup);
+                json.WriteNumber("sampling", result.GradientEvaluationsSampling);
+                json.WriteNumber("total", result.GradientEvaluationsWarmup + result.GradientEvaluationsSampling);
+                json.WriteEndObject();
+                json.WriteStartObject("timing");
+                json.WriteNumber("warmup_seconds", result.WarmupSeconds);
+                json.WriteNumber("sampling_seconds", result.SamplingSeconds);
+                json.WriteNumber("total_seconds", result.TotalSeconds);
+                json.WriteEndObject();
+                json.WriteNumber("divergences", result.Divergences);
+                json.WriteNumber("treedepth_saturations", result.TreeDepthSaturations);
+                json.WriteStartArray("chains");
+                foreach (var c in result.Chains)
+                {
+                    json.WriteStartObject();
+                    json.WriteNumber("chain", c.Chain);
+                    json.WriteNumber("step_size", c.StepSize);
+                    json.WriteNumber("draws", c.DrawsCompleted);
+                    json.WriteNumber("divergences", c.Divergences);
+                    json.WriteNumber("treedepth_saturations", c.TreeDepthSaturations);
+                    WriteNumberOrNull(json, "e_bfmi", c.Ebfmi);
+                    json.WriteNumber("mean_accept_stat", double.IsFinite(c.MeanAcceptStat) ? c.MeanAcceptStat : 0);
+                    json.WriteStartArray("inverse_metric");
+                    foreach (var v in c.InverseMassDense ?? c.InverseMassDiagonal) json.WriteNumberValue(v);
+                    json.WriteEndArray();
+                    json.WriteEndObject();
+                }
+                json.WriteEndArray();
+            }
+
+            json.WriteStartObject("outputs");
+            json.WriteString("draws", DrawsFile);
+            json.WriteString("summary", SummaryFile);
+            json.WriteEndObject();
+            json.WriteStartObject("versions");
+            json.WriteString("bnn", typeof(SampleRun).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0");
+            json.WriteString("dotnet", Environment.Version.ToString());
+            json.WriteString("os", System.Runtime.InteropServices.RuntimeInformation.OSDescription);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    private static void WriteNumberOrNull(Utf8JsonWriter json, string name, double value)
+    {
+        if (double.IsFinite(value)) json.WriteNumber(name, value);
+        else json.WriteNull(name);
+    }
+
+    private static string Sha256Of(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+}

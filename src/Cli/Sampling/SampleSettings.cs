@@ -1,0 +1,44 @@
+using Bnn.Onnx.GraphToPotential;
+using Bnn.Onnx.Nuts;
+
+namespace Bnn.Onnx.Cli.Sampling;
+
+/// <summary>How each chain's starting point is chosen.</summary>
+public enum InitStrategy
+{
+    /// <summary>A draw from the priors (the default; NumPyro's <c>init_to_sample</c>).</summary>
+    Prior,
+
+    /// <summary>Uniform(−2, 2) on the unconstrained scale (Stan's default).</summary>
+    Uniform,
+
+    /// <summary>The file's trained weights, σ from the residuals, each chain jittered slightly.</summary>
+    Onnx,
+}
+
+/// <summary>Everything <c>bnn sample</c> was asked to do (immutable).</summary>
+public sealed record SampleSettings
+{
+    public required string ModelPath { get; init; }
+    public required string DataPath { get; init; }
+    public required string OutDir { get; init; }
+    public IReadOnlyList<string>? Features { get; init; }
+    public string? Target { get; init; }
+    public LikelihoodKind Likelihood { get; init; } = LikelihoodKind.Normal;
+    public double? Sigma { get; init; }
+    public double PriorScale { get; init; } = 1.0;
+    public IReadOnlyList<string> Priors { get; init; } = [];
+    public SamplerOptions Sampler { get; init; } = new();
+    public InitStrategy Init { get; init; } = InitStrategy.Prior;
+    public BackendKind Backend { get; init; } = BackendKind.Auto;
+    public string Device { get; init; } = "cpu";
+    public ComputePrecision Precision { get; init; } = ComputePrecision.Float64;
+
+    /// <summary>How many data rows the predictive mean (the convergence verdict's quantity) is tracked at.</summary>
+    public int PredictivePoints { get; init; } = 100;
+
+    /// <summary>Whether to draw a live progress display (off when output is redirected).</summary>
+    public bool LiveProgress { get; init; } = true;
+
+    public string CommandLine { get; init; } = "";
+}

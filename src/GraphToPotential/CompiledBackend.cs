@@ -1,0 +1,76 @@
+using Bnn.Onnx.GraphToPotential.Compiled;
+using Bnn.Onnx.OnnxImport;
+
+namespace Bnn.Onnx.GraphToPotential;
+
+/// <summary>
+/// The compiled CPU backend: the graph becomes a straight-line forward and reverse program over preallocated
+/// arenas (no allocation per call), with the data rows innermost so every kernel runs SIMD across rows
+/// (System.Numerics.Tensors), and dense layers fused with their bias and activation. One state per chain.
+/// Float64 by default; <see cref="ComputePrecision.Float32"/> computes the network in float32 (likelihood sums in double).
+/// </summary>
+public sealed class CompiledBackend : IPotentialBackendFactory
+{
+    /// <summary>The ONNX ops (default domain) the compiled backend claims, with the forms noted in <c>ProgramBuilder</c>.</summary>
+    public static IReadOnlySet<string> SupportedOps { get; } = new SortedSet<string>(StringComparer.Ordinal)
+    {
+        "Abs", "Add", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Div", "Dropout", "Elu", "Erf", "Exp",
+        "Flatten", "Gelu", "Gemm", "HardSigmoid", "Identity", "LeakyRelu", "Log", "LogSoftmax", "MatMul", "Mul", "Neg",
+        "Pow", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Selu", "Shape", "Sigmoid", "Softmax", "Softplus", "Softsign",
+        "Sqrt", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
+    };
+
+    /// <summary>Row count used to check coverage and infer shapes (a prime, so no other dimension is mistaken for the batch).</summary>
+    private const int ProbeRows = 97;
+
+    public string Name => "cpu";
+
+    public string? Unsupported(OnnxGraph graph)
+    {
+        foreach (var node in graph.Nodes)
+            if (!SupportedOps.Contains(node.OpType) || (node.Domain.Length > 0 && node.Domain != "ai.onnx"))
+                return $"op {node.OpType} (node '{ProgramBuilder<double>.NodeLabel(node)}') is not supported by the compiled CPU backend";
+        if (graph.Inputs.Count != 1)
+            return $"the graph has {graph.Inputs.Count} data inputs; one input with the batch on axis 0 is supported";
+        try
+        {
+            ProgramBuilder<double>.Build(graph, new CompileSettings(ProbeRows, graph.Inputs[0].Name, ParameterGradients: true));
+            return null;
+        }
+        catch (NotSupportedException ex)
+        {
+            return ex.Message;
+        }
+    }
+
+    public IGraphFunction CompileGraph(OnnxGraph graph, BackendOptions options) => options.Precision == ComputePrecision.Float32
+        ? new CompiledGraphFunction<float>(graph)
+        : new CompiledGraphFunction<double>(graph);
+
+    public IPotential CreatePotential(PosteriorModel model, BackendOptions options) => options.Precision == ComputePrecision.Float32
+        ? new CompiledPotential<float>(model)
+        : new CompiledPotential<double>(model);
+
+    /// <summary>The graph cut so that its only output is the value the likelihood reads (drops a final Sigmoid/Softmax/LogSoftmax).</summary>
+    internal static OnnxGraph LikelihoodGraph(PosteriorModel model)
+    {
+        var g = model.Graph;
+        if (model.Head == OutputHead.None && g.Outputs.Count == 1) return g;
+        var nodes = model.Head == OutputHead.None ? g.Nodes : g.Nodes.Take(g.Nodes.Count - 1).ToArray();
+        if (model.Head != OutputHead.None && !g.Nodes[^1].Outputs.Contains(model.OutputName))
+            nodes = g.Nodes.Where(n => !n.Outputs.Contains(model.OutputName)).ToArray();
+        return new OnnxGraph
+        {
+            Producer = g.Producer,
+            ProducerVersion = g.ProducerVersion,
+            IrVersion = g.IrVersion,
+            Opsets = g.Opsets,
+            Inputs = g.Inputs,
+            Outputs = [new ValueInfo(model.LikelihoodValue, ElementType.Double, [])],
+            Nodes = nodes,
+            Parameters = g.Parameters,
+            Constants = g.Constants,
+            Sha256 = g.Sha256,
+        };
+    }
+}
