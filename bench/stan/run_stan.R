@@ -8,7 +8,7 @@ chains <- if (length(args) >= 4) as.integer(args[4]) else 4L
 warmup <- if (length(args) >= 5) as.integer(args[5]) else 1000L
 draws <- if (length(args) >= 6) as.integer(args[6]) else 1000L
 d <- read.csv(data_file)
-x_pred <- seq(-1.3, 1.3, length.out = 100)
+x_pred <- d$x  # the training inputs, where bnn sample tracks the predictive mean
 standata <- list(N = nrow(d), x = d$x, y = d$y, M = length(x_pred), x_pred = x_pred)
 t0 <- proc.time()[["elapsed"]]
 sm <- stan_model(model_file)
@@ -24,7 +24,7 @@ divergent <- sum(sapply(post, function(s) sum(s[, "divergent__"])))
 depth <- unlist(lapply(post, function(s) s[, "treedepth__"]))
 stepsize <- sapply(post, function(s) s[1, "stepsize__"])
 dr <- as_draws_array(fit)
-summ <- summarise_draws(dr, "mean", "sd", "rhat", "ess_bulk", "ess_tail")
+summ <- summarise_draws(dr, "mean", "sd", "mcse_mean", "rhat", "ess_bulk", "ess_tail")
 pred <- summ[grepl("^mu_pred", summ$variable), ]
 weights <- summ[!grepl("^(mu_pred|lp__|sigma)", summ$variable), ]
 row <- function(v) summ[summ$variable == v, ]
@@ -37,5 +37,5 @@ out <- list(
   sigma_ess_bulk = row("sigma")$ess_bulk,
   pred_min_ess_bulk = min(pred$ess_bulk), pred_max_rhat = max(pred$rhat),
   weight_min_ess_bulk = min(weights$ess_bulk), weight_max_rhat = max(weights$rhat),
-  pred_mean = pred$mean, pred_sd = pred$sd)
+  sigma_mcse = row("sigma")$mcse_mean, pred_mean = pred$mean, pred_mcse = pred$mcse_mean)
 cat(jsonlite::toJSON(out, auto_unbox = TRUE, digits = 10), "\n")

@@ -181,6 +181,8 @@ internal static class TensorReader
             throw new OnnxImportException(
                 $"{where}: declared shape [{string.Join(",", proto.Dims)}] needs {byteCount} bytes at offset {offset} of '{location}' but the file holds {Math.Max(0, info.Length - offset)}");
 
+        // Nothing to read: do not open the file at all (a FIFO would block the open forever).
+        if (byteCount == 0) return [];
         var bytes = new byte[byteCount];
         using var stream = new FileStream(real, FileMode.Open, FileAccess.Read, FileShare.Read);
         stream.Seek(offset, SeekOrigin.Begin);

@@ -15,11 +15,10 @@ public static class SummaryCommand
     /// Reads a draws Parquet file into a table. Set by the code that owns the Parquet schema; while it is null,
     /// Parquet input is reported as not supported.
     /// </summary>
-    public static Func<string, IDrawTable>? ParquetReader { get; set; }
+    public static Func<string, IDrawTable>? ParquetReader { get; set; } = ParquetDrawTable.Read;
 
     /// <summary>Which variables are posterior predictive quantities (they and lp__ decide the verdict).</summary>
-    public static Func<string, bool> IsPredictive { get; set; } =
-        name => name.StartsWith("mu[", StringComparison.Ordinal) || name.StartsWith("predictive", StringComparison.Ordinal);
+    public static Func<string, bool> IsPredictive { get; set; } = Sampling.SampleRun.IsPredictive;
 
     public static Command Create()
     {

@@ -45,6 +45,7 @@ public static class RankPlot
         int columns = variables.Count == 1 ? 1 : 2;
         int rows = (variables.Count + columns - 1) / columns;
         var multiplot = new Multiplot();
+        multiplot.AddPlots(variables.Count); // a new Multiplot already holds one plot
         multiplot.Layout = new ScottPlot.MultiplotLayouts.Grid(rows, columns);
 
         for (int v = 0; v < variables.Count; v++)
@@ -56,7 +57,7 @@ public static class RankPlot
             double gap = counts.Max(c => c.Max()) * 1.05;
             double width = edges[1] - edges[0];
 
-            var plot = multiplot.AddPlot();
+            var plot = multiplot.GetPlot(v);
             var ticks = new double[draws.Length];
             var labels = new string[draws.Length];
             for (int c = 0; c < draws.Length; c++)
@@ -95,9 +96,10 @@ public static class RankPlot
             plot.Axes.SetLimitsY(0, gap * draws.Length);
             if (v == 0)
             {
-                plot.ShowLegend(Alignment.UpperRight, Orientation.Horizontal);
+                plot.ShowLegend(Edge.Top);
                 plot.Legend.FontSize = 11;
             }
+            else plot.HideLegend();
         }
         PlotOutput.Save(multiplot, path, PanelWidth * columns, PanelHeight * rows);
     }

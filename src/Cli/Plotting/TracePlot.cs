@@ -16,6 +16,7 @@ public static class TracePlot
         var chains = run.ChainsWithDraws;
         var divergent = run.Column("divergent__");
         var multiplot = new Multiplot();
+        multiplot.AddPlots(2 * variables.Count); // a new Multiplot already holds one plot
         multiplot.Layout = new ScottPlot.MultiplotLayouts.Grid(variables.Count, 2);
 
         for (int v = 0; v < variables.Count; v++)
@@ -24,7 +25,7 @@ public static class TracePlot
             var draws = run.Column(name);
             var (rhat, essBulk, essTail) = run.Diagnose(name);
 
-            var density = multiplot.AddPlot();
+            var density = multiplot.GetPlot(2 * v);
             var pooled = draws.SelectMany(c => c).ToArray();
             double h = Density.Bandwidth(pooled);
             var grid = Density.Grid(pooled, h);
@@ -38,7 +39,7 @@ public static class TracePlot
             density.XLabel(name);
             density.YLabel("density");
 
-            var trace = multiplot.AddPlot();
+            var trace = multiplot.GetPlot(2 * v + 1);
             var divergentX = new List<double>();
             var divergentY = new List<double>();
             for (int c = 0; c < draws.Length; c++)
@@ -62,11 +63,13 @@ public static class TracePlot
             trace.Title($"{name}   R-hat {PlotOutput.F(rhat, "F3")}, ESS bulk {PlotOutput.F(essBulk, "F0")}, tail {PlotOutput.F(essTail, "F0")}");
             trace.XLabel("draw (after warmup)");
             trace.YLabel(name);
-            if (v == 0 || divergentX.Count > 0)
+            density.HideLegend();
+            if (v == 0)
             {
-                trace.ShowLegend(Alignment.UpperRight, Orientation.Horizontal);
+                trace.ShowLegend(Edge.Top);
                 trace.Legend.FontSize = 11;
             }
+            else trace.HideLegend();
         }
         PlotOutput.Save(multiplot, path, Width, RowHeight * variables.Count);
     }
