@@ -77,6 +77,14 @@ public static class ParquetDrawReader
 {
     public static DrawsTable Read(string path) => ReadAsync(path).GetAwaiter().GetResult();
 
+    /// <summary>
+    /// Reads only the named columns (sampler columns or scalar parameter names, as in <see cref="DrawsTable.ColumnNames"/>)
+    /// as <c>[column][chain][draw]</c>, one row group at a time, keeping the draws <paramref name="selection"/> picks
+    /// (default: all). Memory holds the result plus one row group of one column; see <see cref="ParquetDrawStreamReader"/>.
+    /// </summary>
+    public static double[][][] ReadColumns(string path, IReadOnlyList<string> names, DrawSelection? selection = null) =>
+        ParquetDrawStreamReader.Open(path).ReadColumns(names, selection);
+
     public static async Task<DrawsTable> ReadAsync(string path, CancellationToken cancellationToken = default)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"draws file not found: {path}", path);

@@ -195,8 +195,9 @@ internal sealed class GraphImport
 
     private void Inline(NodeProto call, FunctionProto function, string nodeName, List<AttributeProto> attributes, Scope scope, int depth, string where)
     {
-        if (depth >= options.MaxFunctionDepth)
-            throw new OnnxImportException($"{where}: functions nested deeper than {options.MaxFunctionDepth} (recursive function?)");
+        int maxDepth = Math.Min(options.MaxFunctionDepth, ImportOptions.MaxSafeFunctionDepth);
+        if (depth >= maxDepth)
+            throw new OnnxImportException($"{where}: functions nested deeper than {maxDepth} (recursive function?)");
 
         string prefixBase = nodeName.Length > 0 ? nodeName : function.Name;
         string prefix = prefixBase;

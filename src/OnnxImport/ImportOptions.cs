@@ -14,11 +14,21 @@ public sealed record ImportOptions
     /// <summary>Most elements in one tensor (initializer, constant, external data). Default 2^27 (1 GiB as double).</summary>
     public long MaxTensorElements { get; init; } = 1L << 27;
 
-    /// <summary>Most nodes in the graph after model-local functions are inlined. Default 100 000.</summary>
+    /// <summary>
+    /// Most nodes expanded, Constants and function calls included, while model-local functions are inlined.
+    /// Default 100 000. Inlining also stops once it has copied eight times the model's size (at least 4 MiB) of
+    /// function bodies, so that nested calls cannot turn a small file into gigabytes.
+    /// </summary>
     public int MaxNodes { get; init; } = 100_000;
 
-    /// <summary>Deepest nesting of model-local function calls inlined. Default 16.</summary>
+    /// <summary>
+    /// Deepest nesting of model-local function calls inlined. Default 16; values above
+    /// <see cref="MaxSafeFunctionDepth"/> act as that (inlining recurses, and the stack must not overflow).
+    /// </summary>
     public int MaxFunctionDepth { get; init; } = 16;
+
+    /// <summary>The most <see cref="MaxFunctionDepth"/> can raise the nesting limit to.</summary>
+    public const int MaxSafeFunctionDepth = 256;
 
     /// <summary>
     /// When the leading dimension of the data inputs was exported as a fixed number, report it as the symbol

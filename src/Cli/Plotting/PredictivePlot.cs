@@ -1,5 +1,4 @@
 using Bnn.Onnx.GraphToPotential;
-using Bnn.Onnx.GraphToPotential.Torch;
 using Bnn.Onnx.OnnxImport;
 using ScottPlot;
 
@@ -144,7 +143,7 @@ public static class PredictivePlot
         var grid = Grid(x.Min(), x.Max());
         var outputs = new double[picks.Count][];
         var sigmas = new double[picks.Count];
-        var backend = BackendSelector.Select(BackendKind.Auto, graph, [new CompiledBackend(), new TorchBackend()]);
+        var backend = BackendSelector.Select(BackendKind.Auto, graph, Backends.All);
         using (var function = backend.CompileGraph(graph, new BackendOptions()))
         {
             for (int i = 0; i < picks.Count; i++)

@@ -5,7 +5,7 @@ namespace Bnn.Onnx.Cli.Plotting;
 /// <summary>
 /// ArviZ's <c>plot_rank</c> (Vehtari et al. 2021, §4.1): every draw is ranked among the draws of all chains, and each
 /// chain's ranks are shown as a histogram stacked at that chain's row. Well-mixed chains give flat histograms at
-/// the dashed line of the uniform expectation.
+/// the dashed line of the uniform expectation. Each row is labelled with its chain on the left axis.
 /// </summary>
 public static class RankPlot
 {
@@ -75,7 +75,6 @@ public static class RankPlot
                         LineWidth = 0,
                     });
                 var barPlot = plot.Add.Bars(bars);
-                barPlot.LegendText = $"chain {chains[c]}";
                 barPlot.Color = PlotOutput.ChainColor(chains[c]).WithAlpha(0.8);
 
                 // Uniform expectation: this chain's draws spread evenly over the bins.
@@ -85,21 +84,15 @@ public static class RankPlot
                 reference.LinePattern = LinePattern.Dashed;
                 reference.LineWidth = 1;
                 ticks[c] = baseline + expected;
-                labels[c] = chains[c].ToString(System.Globalization.CultureInfo.InvariantCulture);
+                labels[c] = $"chain {chains[c]}";
             }
             plot.Axes.Left.SetTicks(ticks, labels);
             var (rhat, essBulk, _) = run.Diagnose(name);
             plot.Title($"{name}   R-hat {PlotOutput.F(rhat, "F3")}, ESS bulk {PlotOutput.F(essBulk, "F0")}");
             plot.XLabel("rank (all chains)");
-            plot.YLabel("chain");
             plot.Axes.SetLimitsX(edges[0], edges[^1]);
             plot.Axes.SetLimitsY(0, gap * draws.Length);
-            if (v == 0)
-            {
-                plot.ShowLegend(Edge.Top);
-                plot.Legend.FontSize = 11;
-            }
-            else plot.HideLegend();
+            plot.HideLegend(); // the chain ticks label the coloured rows
         }
         PlotOutput.Save(multiplot, path, PanelWidth * columns, PanelHeight * rows);
     }

@@ -34,6 +34,7 @@ public static class TracePlot
                 if (draws[c].Length < 2) continue;
                 var line = density.Add.ScatterLine(grid, Density.Estimate(draws[c], grid, h), PlotOutput.ChainColor(chains[c]));
                 line.LineWidth = 1.5f;
+                line.LegendText = $"chain {chains[c]}";
             }
             density.Title(name);
             density.XLabel(name);
@@ -57,19 +58,22 @@ public static class TracePlot
             }
             if (divergentX.Count > 0)
             {
-                var markers = trace.Add.Markers(divergentX.ToArray(), divergentY.ToArray(), MarkerShape.FilledCircle, 5, Colors.Black);
-                markers.LegendText = $"divergent ({divergentX.Count})";
+                trace.Add.Markers(divergentX.ToArray(), divergentY.ToArray(), MarkerShape.FilledCircle, 5, Colors.Black);
             }
-            trace.Title($"{name}   R-hat {PlotOutput.F(rhat, "F3")}, ESS bulk {PlotOutput.F(essBulk, "F0")}, tail {PlotOutput.F(essTail, "F0")}");
+            string divergences = divergentX.Count == 0 ? "" : $", {divergentX.Count} divergent (black)";
+            trace.Title($"{name}   R-hat {PlotOutput.F(rhat, "F3")}, ESS bulk {PlotOutput.F(essBulk, "F0")}, tail {PlotOutput.F(essTail, "F0")}{divergences}");
             trace.XLabel("draw (after warmup)");
             trace.YLabel(name);
-            density.HideLegend();
-            if (v == 0)
+            // The chain legend above both panels of the first row, so the rows keep equal heights.
+            foreach (var panel in new[] { density, trace })
             {
-                trace.ShowLegend(Edge.Top);
-                trace.Legend.FontSize = 11;
+                if (v == 0)
+                {
+                    panel.ShowLegend(Edge.Top);
+                    panel.Legend.FontSize = 11;
+                }
+                else panel.HideLegend();
             }
-            else trace.HideLegend();
         }
         PlotOutput.Save(multiplot, path, Width, RowHeight * variables.Count);
     }

@@ -91,18 +91,17 @@ public static class SampleRun
             }
         }
 
-        // The summary: parameters from the file just written, lp__ and the predictive mean from memory.
-        var draws = ParquetDrawReader.Read(drawsPath);
-        int drawsPerChain = draws.DrawCounts.Count == 0 ? 0 : draws.DrawCounts.Min();
-        var scalarNames = layout.ScalarNames();
-        var table = new SummaryTable(scalarNames, draws.Column, memory, predictiveNames, Math.Min(drawsPerChain, memory.DrawsPerChain));
+        // The summary: parameters streamed from the file just written, in batches within the memory budget
+        // (thinned only when one file column alone exceeds it); lp__ and the predictive mean from memory.
+        var table = ParquetDrawTable.ForRun(drawsPath, memory, ["lp__", .. predictiveNames], SummaryMemory.BudgetBytes);
         var report = DrawsReport.Build(table, sampler.MaxTreeDepth, IsPredictive);
+        if (table.Note is { } note) log.WriteLine($"note: {note}");
 
         using var csv = new StringWriter(CultureInfo.InvariantCulture);
         PosteriorSummary.WriteCsv(csv, report.Rows);
         AtomicFile.WriteAllText(Path.Combine(s.OutDir, SummaryFile), csv.ToString());
         AtomicFile.WriteAllText(Path.Combine(s.OutDir, RunFile),
-            RunJson(s, graph, featureNames, targetName, factory.Name, result, result.Interrupted));
+            RunJson(s, graph, featureNames, targetName, factory.Name, result, result.Interrupted, table.Thinning));
 
         return new SampleOutcome(result, report with { SamplerWarnings = result.Warnings() }, factory.Name, result.Interrupted);
     }
@@ -146,7 +145,7 @@ public static class SampleRun
     }
 
     private static string RunJson(SampleSettings s, OnnxGraph graph, string[] features, string target, string backend,
-        SamplingResult? result, bool interrupted)
+        SamplingResult? result, bool interrupted, int? summaryThinning = null)
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
@@ -217,6 +216,8 @@ public static class SampleRun
                 json.WriteEndArray();
             }
 
+            // 1: every summary row uses every draw; k: per-parameter rows use every k-th draw (memory budget).
+            if (summaryThinning is { } thinning) json.WriteNumber("summary_thinning", thinning);
             json.WriteStartObject("outputs");
             json.WriteString("draws", DrawsFile);
             json.WriteString("summary", SummaryFile);

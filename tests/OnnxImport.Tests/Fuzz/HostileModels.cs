@@ -35,8 +35,8 @@ internal static class HostileModels
         ["million_int32_data_as_bool"] = dir => Write(dir, WithWeight(new TensorProto
             { Name = "fc.weight", DataType = 9, Dims = { 1_000_000 }, Int32Data = { new int[1_000_000] } })),
         ["node_with_100k_inputs"] = dir => Write(dir, NodeWithManyInputs(100_000)),
-        ["chain_of_99k_identities"] = dir => Write(dir, IdentityChain(99_000)),
-        ["100k_value_infos"] = dir => Write(dir, ManyValueInfos(100_000)),
+        ["chain_of_99k_unnamed_nodes_with_short_value_names"] = dir => Write(dir, ShortNamedChain(99_000)),
+        ["20k_value_infos"] = dir => Write(dir, ManyValueInfos(20_000)),
         ["function_calls_itself"] = dir => Write(dir, SelfRecursive()),
         ["mutually_recursive_functions"] = dir => Write(dir, MutuallyRecursive()),
         ["chain_of_10000_functions"] = dir => Write(dir, FunctionChain(10_000)),
@@ -50,7 +50,7 @@ internal static class HostileModels
         ["sequence_types_nested_200_deep"] = dir => Write(dir, NestedSequenceType(200)),
         ["unknown_groups_nested_100k_deep"] = dir => WriteBytes(dir, [.. TinyMlp().ToByteArray(), .. NestedGroups(100_000)]),
         ["unknown_length_delimited_nested_100k_deep"] = dir => WriteBytes(dir, [.. TinyMlp().ToByteArray(), .. NestedUnknownMessages(100_000)]),
-        ["20k_parameters_with_one_dotted_name"] = dir => Write(dir, SameDottedName(20_000)),
+        ["5k_parameters_with_one_dotted_name"] = dir => Write(dir, SameDottedName(5_000)),
         ["no_graph"] = dir => Write(dir, new ModelProto { IrVersion = 8, OpsetImport = { new OperatorSetIdProto { Version = 17 } } }),
         ["empty_file"] = dir => WriteBytes(dir, []),
         ["length_prefix_2^62"] = dir => WriteBytes(dir, [0x3A, .. WireTree.Varint(1UL << 62), 0x0A, 0x00]),
@@ -97,12 +97,14 @@ internal static class HostileModels
         return model;
     }
 
-    private static ModelProto IdentityChain(int count)
+    /// <summary>The smallest nodes a file can hold (no node names, value names of 1-4 characters): most nodes per byte.</summary>
+    private static ModelProto ShortNamedChain(int count)
     {
+        static string Short(int i) => i == 0 ? "h" : Convert.ToString(i, 16);
         var model = TinyMlp();
         model.Graph.Node.RemoveAt(1);
         for (int i = 0; i < count; i++)
-            model.Graph.Node.Add(Node("Identity", $"id{i}", [i == 0 ? "h" : $"v{i}"], [i == count - 1 ? "y" : $"v{i + 1}"]));
+            model.Graph.Node.Add(new NodeProto { OpType = "Neg", Input = { Short(i) }, Output = { i == count - 1 ? "y" : Short(i + 1) } });
         return model;
     }
 

@@ -157,6 +157,10 @@ public class ImporterFuzzTests(ITestOutputHelper output)
             Assert.Contains("inlining functions copies more than", Assert.IsType<OnnxImportException>(result.Error).Message);
             Assert.True(result.AllocatedBytes < 64 << 20, $"{name}: allocated {result.AllocatedBytes:N0} bytes before refusing");
         }
+        // Inlining recurses: even a limit raised without bound stops at a depth the stack holds.
+        var deep = ImportProbe.Run(HostileModels.All["chain_of_10000_functions"](sandbox.ModelFolder), new ImportOptions { MaxFunctionDepth = int.MaxValue });
+        Assert.Contains($"nested deeper than {ImportOptions.MaxSafeFunctionDepth}", Assert.IsType<OnnxImportException>(deep.Error).Message);
+
         // Without the copy budget, the node limit still stops a fan-out of plain nodes.
         var relus = ImportProbe.Run(HostileModels.All["functions_fanned_out_10x_16_deep_of_relus"](sandbox.ModelFolder), new ImportOptions { MaxNodes = 5000 });
         Assert.Contains("more than 5000 nodes (after inlining functions)", Assert.IsType<OnnxImportException>(relus.Error).Message);
