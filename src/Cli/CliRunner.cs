@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 
 namespace Bnn.Onnx.Cli;
 
@@ -21,13 +22,16 @@ public static class CliRunner
         Recursive = true,
     };
 
-    public static int Run(RootCommand root, string[] args)
+    public static int Run(RootCommand root, string[] args) => Run(root, args, Console.Error);
+
+    /// <summary>As <see cref="Run(RootCommand, string[])"/>, with errors written to <paramref name="error"/>.</summary>
+    public static int Run(RootCommand root, string[] args, TextWriter error)
     {
         var parse = root.Parse(args);
         bool verbose = parse.GetValue(VerboseOption);
         if (parse.Errors.Count > 0)
         {
-            Console.Error.WriteLine($"error: {parse.Errors[0].Message}");
+            error.WriteLine($"error: {UsageError(parse)}");
             return ExitBadInput;
         }
 
@@ -37,21 +41,40 @@ public static class CliRunner
         }
         catch (Exception ex) when (IsUserError(ex))
         {
-            Console.Error.WriteLine($"error: {OneLine(ex.Message)}");
-            if (verbose) Console.Error.WriteLine(ex);
+            error.WriteLine($"error: {OneLine(ex.Message)}");
+            if (verbose) error.WriteLine(ex);
             return ExitBadInput;
         }
         catch (OperationCanceledException)
         {
-            Console.Error.WriteLine("interrupted");
+            error.WriteLine("interrupted");
             return ExitInterrupted;
         }
         catch (Exception ex)
         {
-            Console.Error.WriteLine($"internal error: {OneLine(ex.Message)} ({ex.GetType().Name}; run with --verbose for details)");
-            if (verbose) Console.Error.WriteLine(ex);
+            error.WriteLine($"internal error: {OneLine(ex.Message)} ({ex.GetType().Name}; run with --verbose for details)");
+            if (verbose) error.WriteLine(ex);
             return ExitInternalError;
         }
+    }
+
+    /// <summary>
+    /// The parse error to show, on one line: an unknown token first (what the user mistyped), else the first error,
+    /// prefixed with its option when the message does not name it (<c>--likelihood: Argument 'poisson' not recognized…</c>).
+    /// </summary>
+    private static string UsageError(ParseResult parse)
+    {
+        var unmatched = parse.UnmatchedTokens;
+        var chosen = parse.Errors.FirstOrDefault(e => unmatched.Any(t => e.Message.Contains($"'{t}'", StringComparison.Ordinal)))
+            ?? parse.Errors[0];
+        string message = OneLine(chosen.Message);
+        string? option = chosen.SymbolResult switch
+        {
+            OptionResult o => o.Option.Name,
+            ArgumentResult { Parent: OptionResult o } => o.Option.Name,
+            _ => null,
+        };
+        return option is not null && !message.Contains(option, StringComparison.Ordinal) ? $"{option}: {message}" : message;
     }
 
     /// <summary>
@@ -63,5 +86,11 @@ public static class CliRunner
         or NotSupportedException or FormatException or FileNotFoundException or DirectoryNotFoundException
         or UnauthorizedAccessException or IOException;
 
-    public static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
+    /// <summary>A message on one line: a list on indented lines after a colon becomes comma-separated.</summary>
+    public static string OneLine(string message)
+    {
+        var lines = message.ReplaceLineEndings("\n").Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
+        if (lines.Count <= 1) return lines.FirstOrDefault() ?? "";
+        return lines[0].EndsWith(':') ? $"{lines[0]} {string.Join(", ", lines.Skip(1))}" : string.Join(" ", lines);
+    }
 }

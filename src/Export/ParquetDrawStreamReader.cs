@@ -239,7 +239,15 @@ public sealed class ParquetDrawStreamReader
                 var block = Layout.Blocks[b];
                 int size = block.Size;
                 var field = fields[DrawsSchema.LeadingColumns + b];
-                var dataField = field is ListField list ? (DataField)list.Item : (DataField)field;
+                if (field is not ListField list)
+                {
+                    // Rank-0 blocks (σ) are plain DOUBLE columns in the tensor layout too.
+                    await rg.ReadAsync<double>((DataField)field, rowValues.AsMemory(0, n), null, cancellationToken);
+                    foreach (var (row, c, slot) in rows)
+                        foreach (var (element, k) in targets) result[k][c][slot] = rowValues[row];
+                    continue;
+                }
+                var dataField = (DataField)list.Item;
                 int count = checked(n * size);
                 if (_values.Length < count)
                 {
@@ -296,7 +304,8 @@ public sealed class ParquetDrawStreamReader
         {
             return await ParquetReader.CreateAsync(path, cancellationToken: cancellationToken);
         }
-        catch (Exception ex) when (ex is not IOException and not OperationCanceledException)
+        catch (Exception ex) when (ex is not OperationCanceledException and not FileNotFoundException
+            and not DirectoryNotFoundException and not UnauthorizedAccessException)
         {
             throw new InvalidDataException($"{path}: not a readable Parquet file ({ex.Message})");
         }

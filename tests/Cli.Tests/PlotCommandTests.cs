@@ -72,7 +72,7 @@ public static class PlotRuns
     /// each parameter, lp__ = −Σθ², energy = −lp__ + noise.
     /// </summary>
     public static void Write(string runDir, ParameterLayout layout, int chains, int draws, Func<int, int, int, double> value,
-        string? runJson = null)
+        string? runJson = null, int[]? drawsPerChain = null)
     {
         Directory.CreateDirectory(runDir);
         if (runJson is not null) File.WriteAllText(Path.Combine(runDir, "run.json"), runJson);
@@ -80,14 +80,14 @@ public static class PlotRuns
         var rng = new Rng(5);
         var theta = new double[layout.Dimension];
         for (int c = 0; c < chains; c++)
-            for (int d = 0; d < draws; d++)
+            for (int d = 0; d < (drawsPerChain?[c] ?? draws); d++)
             {
                 for (int j = 0; j < theta.Length; j++) theta[j] = value(c, d, j);
                 double lp = -theta.Sum(t => t * t);
                 var stats = new SamplerStats(lp, 0.9, 0.1, 3, 7, d == 5, -lp + rng.NextNormal());
                 writer.Write(c, d, stats, theta);
             }
-        writer.Complete(interrupted: false);
+        writer.Complete(interrupted: drawsPerChain is not null);
     }
 
     public static string RunJson(string model, string[] features, string likelihood, ulong seed, string data = "")
@@ -201,6 +201,20 @@ public class PlotCommandTests(LinregRunFixture fixture) : IClassFixture<LinregRu
         Assert.Null(run.Summary); // no summary.csv: recomputed
         var chosen = VariableSelection.Select(run, [], worst: 2);
         Assert.Equal(["lp__", "sigma", "w[4]", "w[1]"], chosen);
+    }
+
+    [Fact]
+    public void Interrupted_runs_with_uneven_chains_still_plot()
+    {
+        string dir = Path.Combine(fixture.Root, "interrupted");
+        var layout = ParameterLayout.FromShapes([("w", [2], BlockTransform.Identity, null), ("sigma", [], BlockTransform.Log, null)]);
+        var rng = new Rng(9);
+        PlotRuns.Write(dir, layout, chains: 3, draws: 0, (c, d, j) => rng.NextNormal() + (j == 2 ? 3 : 0), drawsPerChain: [40, 25, 0]);
+        var run = RunDirectory.Open(dir);
+        Assert.True(run.Draws.Interrupted);
+        Assert.Equal([0, 1], run.ChainsWithDraws);
+        foreach (var kind in new[] { "trace", "rank", "energy" })
+            Assert.True(PngSize(PlotCommand.Run(dir, kind, [], null)).Width > 0);
     }
 
     [Fact]

@@ -73,10 +73,10 @@ public static class PlotCommand
         switch (kind)
         {
             case "trace":
-                TracePlot.Write(run, VariableSelection.Select(run, vars), output);
+                TracePlot.Write(run, Panels(run, vars), output);
                 break;
             case "rank":
-                RankPlot.Write(run, VariableSelection.Select(run, vars), output);
+                RankPlot.Write(run, Panels(run, vars), output);
                 break;
             case "energy":
                 EnergyPlot.Write(run, output);
@@ -86,5 +86,13 @@ public static class PlotCommand
                 break;
         }
         return output;
+    }
+
+    private static IReadOnlyList<string> Panels(RunDirectory run, IReadOnlyList<string> vars)
+    {
+        var chosen = VariableSelection.Select(run, vars);
+        if (chosen.Count <= VariableSelection.MaxPanels) return chosen;
+        Console.Error.WriteLine($"note: --vars matches {chosen.Count} variables; plotting the first {VariableSelection.MaxPanels}");
+        return chosen.Take(VariableSelection.MaxPanels).ToArray();
     }
 }

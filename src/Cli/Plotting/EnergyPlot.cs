@@ -43,7 +43,7 @@ public static class EnergyPlot
             bool low = ebfmi[c] < Bnn.Onnx.Nuts.StanWarnings.EbfmiThreshold;
             plot.Legend.ManualItems.Add(new LegendItem
             {
-                LabelText = $"chain {chains[c]}: E-BFMI {PlotOutput.F(ebfmi[c], "F2")}{(low ? " (low)" : "")}",
+                LabelText = $"{PlotOutput.ChainLabel(chains[c])}: E-BFMI {PlotOutput.F(ebfmi[c], "F2")}{(low ? " (low)" : "")}",
                 LineColor = PlotOutput.ChainColor(chains[c]),
                 LineWidth = 0,
                 MarkerShape = MarkerShape.FilledSquare,

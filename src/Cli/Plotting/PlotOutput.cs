@@ -10,6 +10,12 @@ public static class PlotOutput
     /// <summary>The colour of chain <paramref name="chain"/> (matplotlib's tab10, as ArviZ uses).</summary>
     public static Color ChainColor(int chain) => Palette.GetColor(chain);
 
+    /// <summary>
+    /// The label of chain <paramref name="chain"/> (0-based in draws.parquet): numbered from 1, as Stan and the
+    /// progress lines of <c>bnn sample</c> number chains.
+    /// </summary>
+    public static string ChainLabel(int chain) => $"chain {chain + 1}";
+
     /// <summary>Writes PNG bytes under a temporary name and renames them into place.</summary>
     public static void WritePng(string path, byte[] png)
     {

@@ -84,7 +84,7 @@ public static class RankPlot
                 reference.LinePattern = LinePattern.Dashed;
                 reference.LineWidth = 1;
                 ticks[c] = baseline + expected;
-                labels[c] = $"chain {chains[c]}";
+                labels[c] = PlotOutput.ChainLabel(chains[c]);
             }
             plot.Axes.Left.SetTicks(ticks, labels);
             var (rhat, essBulk, _) = run.Diagnose(name);

@@ -26,15 +26,17 @@ public static class TracePlot
             var (rhat, essBulk, essTail) = run.Diagnose(name);
 
             var density = multiplot.GetPlot(2 * v);
-            var pooled = draws.SelectMany(c => c).ToArray();
+            var finite = draws.Select(c => c.Where(double.IsFinite).ToArray()).ToArray();
+            var pooled = finite.SelectMany(c => c).ToArray();
+            if (pooled.Length == 0) throw new InvalidDataException($"{run.Path}: '{name}' has no finite draws");
             double h = Density.Bandwidth(pooled);
             var grid = Density.Grid(pooled, h);
             for (int c = 0; c < draws.Length; c++)
             {
-                if (draws[c].Length < 2) continue;
-                var line = density.Add.ScatterLine(grid, Density.Estimate(draws[c], grid, h), PlotOutput.ChainColor(chains[c]));
+                if (finite[c].Length < 2) continue;
+                var line = density.Add.ScatterLine(grid, Density.Estimate(finite[c], grid, h), PlotOutput.ChainColor(chains[c]));
                 line.LineWidth = 1.5f;
-                line.LegendText = $"chain {chains[c]}";
+                line.LegendText = PlotOutput.ChainLabel(chains[c]);
             }
             density.Title(name);
             density.XLabel(name);
@@ -48,7 +50,7 @@ public static class TracePlot
                 var xs = Enumerable.Range(0, draws[c].Length).Select(i => (double)i).ToArray();
                 var line = trace.Add.ScatterLine(xs, draws[c], PlotOutput.ChainColor(chains[c]));
                 line.LineWidth = 1;
-                line.LegendText = $"chain {chains[c]}";
+                line.LegendText = PlotOutput.ChainLabel(chains[c]);
                 for (int i = 0; i < draws[c].Length; i++)
                     if (divergent[c][i] != 0)
                     {
@@ -58,9 +60,10 @@ public static class TracePlot
             }
             if (divergentX.Count > 0)
             {
-                trace.Add.Markers(divergentX.ToArray(), divergentY.ToArray(), MarkerShape.FilledCircle, 5, Colors.Black);
+                var markers = trace.Add.Markers(divergentX.ToArray(), divergentY.ToArray(), MarkerShape.FilledCircle, 5, Colors.Black);
+                if (v == 0) markers.LegendText = "divergent";
             }
-            string divergences = divergentX.Count == 0 ? "" : $", {divergentX.Count} divergent (black)";
+            string divergences = divergentX.Count == 0 ? "" : $", {divergentX.Count} divergent";
             trace.Title($"{name}   R-hat {PlotOutput.F(rhat, "F3")}, ESS bulk {PlotOutput.F(essBulk, "F0")}, tail {PlotOutput.F(essTail, "F0")}{divergences}");
             trace.XLabel("draw (after warmup)");
             trace.YLabel(name);

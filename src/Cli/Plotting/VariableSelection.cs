@@ -11,7 +11,7 @@ public static class VariableSelection
     /// <summary>Parameters shown by default besides <c>lp__</c> and <c>sigma</c>.</summary>
     public const int DefaultWorst = 4;
 
-    /// <summary>At most this many panels with <c>--vars</c>.</summary>
+    /// <summary>At most this many panels are drawn (<c>bnn plot</c> says when <c>--vars</c> matches more).</summary>
     public const int MaxPanels = 16;
 
     public static IReadOnlyList<string> Select(RunDirectory run, IReadOnlyList<string> patterns, int worst = DefaultWorst)
@@ -31,7 +31,7 @@ public static class VariableSelection
                 foreach (var m in matches)
                     if (!chosen.Contains(m)) chosen.Add(m);
             }
-            return chosen.Take(MaxPanels).ToArray();
+            return chosen;
         }
 
         var candidates = names.Where(n => n != "sigma")

@@ -13,6 +13,7 @@ internal sealed class ProgressView(SamplerOptions options, bool live, TextWriter
 {
     private readonly ChainProgress?[] _latest = new ChainProgress?[options.Chains];
     private readonly int[] _lastDecile = Enumerable.Repeat(-1, options.Chains).ToArray();
+    private readonly SamplerPhase?[] _lastPhase = new SamplerPhase?[options.Chains];
     private readonly Lock _lock = new();
 
     public void Report(ChainProgress value)
@@ -22,12 +23,16 @@ internal sealed class ProgressView(SamplerOptions options, bool live, TextWriter
             if (value.Chain < 0 || value.Chain >= _latest.Length) return;
             _latest[value.Chain] = value;
             if (live) return;
+            // A line per chain at every tenth of the run and when its phase changes (warmup → sampling → done), as Stan does.
             int total = Math.Max(1, value.TotalIterations);
-            int decile = value.Phase == SamplerPhase.Done ? 10 : value.Iteration * 10 / total;
-            if (decile <= _lastDecile[value.Chain]) return;
+            int decile = Math.Min(10, value.Iteration * 10 / total);
+            bool phaseChanged = _lastPhase[value.Chain] != value.Phase;
+            if (decile <= _lastDecile[value.Chain] && !phaseChanged) return;
             _lastDecile[value.Chain] = decile;
+            _lastPhase[value.Chain] = value.Phase;
+            string phase = value.Phase == SamplerPhase.Done && value.Iteration < value.TotalIterations ? "stopped" : Phase(value.Phase);
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"chain {value.Chain + 1}: iteration {value.Iteration,5}/{value.TotalIterations} [{decile * 10,3}%] ({Phase(value.Phase)})  step size {value.StepSize:G3}  depth {value.TreeDepth}  divergences {value.Divergences}"));
+                $"chain {value.Chain + 1}: iteration {value.Iteration,5}/{value.TotalIterations} [{value.Iteration * 100 / total,3}%] ({phase})  step size {value.StepSize:G3}  depth {value.TreeDepth}  divergences {value.Divergences}"));
         }
     }
 

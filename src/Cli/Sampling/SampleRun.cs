@@ -29,28 +29,42 @@ public static class SampleRun
         // Everything the user gave is read and checked before anything is written or sampled.
         var graph = OnnxImporter.Import(s.ModelPath);
         var data = DataFile.Read(s.DataPath);
-        var (dataSet, featureNames, targetName) = BuildDataSet(data, s);
+        var (dataSet, featureNames, targetName) = BuildDataSet(data, s, graph);
         var posteriorOptions = new PosteriorOptions(PriorOptions.Parse(s.PriorScale, s.Priors), s.Likelihood, s.Sigma);
-        var model = PosteriorModel.Create(graph, posteriorOptions, dataSet);
-        var factory = BackendSelector.Select(s.Backend, graph, Backends.All);
+        var model = CreateModel(graph, posteriorOptions, dataSet, data.Path);
+        var factory = SelectBackend(s, graph);
         var backendOptions = new BackendOptions(s.Precision, s.Device);
         var sampler = s.Sampler with { Seed = s.Sampler.Seed };
         sampler.Validate();
 
-        Directory.CreateDirectory(s.OutDir);
         using var potential = factory.CreatePotential(model, backendOptions);
+        Directory.CreateDirectory(s.OutDir);
 
-        var layout = model.Layout;
-        var predictiveRows = PredictiveRows(dataSet.Rows, s.PredictivePoints);
-        var predictiveInputs = predictiveRows.SelectMany(r => dataSet.Features.AsSpan(r * dataSet.FeatureWidth, dataSet.FeatureWidth).ToArray()).ToArray();
-        var predictiveNames = PredictiveMean.NamesFor(predictiveRows, model.OutputWidth);
+        string runJsonSettings = RunJson(s, graph, featureNames, targetName, factory.Name, result: null, interrupted: false);
+        // The draws go to a temporary name and replace DIR/draws.parquet only together with the summary and run.json
+        // that describe them: a run that fails (or is killed) leaves an earlier run's three files as they were.
+        string drawsPath = Path.Combine(s.OutDir, $".{DrawsFile}.{Environment.ProcessId}.tmp");
+        try
+        {
+            return SampleAndSummarize(s, graph, model, factory, backendOptions, potential, sampler, featureNames, targetName,
+                dataSet, runJsonSettings, drawsPath, log, cancellationToken);
+        }
+        finally
+        {
+            if (File.Exists(drawsPath)) File.Delete(drawsPath);
+        }
+    }
 
+    /// <summary>Each chain's start: a prior draw, the file's weights jittered, or null (the sampler's uniform(−2, 2)).</summary>
+    private static Func<int, Rng, double[]?> Initializer(SampleSettings s, PosteriorModel model, IPotential potential)
+    {
         var fileWeights = s.Init == InitStrategy.Onnx ? potential.PositionAtFileWeights() : null;
-        Func<int, Rng, double[]?> init = s.Init switch
+        int dimension = model.Layout.Dimension;
+        return s.Init switch
         {
             InitStrategy.Prior => (_, rng) =>
             {
-                var p = new double[layout.Dimension];
+                var p = new double[dimension];
                 model.DrawFromPrior(rng.NextNormal, p);
                 return p;
             },
@@ -62,9 +76,19 @@ public static class SampleRun
             },
             _ => (_, _) => null,
         };
+    }
 
-        string runJsonSettings = RunJson(s, graph, featureNames, targetName, factory.Name, result: null, interrupted: false);
-        string drawsPath = Path.Combine(s.OutDir, DrawsFile);
+    private static SampleOutcome SampleAndSummarize(SampleSettings s, OnnxGraph graph, PosteriorModel model,
+        IPotentialBackendFactory factory, BackendOptions backendOptions, IPotential potential, SamplerOptions sampler,
+        string[] featureNames, string targetName, DataSet dataSet, string runJsonSettings, string drawsPath, TextWriter log,
+        CancellationToken cancellationToken)
+    {
+        var layout = model.Layout;
+        var predictiveRows = PredictiveRows(dataSet.Rows, s.PredictivePoints);
+        var predictiveInputs = predictiveRows.SelectMany(r => dataSet.Features.AsSpan(r * dataSet.FeatureWidth, dataSet.FeatureWidth).ToArray()).ToArray();
+        var predictiveNames = PredictiveMean.NamesFor(predictiveRows, model.OutputWidth);
+        var init = Initializer(s, model, potential);
+
         var memory = new InMemoryDrawSink([], sampler.Chains, sampler.Draws, predictiveNames);
         SamplingResult result;
         using (var writer = new ParquetDrawWriter(drawsPath, layout, sampler.Chains, new ParquetDrawWriterOptions(RunJson: runJsonSettings)))
@@ -99,9 +123,12 @@ public static class SampleRun
 
         using var csv = new StringWriter(CultureInfo.InvariantCulture);
         PosteriorSummary.WriteCsv(csv, report.Rows);
+        string runJson = RunJson(s, graph, featureNames, targetName, factory.Name, result, result.Interrupted, table.Thinning);
+
+        // Every output is complete before any replaces its predecessor; run.json, the record of the run, goes last.
+        File.Move(drawsPath, Path.Combine(s.OutDir, DrawsFile), overwrite: true);
         AtomicFile.WriteAllText(Path.Combine(s.OutDir, SummaryFile), csv.ToString());
-        AtomicFile.WriteAllText(Path.Combine(s.OutDir, RunFile),
-            RunJson(s, graph, featureNames, targetName, factory.Name, result, result.Interrupted, table.Thinning));
+        AtomicFile.WriteAllText(Path.Combine(s.OutDir, RunFile), runJson);
 
         return new SampleOutcome(result, report with { SamplerWarnings = result.Warnings() }, factory.Name, result.Interrupted);
     }
@@ -117,14 +144,15 @@ public static class SampleRun
         return Enumerable.Range(0, points).Select(i => (int)Math.Round(i * (rows - 1) / (double)(points - 1))).Distinct().ToArray();
     }
 
-    private static (DataSet Data, string[] Features, string Target) BuildDataSet(DataFile data, SampleSettings s)
+    private static (DataSet Data, string[] Features, string Target) BuildDataSet(DataFile data, SampleSettings s, OnnxGraph graph)
     {
+        string file = Path.GetFileName(data.Path);
         string target = s.Target ?? data.Columns[^1];
         int targetIndex = data.IndexOf(target);
         string[] features = s.Features is { Count: > 0 }
             ? s.Features.ToArray()
             : data.Columns.Where(c => c != target).ToArray();
-        if (features.Length == 0) throw new UsageException($"{Path.GetFileName(data.Path)}: no feature columns besides the target '{target}'");
+        if (features.Length == 0) throw new UsageException($"{file}: no feature columns besides the target '{target}'");
         if (features.Contains(target)) throw new UsageException($"--features includes the target column '{target}'");
         var featureIndices = features.Select(data.IndexOf).ToArray();
 
@@ -135,13 +163,58 @@ public static class SampleRun
                 x[r * width + j] = data.Values[featureIndices[j]][r];
         var y = (double[])data.Values[targetIndex].Clone();
 
-        if (s.Likelihood == LikelihoodKind.Categorical || s.Likelihood == LikelihoodKind.Bernoulli)
+        if (s.Likelihood is LikelihoodKind.Categorical or LikelihoodKind.Bernoulli)
         {
+            // Labels are checked here, where the file and the column are known (rows 1-based after the header).
+            int? classes = s.Likelihood == LikelihoodKind.Bernoulli ? 2 : ClassCount(graph);
+            string expected = classes is { } n ? $"0..{n - 1}" : "0, 1, …";
             for (int r = 0; r < rows; r++)
-                if (y[r] != Math.Floor(y[r]) || y[r] < 0)
-                    throw new InvalidDataException($"{Path.GetFileName(data.Path)}: row {r + 1}, column '{target}': {y[r].ToString(CultureInfo.InvariantCulture)} is not a class label (0, 1, …)");
+                if (y[r] != Math.Floor(y[r]) || y[r] < 0 || (classes is { } k && y[r] >= k))
+                    throw new InvalidDataException(
+                        $"{file}: row {r + 1}, column '{target}': {y[r].ToString(CultureInfo.InvariantCulture)} is not a class label ({expected})");
         }
         return (new DataSet(x, width, y), features, target);
+    }
+
+    /// <summary>The number of class logits the model's first output has per row, when the graph says (≥ 2).</summary>
+    private static int? ClassCount(OnnxGraph graph)
+    {
+        if (graph.Outputs.Count == 0) return null;
+        try
+        {
+            int width = GraphShapes.OutputWidth(graph, 0);
+            return width >= 2 ? width : null;
+        }
+        catch (Exception ex) when (CliRunner.IsUserError(ex) || ex is InvalidOperationException)
+        {
+            return null; // the posterior reports the shape problem
+        }
+    }
+
+    /// <summary>The posterior; its data errors (<c>data: …</c>) are reported against the data file.</summary>
+    private static PosteriorModel CreateModel(OnnxGraph graph, PosteriorOptions options, DataSet data, string dataPath)
+    {
+        try
+        {
+            return PosteriorModel.Create(graph, options, data);
+        }
+        catch (InvalidDataException ex) when (ex.Message.StartsWith("data: ", StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"{Path.GetFileName(dataPath)}: {ex.Message["data: ".Length..]}", ex);
+        }
+    }
+
+    /// <summary>
+    /// The backend for <c>--backend</c> and <c>--device</c>: a GPU device needs the torch backend (what <c>auto</c>
+    /// then means); the compiled backend runs on the CPU only.
+    /// </summary>
+    private static IPotentialBackendFactory SelectBackend(SampleSettings s, OnnxGraph graph)
+    {
+        if (string.Equals(s.Device, "cpu", StringComparison.OrdinalIgnoreCase))
+            return BackendSelector.Select(s.Backend, graph, Backends.All);
+        if (s.Backend == BackendKind.Cpu)
+            throw new UsageException($"--device {s.Device}: the cpu backend runs on the CPU only; use --backend torch (or auto) for a GPU");
+        return BackendSelector.Select(BackendKind.Torch, graph, Backends.All);
     }
 
     private static string RunJson(SampleSettings s, OnnxGraph graph, string[] features, string target, string backend,

@@ -1,67 +1,47 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 
 namespace Bnn.Onnx.GraphToPotential.Compiled;
 
 /// <summary>
 /// An elementwise function y = f(x) that also writes its derivative f'(x) (for the reverse pass).
 /// <paramref name="x"/> and <paramref name="y"/> may be the same span (in-place, as in a fused dense layer);
-/// <paramref name="scratch"/> has the same length and is free to use.
+/// <paramref name="derivative"/> is written only when <c>withDerivative</c>.
 /// </summary>
 internal abstract class Activation<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public abstract void Apply(ReadOnlySpan<T> x, Span<T> y, Span<T> derivative, Span<T> scratch, bool withDerivative);
+    public abstract void Apply(ReadOnlySpan<T> x, Span<T> y, Span<T> derivative, bool withDerivative);
 
     protected static T C(double v) => T.CreateTruncating(v);
 }
 
-/// <summary>softplus(x) = max(x,0) + log1p(e^{−|x|}); f' = sigmoid(x) = 1/(1+e) for x ≥ 0, e/(1+e) otherwise, with e = e^{−|x|} shared by both.</summary>
+/// <summary>
+/// softplus(x) = max(x,0) + log1p(e^{−|x|}); f' = sigmoid(x), sharing e^{−|x|} with the value, in one vectorised pass
+/// (<see cref="SimdMath.Softplus(ReadOnlySpan{double}, Span{double}, Span{double}, bool)"/>).
+/// </summary>
 internal sealed class SoftplusActivation<T> : Activation<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public override void Apply(ReadOnlySpan<T> x, Span<T> y, Span<T> derivative, Span<T> scratch, bool withDerivative)
+    public override void Apply(ReadOnlySpan<T> x, Span<T> y, Span<T> derivative, bool withDerivative)
     {
-        // derivative ← e = exp(−|x|); scratch ← u = 1 + e; derivative ← sigmoid(x); scratch ← log u; y ← max(x,0) + log u.
-        var e = derivative;
-        TensorPrimitives.Abs(x, e);
-        TensorPrimitives.Negate(e, e);
-        TensorPrimitives.Exp(e, e);
-        SigmoidFromShared(x, e, scratch);
-        TensorPrimitives.Log(scratch, scratch);
-        TensorPrimitives.Max(x, T.Zero, y);
-        TensorPrimitives.Add(y, scratch, y);
-    }
-
-    /// <summary>u ← 1 + e, and e ← sigmoid(x) in place (1/u for x ≥ 0, e/u otherwise).</summary>
-    private static void SigmoidFromShared(ReadOnlySpan<T> x, Span<T> e, Span<T> u)
-    {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated && x.Length >= Vector<T>.Count)
-        {
-            var one = Vector<T>.One;
-            for (; i <= x.Length - Vector<T>.Count; i += Vector<T>.Count)
+        if (typeof(T) == typeof(double))
+            SimdMath.Softplus(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(y), MemoryMarshal.Cast<T, double>(derivative), withDerivative);
+        else if (typeof(T) == typeof(float))
+            SimdMath.Softplus(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y), MemoryMarshal.Cast<T, float>(derivative), withDerivative);
+        else
+            for (int i = 0; i < x.Length; i++)
             {
-                var ev = new Vector<T>(e.Slice(i));
-                var uv = one + ev;
-                var q = ev / uv;
-                var xv = new Vector<T>(x.Slice(i));
-                uv.CopyTo(u.Slice(i));
-                Vector.ConditionalSelect(Vector.GreaterThanOrEqual(xv, Vector<T>.Zero), one - q, q).CopyTo(e.Slice(i));
+                double xv = double.CreateTruncating(x[i]), e = Math.Exp(-Math.Abs(xv));
+                if (withDerivative) derivative[i] = T.CreateTruncating(xv >= 0 ? 1 / (1 + e) : e / (1 + e));
+                y[i] = T.CreateTruncating(Math.Max(xv, 0) + Math.Log(1 + e));
             }
-        }
-        for (; i < x.Length; i++)
-        {
-            T uu = T.One + e[i];
-            T q = e[i] / uu;
-            u[i] = uu;
-            e[i] = x[i] >= T.Zero ? T.One - q : q;
-        }
     }
 }
 
 /// <summary>tanh; f' = 1 − y².</summary>
 internal sealed class TanhActivation<T> : Activation<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public override void Apply(ReadOnlySpan<T> x, Span<T> y, Span<T> derivative, Span<T> scratch, bool withDerivative)
+    public override void Apply(ReadOnlySpan<T> x, Span<T> y, Span<T> derivative, bool withDerivative)
     {
         TensorPrimitives.Tanh(x, y);
         if (!withDerivative) return;
@@ -73,7 +53,7 @@ internal sealed class TanhActivation<T> : Activation<T> where T : unmanaged, IFl
 /// <summary>sigmoid; f' = y(1 − y).</summary>
 internal sealed class SigmoidActivation<T> : Activation<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public override void Apply(ReadOnlySpan<T> x, Span<T> y, Span<T> derivative, Span<T> scratch, bool withDerivative)
+    public override void Apply(ReadOnlySpan<T> x, Span<T> y, Span<T> derivative, bool withDerivative)
     {
         TensorPrimitives.Sigmoid(x, y);
         if (!withDerivative) return;
@@ -85,7 +65,7 @@ internal sealed class SigmoidActivation<T> : Activation<T> where T : unmanaged, 
 /// <summary>exp; f' = y.</summary>
 internal sealed class ExpActivation<T> : Activation<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public override void Apply(ReadOnlySpan<T> x, Span<T> y, Span<T> derivative, Span<T> scratch, bool withDerivative)
+    public override void Apply(ReadOnlySpan<T> x, Span<T> y, Span<T> derivative, bool withDerivative)
     {
         TensorPrimitives.Exp(x, y);
         if (withDerivative) y.CopyTo(derivative);
@@ -95,7 +75,7 @@ internal sealed class ExpActivation<T> : Activation<T> where T : unmanaged, IFlo
 /// <summary>max(x, 0); f' = [x &gt; 0].</summary>
 internal sealed class ReluActivation<T> : Activation<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public override void Apply(ReadOnlySpan<T> x, Span<T> y, Span<T> derivative, Span<T> scratch, bool withDerivative)
+    public override void Apply(ReadOnlySpan<T> x, Span<T> y, Span<T> derivative, bool withDerivative)
     {
         if (withDerivative)
         {
@@ -125,7 +105,7 @@ internal sealed class ScalarActivation<T, TRule>(TRule rule) : Activation<T>
 {
     private readonly TRule _rule = rule;
 
-    public override void Apply(ReadOnlySpan<T> x, Span<T> y, Span<T> derivative, Span<T> scratch, bool withDerivative)
+    public override void Apply(ReadOnlySpan<T> x, Span<T> y, Span<T> derivative, bool withDerivative)
     {
         for (int i = 0; i < x.Length; i++)
         {

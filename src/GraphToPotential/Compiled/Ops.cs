@@ -20,11 +20,11 @@ internal abstract class Op<T>(string node) where T : unmanaged, IFloatingPointIe
 }
 
 /// <summary>y = f(x) elementwise, storing f'(x) for the reverse pass: ∂x += ∂y ⊙ f'(x).</summary>
-internal sealed class UnaryOp<T>(string node, Activation<T> activation, int x, int gx, int y, int gy, int derivative, int scratch, int size) : Op<T>(node)
+internal sealed class UnaryOp<T>(string node, Activation<T> activation, int x, int gx, int y, int gy, int derivative, int size) : Op<T>(node)
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     public override void Forward(Span<T> v, bool withGradient) =>
-        activation.Apply(v.Slice(x, size), v.Slice(y, size), v.Slice(derivative, size), v.Slice(scratch, size), withGradient && gx >= 0);
+        activation.Apply(v.Slice(x, size), v.Slice(y, size), v.Slice(derivative, size), withGradient && gx >= 0);
 
     public override void Backward(Span<T> v, Span<T> g)
     {
@@ -37,96 +37,101 @@ internal sealed class UnaryOp<T>(string node, Activation<T> activation, int x, i
 /// <summary>
 /// A dense layer over rows: Y[p, n, :] = act(β·c[n] + α Σ_k W(k, n) · A[p, k, :]), with A physically [P, K] × R and
 /// Y [P, N] × R (rows innermost), W a row-free matrix read through strides (so Gemm's transB and MatMul's [K, N]
-/// are the same kernel), bias and activation fused. Rows are processed in cache-sized chunks.
+/// are the same kernel), bias and activation fused. Each call first packs α·W as [K, N] (forward) or [N, K]
+/// (reverse) and β·c into the op's scratch, then runs the register-blocked kernels of <see cref="Gemm{T}"/> over
+/// blocks of <see cref="Chunk"/> rows, applying the activation (forward) or the whole reverse step (∂z, ∂c, ∂W, ∂A)
+/// to one block while it is in cache.
 /// </summary>
 internal sealed class DenseOp<T> : Op<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private const int Chunk = 512;
+    /// <summary>Rows per cache block: a multiple of 3 vectors for float32 and float64 alike (AVX2 and AVX-512 widths).</summary>
+    private const int Chunk = 240;
     private readonly int _a, _ga, _p, _k, _n, _rows;
     private readonly int _w, _gw, _wk, _wn;
     private readonly T _alpha;
     private readonly int _bias, _gbias, _biasStride;
     private readonly T _beta;
-    private readonly int _y, _gy, _derivative, _scratch;
+    private readonly int _y, _gy, _derivative, _pack;
     private readonly Activation<T>? _activation;
 
+    /// <param name="pack">Scratch of <see cref="PackSize"/> values in the value arena.</param>
     public DenseOp(string node, int a, int ga, int p, int k, int n, int rows, int w, int gw, int wk, int wn, double alpha,
-        int bias, int gbias, int biasStride, double beta, int y, int gy, Activation<T>? activation, int derivative, int scratch) : base(node)
+        int bias, int gbias, int biasStride, double beta, int y, int gy, Activation<T>? activation, int derivative, int pack) : base(node)
     {
         (_a, _ga, _p, _k, _n, _rows) = (a, ga, p, k, n, rows);
         (_w, _gw, _wk, _wn, _alpha) = (w, gw, wk, wn, C(alpha));
         (_bias, _gbias, _biasStride, _beta) = (bias, gbias, biasStride, C(beta));
-        (_y, _gy, _activation, _derivative, _scratch) = (y, gy, activation, derivative, scratch);
+        (_y, _gy, _activation, _derivative, _pack) = (y, gy, activation, derivative, pack);
     }
+
+    /// <summary>Scratch the op needs: packed weights [K, N] and the bias [N].</summary>
+    public static int PackSize(int k, int n) => k * n + n;
 
     public override void Forward(Span<T> v, bool withGradient)
     {
-        int rows = _rows;
-        for (int r0 = 0; r0 < rows; r0 += Chunk)
+        int rows = _rows, kk = _k, nn = _n;
+        // Packed operands: W'[k, n] = α·W(k, n), b[n] = β·c[n] (0 without a bias).
+        var wp = v.Slice(_pack, kk * nn);
+        var bp = v.Slice(_pack + kk * nn, nn);
+        for (int k = 0; k < kk; k++)
+            for (int n = 0; n < nn; n++) wp[k * nn + n] = _alpha * v[_w + k * _wk + n * _wn];
+        for (int n = 0; n < nn; n++) bp[n] = _bias >= 0 ? _beta * v[_bias + n * _biasStride] : T.Zero;
+
+        for (int p = 0; p < _p; p++)
         {
-            int len = Math.Min(Chunk, rows - r0);
-            for (int p = 0; p < _p; p++)
-                for (int n = 0; n < _n; n++)
+            int ap = _a + p * kk * rows, yp = _y + p * nn * rows, dp = _derivative + p * nn * rows;
+            if (rows <= Chunk)
+            {
+                Gemm<T>.Rows(wp, kk, nn, v[ap..], rows, v[yp..], rows, rows, bp);
+                if (_activation is not null)
                 {
-                    var o = v.Slice(_y + (p * _n + n) * rows + r0, len);
-                    if (_bias >= 0) o.Fill(_beta * v[_bias + n * _biasStride]);
-                    else o.Clear();
-                    for (int k = 0; k < _k; k++)
-                    {
-                        T w = _alpha * v[_w + k * _wk + n * _wn];
-                        TensorPrimitives.MultiplyAdd(v.Slice(_a + (p * _k + k) * rows + r0, len), w, o, o);
-                    }
+                    var y = v.Slice(yp, nn * rows);
+                    _activation.Apply(y, y, withGradient ? v.Slice(dp, nn * rows) : default, withGradient);
                 }
-        }
-        if (_activation is not null)
-        {
-            int size = _p * _n * rows;
-            var y = v.Slice(_y, size);
-            _activation.Apply(y, y, v.Slice(_derivative, size), v.Slice(_scratch, size), withGradient);
+                continue;
+            }
+            for (int r0 = 0; r0 < rows; r0 += Chunk)
+            {
+                int len = Math.Min(Chunk, rows - r0);
+                Gemm<T>.Rows(wp, kk, nn, v[(ap + r0)..], rows, v[(yp + r0)..], rows, len, bp);
+                if (_activation is null) continue;
+                for (int n = 0; n < nn; n++)
+                {
+                    var y = v.Slice(yp + n * rows + r0, len);
+                    _activation.Apply(y, y, withGradient ? v.Slice(dp + n * rows + r0, len) : default, withGradient);
+                }
+            }
         }
     }
 
     public override void Backward(Span<T> v, Span<T> g)
     {
-        int rows = _rows;
-        int size = _p * _n * rows;
-        var dz = g.Slice(_gy, size);
-        // ∂z = ∂y ⊙ act'(z), in place: nothing reads ∂y after this op's reverse step.
-        if (_activation is not null) TensorPrimitives.Multiply(dz, v.Slice(_derivative, size), dz);
-
-        if (_gbias >= 0)
-            for (int n = 0; n < _n; n++)
-            {
-                T s = T.Zero;
-                for (int p = 0; p < _p; p++) s += TensorPrimitives.Sum<T>(dz.Slice((p * _n + n) * rows, rows));
-                g[_gbias + n * _biasStride] += _beta * s;
-            }
-
-        if (_gw >= 0)
-            for (int k = 0; k < _k; k++)
-                for (int n = 0; n < _n; n++)
-                {
-                    T s = T.Zero;
-                    for (int p = 0; p < _p; p++)
-                        s += TensorPrimitives.Dot<T>(v.Slice(_a + (p * _k + k) * rows, rows), dz.Slice((p * _n + n) * rows, rows));
-                    g[_gw + k * _wk + n * _wn] += _alpha * s;
-                }
-
+        int rows = _rows, kk = _k, nn = _n;
+        // Packed transpose for the input gradient: W'ᵀ[n, k] = α·W(k, n).
+        var wt = v.Slice(_pack, kk * nn);
         if (_ga >= 0)
+            for (int n = 0; n < nn; n++)
+                for (int k = 0; k < kk; k++) wt[n * kk + k] = _alpha * v[_w + k * _wk + n * _wn];
+
+        for (int p = 0; p < _p; p++)
+        {
+            int ap = _a + p * kk * rows, gap = _ga + p * kk * rows, dzp = _gy + p * nn * rows, dp = _derivative + p * nn * rows;
             for (int r0 = 0; r0 < rows; r0 += Chunk)
             {
                 int len = Math.Min(Chunk, rows - r0);
-                for (int p = 0; p < _p; p++)
-                    for (int k = 0; k < _k; k++)
-                    {
-                        var da = g.Slice(_ga + (p * _k + k) * rows + r0, len);
-                        for (int n = 0; n < _n; n++)
-                        {
-                            T w = _alpha * v[_w + k * _wk + n * _wn];
-                            TensorPrimitives.MultiplyAdd(dz.Slice((p * _n + n) * rows + r0, len), w, da, da);
-                        }
-                    }
+                // ∂z = ∂y ⊙ act'(z), in place: nothing reads ∂y after this op's reverse step.
+                if (_activation is not null)
+                    for (int n = 0; n < nn; n++)
+                        Gemm<T>.MultiplyInPlace(g.Slice(dzp + n * rows + r0, len), v.Slice(dp + n * rows + r0, len));
+                if (_gbias >= 0)
+                    for (int n = 0; n < nn; n++)
+                        g[_gbias + n * _biasStride] += _beta * Gemm<T>.Sum(g.Slice(dzp + n * rows + r0, len));
+                if (_gw >= 0)
+                    Gemm<T>.Reduce(v[(ap + r0)..], kk, rows, g[(dzp + r0)..], nn, rows, len, g[_gw..], _wk, _wn, _alpha);
+                if (_ga >= 0)
+                    Gemm<T>.Rows(wt, nn, kk, g[(dzp + r0)..], rows, g[(gap + r0)..], rows, len, default);
             }
+        }
     }
 }
 

@@ -254,8 +254,8 @@ internal sealed class ProgramBuilder<T> where T : unmanaged, IFloatingPointIeee7
             throw Unsupported(node, "not supported by the compiled CPU backend");
         var input = Get(node, 0);
         var y = Alloc(node.Outputs[0], input.Shape, input.RowAxis, input.NeedsGrad);
-        int d = Scratch(input.Size), s = Scratch(input.Size);
-        AddOp(new UnaryOp<T>(NodeLabel(node), activation, input.Offset, input.GradOffset, y.Offset, y.GradOffset, d, s, input.Size), y);
+        int d = Scratch(input.Size);
+        AddOp(new UnaryOp<T>(NodeLabel(node), activation, input.Offset, input.GradOffset, y.Offset, y.GradOffset, d, input.Size), y);
         FoldIfConstant(node, input, y);
     }
 
@@ -267,7 +267,7 @@ internal sealed class ProgramBuilder<T> where T : unmanaged, IFloatingPointIeee7
         if (act is null) return;
         var data = input.Const;
         var outData = new double[data.Length];
-        act.Apply(data, outData, new double[data.Length], new double[data.Length], false);
+        act.Apply(data, outData, new double[data.Length], false);
         y.Const = outData;
     }
 
@@ -670,9 +670,9 @@ internal sealed class ProgramBuilder<T> where T : unmanaged, IFloatingPointIeee7
         bool needsGrad = a.NeedsGrad || w.NeedsGrad || (bias?.NeedsGrad ?? false);
         var y = Alloc(output, shape, rowAxis, needsGrad);
         int derivative = activation is null ? -1 : Scratch(y.Size);
-        int scratch = activation is null ? -1 : Scratch(y.Size);
+        int pack = Scratch(DenseOp<T>.PackSize(k, n));
         AddOp(new DenseOp<T>(NodeLabel(node), a.Offset, a.GradOffset, p, k, n, Rows, w.Offset, w.GradOffset, wk, wn, alpha,
-            bias?.Offset ?? -1, bias?.GradOffset ?? -1, biasStride, beta, y.Offset, y.GradOffset, activation, derivative, scratch), y);
+            bias?.Offset ?? -1, bias?.GradOffset ?? -1, biasStride, beta, y.Offset, y.GradOffset, activation, derivative, pack), y);
     }
 
     // ---- elementwise and structural ------------------------------------------------------------------------

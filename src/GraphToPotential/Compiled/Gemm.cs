@@ -1,0 +1,297 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Bnn.Onnx.GraphToPotential.Compiled;
+
+/// <summary>
+/// Register-blocked matrix kernels over the rows-innermost layout (each feature's rows contiguous), SIMD across rows.
+/// <see cref="Rows"/>: O[m, r] = I[m] (or O[m, r]) + Σ_j C[j, m]·X[j, r] — the dense forward pass and the input
+/// gradient; tiles of 4 outputs × 3 row vectors keep 12 accumulators in registers, so each loaded X vector feeds 4
+/// FMAs and each broadcast weight 3 (the GotoBLAS/BLIS micro-kernel idea, with rows as the vectorised dimension).
+/// <see cref="Reduce"/>: O[k, n] += s·Σ_r A[k, r]·D[n, r] — the weight gradient; tiles of 4 × 3 dot products
+/// share their loads the same way. Every sum runs in a fixed order, so results are reproducible bit for bit.
+/// Callers pass spans that start at the first row of feature 0; features are <c>stride</c> elements apart.
+/// </summary>
+internal static class Gemm<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private static int VL => Vector<T>.Count;
+
+    /// <summary>
+    /// O[m·oStride + r] = (init is empty ? O[m·oStride + r] : init[m]) + Σ_{j &lt; J} C[j·M + m]·X[j·xStride + r], for m &lt; M, r &lt; len.
+    /// </summary>
+    public static void Rows(ReadOnlySpan<T> c, int j, int m, ReadOnlySpan<T> x, int xStride, Span<T> o, int oStride, int len, ReadOnlySpan<T> init)
+    {
+        bool accumulate = init.IsEmpty;
+        ref T cr = ref MemoryMarshal.GetReference(c);
+        ref T xr = ref MemoryMarshal.GetReference(x);
+        ref T orf = ref MemoryMarshal.GetReference(o);
+        ref T ir = ref MemoryMarshal.GetReference(init);
+        int vl = VL, r = 0;
+        for (; r + 3 * vl <= len; r += 3 * vl)
+        {
+            int mm = 0;
+            for (; mm + 4 <= m; mm += 4) Rows4x3(ref cr, j, m, mm, ref xr, xStride, ref orf, oStride, r, ref ir, accumulate);
+            for (; mm < m; mm++) Rows1x3(ref cr, j, m, mm, ref xr, xStride, ref orf, oStride, r, ref ir, accumulate);
+        }
+        for (; r + vl <= len; r += vl)
+        {
+            int mm = 0;
+            for (; mm + 4 <= m; mm += 4) Rows4x1(ref cr, j, m, mm, ref xr, xStride, ref orf, oStride, r, ref ir, accumulate);
+            for (; mm < m; mm++) Rows1x1(ref cr, j, m, mm, ref xr, xStride, ref orf, oStride, r, ref ir, accumulate);
+        }
+        for (; r < len; r++)
+            for (int mm = 0; mm < m; mm++)
+            {
+                T acc = accumulate ? o[mm * oStride + r] : init[mm];
+                for (int jj = 0; jj < j; jj++) acc = T.FusedMultiplyAdd(c[jj * m + mm], x[jj * xStride + r], acc);
+                o[mm * oStride + r] = acc;
+            }
+    }
+
+    private static void Rows4x3(ref T c, int j, int m, int mm, ref T x, int xStride, ref T o, int oStride, int r, ref T init, bool accumulate)
+    {
+        int vl = VL;
+        ref T o0 = ref Unsafe.Add(ref o, mm * oStride + r);
+        ref T o1 = ref Unsafe.Add(ref o0, oStride);
+        ref T o2 = ref Unsafe.Add(ref o1, oStride);
+        ref T o3 = ref Unsafe.Add(ref o2, oStride);
+        Vector<T> a00, a01, a02, a10, a11, a12, a20, a21, a22, a30, a31, a32;
+        if (accumulate)
+        {
+            a00 = Vector.LoadUnsafe(ref o0); a01 = Vector.LoadUnsafe(ref o0, (nuint)vl); a02 = Vector.LoadUnsafe(ref o0, (nuint)(2 * vl));
+            a10 = Vector.LoadUnsafe(ref o1); a11 = Vector.LoadUnsafe(ref o1, (nuint)vl); a12 = Vector.LoadUnsafe(ref o1, (nuint)(2 * vl));
+            a20 = Vector.LoadUnsafe(ref o2); a21 = Vector.LoadUnsafe(ref o2, (nuint)vl); a22 = Vector.LoadUnsafe(ref o2, (nuint)(2 * vl));
+            a30 = Vector.LoadUnsafe(ref o3); a31 = Vector.LoadUnsafe(ref o3, (nuint)vl); a32 = Vector.LoadUnsafe(ref o3, (nuint)(2 * vl));
+        }
+        else
+        {
+            a00 = a01 = a02 = new Vector<T>(Unsafe.Add(ref init, mm));
+            a10 = a11 = a12 = new Vector<T>(Unsafe.Add(ref init, mm + 1));
+            a20 = a21 = a22 = new Vector<T>(Unsafe.Add(ref init, mm + 2));
+            a30 = a31 = a32 = new Vector<T>(Unsafe.Add(ref init, mm + 3));
+        }
+        ref T xj = ref Unsafe.Add(ref x, r);
+        ref T cj = ref Unsafe.Add(ref c, mm);
+        for (int jj = 0; jj < j; jj++)
+        {
+            var x0 = Vector.LoadUnsafe(ref xj);
+            var x1 = Vector.LoadUnsafe(ref xj, (nuint)vl);
+            var x2 = Vector.LoadUnsafe(ref xj, (nuint)(2 * vl));
+            var w = new Vector<T>(cj);
+            a00 = SimdMath.Fma(x0, w, a00); a01 = SimdMath.Fma(x1, w, a01); a02 = SimdMath.Fma(x2, w, a02);
+            w = new Vector<T>(Unsafe.Add(ref cj, 1));
+            a10 = SimdMath.Fma(x0, w, a10); a11 = SimdMath.Fma(x1, w, a11); a12 = SimdMath.Fma(x2, w, a12);
+            w = new Vector<T>(Unsafe.Add(ref cj, 2));
+            a20 = SimdMath.Fma(x0, w, a20); a21 = SimdMath.Fma(x1, w, a21); a22 = SimdMath.Fma(x2, w, a22);
+            w = new Vector<T>(Unsafe.Add(ref cj, 3));
+            a30 = SimdMath.Fma(x0, w, a30); a31 = SimdMath.Fma(x1, w, a31); a32 = SimdMath.Fma(x2, w, a32);
+            xj = ref Unsafe.Add(ref xj, xStride);
+            cj = ref Unsafe.Add(ref cj, m);
+        }
+        a00.StoreUnsafe(ref o0); a01.StoreUnsafe(ref o0, (nuint)vl); a02.StoreUnsafe(ref o0, (nuint)(2 * vl));
+        a10.StoreUnsafe(ref o1); a11.StoreUnsafe(ref o1, (nuint)vl); a12.StoreUnsafe(ref o1, (nuint)(2 * vl));
+        a20.StoreUnsafe(ref o2); a21.StoreUnsafe(ref o2, (nuint)vl); a22.StoreUnsafe(ref o2, (nuint)(2 * vl));
+        a30.StoreUnsafe(ref o3); a31.StoreUnsafe(ref o3, (nuint)vl); a32.StoreUnsafe(ref o3, (nuint)(2 * vl));
+    }
+
+    private static void Rows1x3(ref T c, int j, int m, int mm, ref T x, int xStride, ref T o, int oStride, int r, ref T init, bool accumulate)
+    {
+        int vl = VL;
+        ref T o0 = ref Unsafe.Add(ref o, mm * oStride + r);
+        Vector<T> a0, a1, a2;
+        if (accumulate) { a0 = Vector.LoadUnsafe(ref o0); a1 = Vector.LoadUnsafe(ref o0, (nuint)vl); a2 = Vector.LoadUnsafe(ref o0, (nuint)(2 * vl)); }
+        else a0 = a1 = a2 = new Vector<T>(Unsafe.Add(ref init, mm));
+        ref T xj = ref Unsafe.Add(ref x, r);
+        ref T cj = ref Unsafe.Add(ref c, mm);
+        for (int jj = 0; jj < j; jj++)
+        {
+            var w = new Vector<T>(cj);
+            a0 = SimdMath.Fma(Vector.LoadUnsafe(ref xj), w, a0);
+            a1 = SimdMath.Fma(Vector.LoadUnsafe(ref xj, (nuint)vl), w, a1);
+            a2 = SimdMath.Fma(Vector.LoadUnsafe(ref xj, (nuint)(2 * vl)), w, a2);
+            xj = ref Unsafe.Add(ref xj, xStride);
+            cj = ref Unsafe.Add(ref cj, m);
+        }
+        a0.StoreUnsafe(ref o0); a1.StoreUnsafe(ref o0, (nuint)vl); a2.StoreUnsafe(ref o0, (nuint)(2 * vl));
+    }
+
+    private static void Rows4x1(ref T c, int j, int m, int mm, ref T x, int xStride, ref T o, int oStride, int r, ref T init, bool accumulate)
+    {
+        ref T o0 = ref Unsafe.Add(ref o, mm * oStride + r);
+        ref T o1 = ref Unsafe.Add(ref o0, oStride);
+        ref T o2 = ref Unsafe.Add(ref o1, oStride);
+        ref T o3 = ref Unsafe.Add(ref o2, oStride);
+        Vector<T> a0, a1, a2, a3;
+        if (accumulate) { a0 = Vector.LoadUnsafe(ref o0); a1 = Vector.LoadUnsafe(ref o1); a2 = Vector.LoadUnsafe(ref o2); a3 = Vector.LoadUnsafe(ref o3); }
+        else
+        {
+            a0 = new Vector<T>(Unsafe.Add(ref init, mm)); a1 = new Vector<T>(Unsafe.Add(ref init, mm + 1));
+            a2 = new Vector<T>(Unsafe.Add(ref init, mm + 2)); a3 = new Vector<T>(Unsafe.Add(ref init, mm + 3));
+        }
+        ref T xj = ref Unsafe.Add(ref x, r);
+        ref T cj = ref Unsafe.Add(ref c, mm);
+        for (int jj = 0; jj < j; jj++)
+        {
+            var x0 = Vector.LoadUnsafe(ref xj);
+            a0 = SimdMath.Fma(x0, new Vector<T>(cj), a0);
+            a1 = SimdMath.Fma(x0, new Vector<T>(Unsafe.Add(ref cj, 1)), a1);
+            a2 = SimdMath.Fma(x0, new Vector<T>(Unsafe.Add(ref cj, 2)), a2);
+            a3 = SimdMath.Fma(x0, new Vector<T>(Unsafe.Add(ref cj, 3)), a3);
+            xj = ref Unsafe.Add(ref xj, xStride);
+            cj = ref Unsafe.Add(ref cj, m);
+        }
+        a0.StoreUnsafe(ref o0); a1.StoreUnsafe(ref o1); a2.StoreUnsafe(ref o2); a3.StoreUnsafe(ref o3);
+    }
+
+    private static void Rows1x1(ref T c, int j, int m, int mm, ref T x, int xStride, ref T o, int oStride, int r, ref T init, bool accumulate)
+    {
+        ref T o0 = ref Unsafe.Add(ref o, mm * oStride + r);
+        var a0 = accumulate ? Vector.LoadUnsafe(ref o0) : new Vector<T>(Unsafe.Add(ref init, mm));
+        ref T xj = ref Unsafe.Add(ref x, r);
+        ref T cj = ref Unsafe.Add(ref c, mm);
+        for (int jj = 0; jj < j; jj++)
+        {
+            a0 = SimdMath.Fma(Vector.LoadUnsafe(ref xj), new Vector<T>(cj), a0);
+            xj = ref Unsafe.Add(ref xj, xStride);
+            cj = ref Unsafe.Add(ref cj, m);
+        }
+        a0.StoreUnsafe(ref o0);
+    }
+
+    /// <summary>O[k·ks + n·ns] += s·Σ_{r &lt; len} A[k·aStride + r]·D[n·dStride + r], for k &lt; K, n &lt; N.</summary>
+    public static void Reduce(ReadOnlySpan<T> a, int k, int aStride, ReadOnlySpan<T> d, int n, int dStride, int len, Span<T> o, int ks, int ns, T s)
+    {
+        ref T ar = ref MemoryMarshal.GetReference(a);
+        ref T dr = ref MemoryMarshal.GetReference(d);
+        int vlen = len - len % VL;
+        int kk = 0;
+        for (; kk + 4 <= k; kk += 4)
+        {
+            int nn = 0;
+            for (; nn + 3 <= n; nn += 3) Reduce4x3(ref ar, kk, aStride, ref dr, nn, dStride, vlen, len, o, ks, ns, s);
+            for (; nn < n; nn++)
+                for (int q = 0; q < 4; q++) Reduce1x1(ref ar, kk + q, aStride, ref dr, nn, dStride, vlen, len, o, ks, ns, s);
+        }
+        for (; kk < k; kk++)
+        {
+            int nn = 0;
+            for (; nn + 3 <= n; nn += 3) Reduce1x3(ref ar, kk, aStride, ref dr, nn, dStride, vlen, len, o, ks, ns, s);
+            for (; nn < n; nn++) Reduce1x1(ref ar, kk, aStride, ref dr, nn, dStride, vlen, len, o, ks, ns, s);
+        }
+    }
+
+    private static void Reduce4x3(ref T a, int kk, int aStride, ref T d, int nn, int dStride, int vlen, int len, Span<T> o, int ks, int ns, T s)
+    {
+        int vl = VL;
+        ref T a0 = ref Unsafe.Add(ref a, kk * aStride);
+        ref T a1 = ref Unsafe.Add(ref a0, aStride);
+        ref T a2 = ref Unsafe.Add(ref a1, aStride);
+        ref T a3 = ref Unsafe.Add(ref a2, aStride);
+        ref T d0 = ref Unsafe.Add(ref d, nn * dStride);
+        ref T d1 = ref Unsafe.Add(ref d0, dStride);
+        ref T d2 = ref Unsafe.Add(ref d1, dStride);
+        Vector<T> s00 = default, s01 = default, s02 = default, s10 = default, s11 = default, s12 = default;
+        Vector<T> s20 = default, s21 = default, s22 = default, s30 = default, s31 = default, s32 = default;
+        for (int r = 0; r < vlen; r += vl)
+        {
+            var x0 = Vector.LoadUnsafe(ref d0, (nuint)r);
+            var x1 = Vector.LoadUnsafe(ref d1, (nuint)r);
+            var x2 = Vector.LoadUnsafe(ref d2, (nuint)r);
+            var y = Vector.LoadUnsafe(ref a0, (nuint)r);
+            s00 = SimdMath.Fma(y, x0, s00); s01 = SimdMath.Fma(y, x1, s01); s02 = SimdMath.Fma(y, x2, s02);
+            y = Vector.LoadUnsafe(ref a1, (nuint)r);
+            s10 = SimdMath.Fma(y, x0, s10); s11 = SimdMath.Fma(y, x1, s11); s12 = SimdMath.Fma(y, x2, s12);
+            y = Vector.LoadUnsafe(ref a2, (nuint)r);
+            s20 = SimdMath.Fma(y, x0, s20); s21 = SimdMath.Fma(y, x1, s21); s22 = SimdMath.Fma(y, x2, s22);
+            y = Vector.LoadUnsafe(ref a3, (nuint)r);
+            s30 = SimdMath.Fma(y, x0, s30); s31 = SimdMath.Fma(y, x1, s31); s32 = SimdMath.Fma(y, x2, s32);
+        }
+        Finish(o, (kk + 0) * ks + (nn + 0) * ns, s00, ref a0, ref d0, vlen, len, s);
+        Finish(o, (kk + 0) * ks + (nn + 1) * ns, s01, ref a0, ref d1, vlen, len, s);
+        Finish(o, (kk + 0) * ks + (nn + 2) * ns, s02, ref a0, ref d2, vlen, len, s);
+        Finish(o, (kk + 1) * ks + (nn + 0) * ns, s10, ref a1, ref d0, vlen, len, s);
+        Finish(o, (kk + 1) * ks + (nn + 1) * ns, s11, ref a1, ref d1, vlen, len, s);
+        Finish(o, (kk + 1) * ks + (nn + 2) * ns, s12, ref a1, ref d2, vlen, len, s);
+        Finish(o, (kk + 2) * ks + (nn + 0) * ns, s20, ref a2, ref d0, vlen, len, s);
+        Finish(o, (kk + 2) * ks + (nn + 1) * ns, s21, ref a2, ref d1, vlen, len, s);
+        Finish(o, (kk + 2) * ks + (nn + 2) * ns, s22, ref a2, ref d2, vlen, len, s);
+        Finish(o, (kk + 3) * ks + (nn + 0) * ns, s30, ref a3, ref d0, vlen, len, s);
+        Finish(o, (kk + 3) * ks + (nn + 1) * ns, s31, ref a3, ref d1, vlen, len, s);
+        Finish(o, (kk + 3) * ks + (nn + 2) * ns, s32, ref a3, ref d2, vlen, len, s);
+    }
+
+    private static void Reduce1x3(ref T a, int kk, int aStride, ref T d, int nn, int dStride, int vlen, int len, Span<T> o, int ks, int ns, T s)
+    {
+        int vl = VL;
+        ref T a0 = ref Unsafe.Add(ref a, kk * aStride);
+        ref T d0 = ref Unsafe.Add(ref d, nn * dStride);
+        ref T d1 = ref Unsafe.Add(ref d0, dStride);
+        ref T d2 = ref Unsafe.Add(ref d1, dStride);
+        Vector<T> s0 = default, s1 = default, s2 = default;
+        for (int r = 0; r < vlen; r += vl)
+        {
+            var y = Vector.LoadUnsafe(ref a0, (nuint)r);
+            s0 = SimdMath.Fma(y, Vector.LoadUnsafe(ref d0, (nuint)r), s0);
+            s1 = SimdMath.Fma(y, Vector.LoadUnsafe(ref d1, (nuint)r), s1);
+            s2 = SimdMath.Fma(y, Vector.LoadUnsafe(ref d2, (nuint)r), s2);
+        }
+        Finish(o, kk * ks + (nn + 0) * ns, s0, ref a0, ref d0, vlen, len, s);
+        Finish(o, kk * ks + (nn + 1) * ns, s1, ref a0, ref d1, vlen, len, s);
+        Finish(o, kk * ks + (nn + 2) * ns, s2, ref a0, ref d2, vlen, len, s);
+    }
+
+    private static void Reduce1x1(ref T a, int kk, int aStride, ref T d, int nn, int dStride, int vlen, int len, Span<T> o, int ks, int ns, T s)
+    {
+        int vl = VL;
+        ref T a0 = ref Unsafe.Add(ref a, kk * aStride);
+        ref T d0 = ref Unsafe.Add(ref d, nn * dStride);
+        // Two accumulators hide the FMA latency of a lone dot product.
+        Vector<T> s0 = default, s1 = default;
+        int r = 0;
+        for (; r + 2 * vl <= vlen; r += 2 * vl)
+        {
+            s0 = SimdMath.Fma(Vector.LoadUnsafe(ref a0, (nuint)r), Vector.LoadUnsafe(ref d0, (nuint)r), s0);
+            s1 = SimdMath.Fma(Vector.LoadUnsafe(ref a0, (nuint)(r + vl)), Vector.LoadUnsafe(ref d0, (nuint)(r + vl)), s1);
+        }
+        if (r < vlen) s0 = SimdMath.Fma(Vector.LoadUnsafe(ref a0, (nuint)r), Vector.LoadUnsafe(ref d0, (nuint)r), s0);
+        Finish(o, kk * ks + nn * ns, s0 + s1, ref a0, ref d0, vlen, len, s);
+    }
+
+    /// <summary>o[at] += s·(Σ lanes of acc + the scalar tail rows [vlen, len)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish(Span<T> o, int at, Vector<T> acc, ref T a, ref T d, int vlen, int len, T s)
+    {
+        T sum = Vector.Sum(acc);
+        for (int r = vlen; r < len; r++) sum = T.FusedMultiplyAdd(Unsafe.Add(ref a, r), Unsafe.Add(ref d, r), sum);
+        o[at] += s * sum;
+    }
+
+    /// <summary>Σ_{r &lt; len} x[r], vectorised in a fixed order.</summary>
+    public static T Sum(ReadOnlySpan<T> x)
+    {
+        ref T xr = ref MemoryMarshal.GetReference(x);
+        int vl = VL, r = 0, len = x.Length;
+        Vector<T> s0 = default, s1 = default;
+        for (; r + 2 * vl <= len; r += 2 * vl)
+        {
+            s0 += Vector.LoadUnsafe(ref xr, (nuint)r);
+            s1 += Vector.LoadUnsafe(ref xr, (nuint)(r + vl));
+        }
+        if (r + vl <= len) { s0 += Vector.LoadUnsafe(ref xr, (nuint)r); r += vl; }
+        T sum = Vector.Sum(s0 + s1);
+        for (; r < len; r++) sum += x[r];
+        return sum;
+    }
+
+    /// <summary>x ← x ⊙ y elementwise.</summary>
+    public static void MultiplyInPlace(Span<T> x, ReadOnlySpan<T> y)
+    {
+        ref T xr = ref MemoryMarshal.GetReference(x);
+        ref T yr = ref MemoryMarshal.GetReference(y);
+        int vl = VL, r = 0, len = x.Length;
+        for (; r + vl <= len; r += vl)
+            (Vector.LoadUnsafe(ref xr, (nuint)r) * Vector.LoadUnsafe(ref yr, (nuint)r)).StoreUnsafe(ref xr, (nuint)r);
+        for (; r < len; r++) x[r] *= y[r];
+    }
+}
