@@ -93,7 +93,6 @@ public class RobustnessDataTests
         { ["--metric", "full"], "full" },
         { ["--backend", "tpu"], "tpu" },
         { ["--prior", "nosuch.*=normal(0,1)"], "nosuch" },
-        { ["--features", "y"], "target" },
     };
 
     [Theory]
@@ -116,6 +115,8 @@ public class RobustnessDataTests
         string notOnnx = dir.Write("model.onnx", "x,y\n1,2\n");
         AssertBadInput(InProcessCli.Run("sample", notOnnx, "--data", Repo.Model("blog_data.csv"), "--out", outDir), dir, ["model.onnx"]);
         AssertBadInput(InProcessCli.Run("no-such-command"), dir, ["no-such-command"]);
+        AssertBadInput(InProcessCli.Run("sample", Repo.Model("linreg_pytorch.onnx"), "--data", Repo.Model("blog_data.csv"),
+            "--features", "x,y", "--target", "y", "--out", outDir), dir, ["--features", "target", "'y'"]);
     }
 
     /// <summary>The same refusals from the program itself: exit code 2 and one line on stderr, nothing on stdout.</summary>
@@ -147,11 +148,11 @@ public class RobustnessDataTests
     {
         using var dir = new TempDir();
         string runDir = dir["run"];
-        Assert.Equal(0, Runs.SampleLinreg(runDir, seed: 5).ExitCode);
+        LinregSampleFixture.Instance.CopyTo(runDir);
         var before = Directory.GetFiles(runDir).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
 
         string bad = dir.Write("bad.csv", BlogHeader + "0.1,0,0.2\n0.2,0,NaN\n");
-        var result = BnnProcess.Run("sample", Repo.Model("linreg_pytorch.onnx"), "--data", bad, "--features", "x", "--target", "y",
+        var result = InProcessCli.Run("sample", Repo.Model("linreg_pytorch.onnx"), "--data", bad, "--features", "x", "--target", "y",
             "--out", runDir, "--no-progress");
 
         Assert.Equal(2, result.ExitCode);

@@ -4,29 +4,46 @@ using Bnn.Onnx.Tests.TestSupport;
 
 namespace Bnn.Onnx.Tests;
 
-/// <summary>One short <c>bnn sample</c> run on the blog's linear regression, shared by the tests below.</summary>
-public sealed class LinregSampleFixture : IDisposable
+/// <summary>
+/// One short <c>bnn sample</c> run on the blog's linear regression (seed 1), made once per test run and shared by
+/// every test that only reads it; tests that change a run directory copy it first (<see cref="CopyTo"/>).
+/// </summary>
+public sealed class LinregSampleFixture
 {
-    private readonly TempDir _dir = new("bnn-e2e-linreg-");
+    private static readonly Lazy<LinregSampleFixture> Shared = new(() => new LinregSampleFixture());
+    private static readonly TempDir Dir = new("bnn-e2e-linreg-");
 
-    public LinregSampleFixture()
+    static LinregSampleFixture() => AppDomain.CurrentDomain.ProcessExit += (_, _) => Dir.Dispose();
+
+    private LinregSampleFixture()
     {
-        RunDir = _dir["run"];
+        RunDir = Dir["run"];
         Result = Runs.SampleLinreg(RunDir, seed: 1);
     }
+
+    public static LinregSampleFixture Instance => Shared.Value;
 
     public string RunDir { get; }
     public CliResult Result { get; }
 
-    public void Dispose() => _dir.Dispose();
+    /// <summary>A copy of the completed run directory at <paramref name="target"/>.</summary>
+    public string CopyTo(string target)
+    {
+        Assert.True(Result.ExitCode == 0, Result.ToString());
+        Directory.CreateDirectory(target);
+        foreach (var file in Directory.GetFiles(RunDir)) File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
+        return target;
+    }
 }
 
 /// <summary>
 /// <c>bnn sample</c> end to end as a user runs it (a child process): exit code, <c>draws.parquet</c>,
 /// <c>summary.csv</c> and <c>run.json</c>, each checked against the others and against the data.
 /// </summary>
-public class SampleEndToEndTests(LinregSampleFixture run) : IClassFixture<LinregSampleFixture>
+public class SampleEndToEndTests
 {
+    private readonly LinregSampleFixture run = LinregSampleFixture.Instance;
+
     private const int Chains = 2;
     private const int Draws = 100;
 

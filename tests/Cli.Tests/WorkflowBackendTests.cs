@@ -28,7 +28,7 @@ public class WorkflowBackendTests
     public void Device_cuda_without_a_usable_GPU_exits_2_with_one_line(string backend, string expected)
     {
         using var dir = new TempDir();
-        var result = Runs.SampleLinreg(dir["run"], seed: 1, "--backend", backend, "--device", "cuda");
+        var result = InProcessCli.Run([.. Runs.LinregArgs(dir["run"], seed: 1), "--backend", backend, "--device", "cuda"]);
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.False(result.HasStackTrace, result.ToString());
         var line = Assert.Single(result.ErrorLines);

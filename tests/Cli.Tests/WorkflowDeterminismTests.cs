@@ -40,10 +40,5 @@ public class WorkflowDeterminismTests
         foreach (var name in two.ColumnNames)
             for (int chain = 0; chain < two.Chains; chain++)
                 Assert.Equal(two.Column(name)[chain], one.Column(name)[chain]);
-
-        // A different seed gives different draws.
-        var other = BnnProcess.RunIn(dir["a"], [.. Runs.LinregArgs("run43", seed: 43)]);
-        Assert.Equal(0, other.ExitCode);
-        Assert.NotEqual(two.Column("weight[0,0]")[0], ParquetDrawReader.Read(Path.Combine(dir["a"], "run43", "draws.parquet")).Column("weight[0,0]")[0]);
     }
 }

@@ -29,7 +29,17 @@ public static class SampleCommand
         var chains = new Option<int>("--chains") { Description = "Number of chains.", DefaultValueFactory = _ => 4 };
         var warmup = new Option<int>("--warmup") { Description = "Warmup iterations per chain.", DefaultValueFactory = _ => 1000 };
         var draws = new Option<int>("--draws") { Description = "Post-warmup draws per chain.", DefaultValueFactory = _ => 1000 };
-        var seed = new Option<ulong?>("--seed") { Description = "Run seed (default: random, recorded in run.json)." };
+        var seed = new Option<ulong?>("--seed")
+        {
+            Description = "Run seed (default: random, recorded in run.json).",
+            CustomParser = result =>
+            {
+                string token = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+                if (ulong.TryParse(token, NumberStyles.None, CultureInfo.InvariantCulture, out ulong value)) return value;
+                result.AddError($"--seed '{token}': expected a whole number from 0 to {ulong.MaxValue}");
+                return null;
+            },
+        };
         var targetAccept = new Option<double>("--target-accept") { Description = "Target acceptance statistic for step-size adaptation (Stan's adapt_delta).", DefaultValueFactory = _ => 0.8 };
         var maxDepth = new Option<int>("--max-depth") { Description = "Maximum tree depth.", DefaultValueFactory = _ => 10 };
         var metric = new Option<string>("--metric") { Description = "diag or dense Euclidean metric.", DefaultValueFactory = _ => "diag" };
@@ -120,12 +130,16 @@ public static class SampleCommand
         var predictive = report.Rows.Where(x => SampleRun.IsPredictive(x.Variable)).ToList();
         if (predictive.Count > 0)
         {
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"posterior predictive mean at {predictive.Count} inputs: min bulk-ESS {predictive.Min(x => x.EssBulk):F0}, min tail-ESS {predictive.Min(x => x.EssTail):F0}, max R-hat {predictive.Max(x => x.Rhat):F3}"));
+            output.WriteLine(
+                $"posterior predictive mean at {predictive.Count} inputs: min bulk-ESS {Number(predictive.Min(x => x.EssBulk), "F0")}, min tail-ESS {Number(predictive.Min(x => x.EssTail), "F0")}, max R-hat {Number(predictive.Max(x => x.Rhat), "F3")}");
         }
         foreach (var w in report.SamplerWarnings.Concat(report.ConvergenceWarnings)) output.WriteLine($"warning: {w}");
         if (report.Verdict is { } v) output.WriteLine($"{(v.Converged ? "converged" : "NOT converged")}: {v.Reason}");
     }
+
+    /// <summary>A statistic as the table shows it: NA when it is not finite (too few draws).</summary>
+    private static string Number(double value, string format) =>
+        double.IsFinite(value) ? value.ToString(format, CultureInfo.InvariantCulture) : "NA";
 
     private static string Quote(string arg) => arg.Any(char.IsWhiteSpace) || arg.Contains('\'') ? $"'{arg.Replace("'", "'\\''")}'" : arg;
 }

@@ -39,6 +39,7 @@ public static class SampleRun
 
         using var potential = factory.CreatePotential(model, backendOptions);
         Directory.CreateDirectory(s.OutDir);
+        RemoveStaleTemporaries(s.OutDir);
 
         string runJsonSettings = RunJson(s, graph, featureNames, targetName, factory.Name, result: null, interrupted: false);
         // The draws go to a temporary name and replace DIR/draws.parquet only together with the summary and run.json
@@ -52,6 +53,49 @@ public static class SampleRun
         finally
         {
             if (File.Exists(drawsPath)) File.Delete(drawsPath);
+        }
+    }
+
+    /// <summary>
+    /// Deletes temporary outputs (<c>.draws.parquet.PID.tmp…</c>, <c>.summary.csv.PID.tmp</c>, <c>.run.json.PID.tmp</c>)
+    /// left in the run directory by a run that was killed: those whose process no longer exists.
+    /// </summary>
+    private static void RemoveStaleTemporaries(string outDir)
+    {
+        foreach (var path in Directory.EnumerateFiles(outDir, ".*.tmp*"))
+        {
+            string[] parts = Path.GetFileName(path).Split('.');
+            // "", name, extension, pid, "tmp"[, "partial"[, …]]
+            if (parts.Length < 5 || parts[0].Length != 0 || parts[4] != "tmp"
+                || !(parts[1] + "." + parts[2] is DrawsFile or SummaryFile or RunFile)
+                || !int.TryParse(parts[3], NumberStyles.None, CultureInfo.InvariantCulture, out int pid)
+                || pid == Environment.ProcessId || IsRunning(pid))
+                continue;
+            try
+            {
+                File.Delete(path);
+            }
+            catch (IOException)
+            {
+                // in use after all: leave it
+            }
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
         }
     }
 
@@ -128,7 +172,7 @@ public static class SampleRun
         // Every output is complete before any replaces its predecessor; run.json, the record of the run, goes last.
         File.Move(drawsPath, Path.Combine(s.OutDir, DrawsFile), overwrite: true);
         AtomicFile.WriteAllText(Path.Combine(s.OutDir, SummaryFile), csv.ToString());
-        AtomicFile.WriteAllText(Path.Combine(s.OutDir, RunFile), runJson);
+        AtomicFile.WriteAllText(Path.Combine(s.OutDir, RunFile), runJson + "\n");
 
         return new SampleOutcome(result, report with { SamplerWarnings = result.Warnings() }, factory.Name, result.Interrupted);
     }

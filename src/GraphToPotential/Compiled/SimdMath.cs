@@ -31,54 +31,32 @@ internal static class SimdMath
     /// <summary>y ← softplus(x) and, when <paramref name="withDerivative"/>, d ← sigmoid(x). x and y may be the same span.</summary>
     public static void Softplus(ReadOnlySpan<double> x, Span<double> y, Span<double> d, bool withDerivative)
     {
-        int n = x.Length, vl = Vector<double>.Count, i = 0;
-        ref double xr = ref MemoryMarshal.GetReference(x);
-        ref double yr = ref MemoryMarshal.GetReference(y);
-        ref double dr = ref MemoryMarshal.GetReference(d);
-        for (; i <= n - vl; i += vl)
-        {
-            var yv = Softplus(Vector.LoadUnsafe(ref xr, (nuint)i), out var sv);
-            yv.StoreUnsafe(ref yr, (nuint)i);
-            if (withDerivative) sv.StoreUnsafe(ref dr, (nuint)i);
-        }
-        if (i < n)
-        {
-            // The tail through the same vector code (zero-padded), so every element rounds identically.
-            Span<double> t = stackalloc double[Vector<double>.Count];
-            t.Clear();
-            x[i..].CopyTo(t);
-            var yv = Softplus(new Vector<double>(t), out var sv);
-            int rest = n - i;
-            for (int j = 0; j < rest; j++) y[i + j] = yv[j];
-            if (withDerivative)
-                for (int j = 0; j < rest; j++) d[i + j] = sv[j];
-        }
+        int n = x.Length, vl = Vector<double>.Count, full = n / vl;
+        SoftplusVectors(ref MemoryMarshal.GetReference(x), ref MemoryMarshal.GetReference(y), ref MemoryMarshal.GetReference(d), full, withDerivative);
+        int i = full * vl;
+        if (i == n) return;
+        // The tail through the same vector code (zero-padded), so every element rounds identically.
+        Span<double> t = stackalloc double[3 * Vector<double>.Count];
+        t.Clear();
+        x[i..].CopyTo(t);
+        SoftplusVectors(ref t[0], ref t[vl], ref t[2 * vl], 1, withDerivative);
+        t.Slice(vl, n - i).CopyTo(y[i..]);
+        if (withDerivative) t.Slice(2 * vl, n - i).CopyTo(d[i..]);
     }
 
     /// <summary>Float32 softplus and sigmoid (see the double overload).</summary>
     public static void Softplus(ReadOnlySpan<float> x, Span<float> y, Span<float> d, bool withDerivative)
     {
-        int n = x.Length, vl = Vector<float>.Count, i = 0;
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        ref float yr = ref MemoryMarshal.GetReference(y);
-        ref float dr = ref MemoryMarshal.GetReference(d);
-        for (; i <= n - vl; i += vl)
-        {
-            var yv = Softplus(Vector.LoadUnsafe(ref xr, (nuint)i), out var sv);
-            yv.StoreUnsafe(ref yr, (nuint)i);
-            if (withDerivative) sv.StoreUnsafe(ref dr, (nuint)i);
-        }
-        if (i < n)
-        {
-            Span<float> t = stackalloc float[Vector<float>.Count];
-            t.Clear();
-            x[i..].CopyTo(t);
-            var yv = Softplus(new Vector<float>(t), out var sv);
-            int rest = n - i;
-            for (int j = 0; j < rest; j++) y[i + j] = yv[j];
-            if (withDerivative)
-                for (int j = 0; j < rest; j++) d[i + j] = sv[j];
-        }
+        int n = x.Length, vl = Vector<float>.Count, full = n / vl;
+        SoftplusVectors(ref MemoryMarshal.GetReference(x), ref MemoryMarshal.GetReference(y), ref MemoryMarshal.GetReference(d), full, withDerivative);
+        int i = full * vl;
+        if (i == n) return;
+        Span<float> t = stackalloc float[3 * Vector<float>.Count];
+        t.Clear();
+        x[i..].CopyTo(t);
+        SoftplusVectors(ref t[0], ref t[vl], ref t[2 * vl], 1, withDerivative);
+        t.Slice(vl, n - i).CopyTo(y[i..]);
+        if (withDerivative) t.Slice(2 * vl, n - i).CopyTo(d[i..]);
     }
 
     // fdlibm's split of ln 2: the high part has 32 significant bits, so k·Ln2Hi is exact for |k| < 2^20.
@@ -88,103 +66,113 @@ internal static class SimdMath
     private const double Shifter = 6755399441055744.0; // 1.5·2^52: adding it rounds to an integer held in the low mantissa bits
     private const double Sqrt2 = 1.41421356237309504880;
 
-    /// <summary>softplus(x), with sigmoid(x) in <paramref name="sigmoid"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector<double> Softplus(Vector<double> x, out Vector<double> sigmoid)
+    /// <summary>y ← softplus(x), d ← sigmoid(x) for <paramref name="count"/> whole vectors; one loop body, so the JIT keeps everything in registers.</summary>
+    private static void SoftplusVectors(ref double xs, ref double y, ref double d, int count, bool withDerivative)
     {
-        var a = -Vector.Abs(x);
+        int vl = Vector<double>.Count;
+        for (int i = 0, end = count * vl; i < end; i += vl)
+        {
+            var x = Vector.LoadUnsafe(ref xs, (nuint)i);
+            var a = -Vector.Abs(x);
 
-        // e = exp(a), a ≤ 0.
-        var t = Vector.MultiplyAddEstimate(a, new Vector<double>(InvLn2), new Vector<double>(Shifter));
-        var k = t - new Vector<double>(Shifter);
-        var r = Vector.MultiplyAddEstimate(k, new Vector<double>(-Ln2Hi), a);
-        r = Vector.MultiplyAddEstimate(k, new Vector<double>(-Ln2Lo), r);
-        var p = new Vector<double>(1.0 / 6227020800.0);                     // 1/13!
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 479001600.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 39916800.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 3628800.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 362880.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 40320.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 5040.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 720.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 120.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 24.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 6.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(0.5));
-        p = Vector.MultiplyAddEstimate(p, r, Vector<double>.One);
-        p = Vector.MultiplyAddEstimate(p, r, Vector<double>.One);
-        var scale = Vector.ShiftLeft(Vector.AsVectorUInt64(t) + new Vector<ulong>(1023), 52);
-        var e = p * Vector.AsVectorDouble(scale);
-        // Below −708 the exponent field would underflow: e^a < 3.4·10⁻³⁰⁸ there, taken as 0 (NaN stays NaN).
-        e = Vector.ConditionalSelect(Vector.LessThan(a, new Vector<double>(-708.0)), Vector<double>.Zero, e);
+            // e = exp(a), a ≤ 0.
+            var t = Vector.MultiplyAddEstimate(a, new Vector<double>(InvLn2), new Vector<double>(Shifter));
+            var k = t - new Vector<double>(Shifter);
+            var r = Vector.MultiplyAddEstimate(k, new Vector<double>(-Ln2Hi), a);
+            r = Vector.MultiplyAddEstimate(k, new Vector<double>(-Ln2Lo), r);
+            var p = new Vector<double>(1.0 / 6227020800.0);                     // 1/13!
+            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 479001600.0));
+            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 39916800.0));
+            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 3628800.0));
+            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 362880.0));
+            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 40320.0));
+            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 5040.0));
+            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 720.0));
+            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 120.0));
+            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 24.0));
+            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 6.0));
+            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(0.5));
+            p = Vector.MultiplyAddEstimate(p, r, Vector<double>.One);
+            p = Vector.MultiplyAddEstimate(p, r, Vector<double>.One);
+            var scale = Vector.ShiftLeft(Vector.AsVectorUInt64(t) + new Vector<ulong>(1023), 52);
+            var e = p * Vector.AsVectorDouble(scale);
+            // Below −708 the exponent field would underflow: e^a < 3.4·10⁻³⁰⁸ there, taken as 0 (NaN stays NaN).
+            e = Vector.ConditionalSelect(Vector.LessThan(a, new Vector<double>(-708.0)), Vector<double>.Zero, e);
 
-        // log1p(e), e ∈ [0, 1].
-        var u = Vector<double>.One + e;
-        var big = Vector.GreaterThan(u, new Vector<double>(Sqrt2));
-        var f = Vector.ConditionalSelect(big, u * new Vector<double>(0.5), u) - Vector<double>.One; // exact (Sterbenz)
-        var s = f / (new Vector<double>(2.0) + f);
-        var z = s * s;
-        var q = new Vector<double>(1.0 / 21);
-        q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 19));
-        q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 17));
-        q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 15));
-        q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 13));
-        q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 11));
-        q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 9));
-        q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 7));
-        q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 5));
-        q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 3));
-        var s2 = s + s;
-        var log1pf = Vector.MultiplyAddEstimate(s2 * z, q, s2);
-        var inv = Vector<double>.One / u;
-        var c = e - (u - Vector<double>.One); // the rounding error of 1 + e, exactly
-        var log1p = Vector.MultiplyAddEstimate(c, inv, log1pf) + Vector.ConditionalSelect(big, new Vector<double>(Ln2), Vector<double>.Zero);
+            // log1p(e), e ∈ [0, 1].
+            var u = Vector<double>.One + e;
+            var big = Vector.GreaterThan(u, new Vector<double>(Sqrt2));
+            var f = Vector.ConditionalSelect(big, u * new Vector<double>(0.5), u) - Vector<double>.One; // exact (Sterbenz)
+            var s = f / (new Vector<double>(2.0) + f);
+            var z = s * s;
+            var q = new Vector<double>(1.0 / 21);
+            q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 19));
+            q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 17));
+            q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 15));
+            q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 13));
+            q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 11));
+            q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 9));
+            q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 7));
+            q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 5));
+            q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 3));
+            var s2 = s + s;
+            var log1pf = Vector.MultiplyAddEstimate(s2 * z, q, s2);
+            var inv = Vector<double>.One / u;
+            var c = e - (u - Vector<double>.One); // the rounding error of 1 + e, exactly
+            var log1p = Vector.MultiplyAddEstimate(c, inv, log1pf) + Vector.ConditionalSelect(big, new Vector<double>(Ln2), Vector<double>.Zero);
 
-        sigmoid = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<double>.Zero), inv, e * inv);
-        return Vector.Max(x, Vector<double>.Zero) + log1p;
+            var sigmoid = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<double>.Zero), inv, e * inv);
+            (Vector.Max(x, Vector<double>.Zero) + log1p).StoreUnsafe(ref y, (nuint)i);
+            if (withDerivative) sigmoid.StoreUnsafe(ref d, (nuint)i);
+        }
     }
 
     private const float Ln2HiF = 0.693145751953125f, Ln2LoF = 1.428606765330187045e-06f;
     private const float ShifterF = 12582912.0f; // 1.5·2^23
 
-    /// <summary>Float32 softplus(x), with sigmoid(x) in <paramref name="sigmoid"/> (Taylor degree 7, series to s¹¹).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector<float> Softplus(Vector<float> x, out Vector<float> sigmoid)
+    /// <summary>Float32 softplus and sigmoid for whole vectors (Taylor degree 7, series to s¹¹).</summary>
+    private static void SoftplusVectors(ref float xs, ref float y, ref float d, int count, bool withDerivative)
     {
-        var a = -Vector.Abs(x);
-        var t = Vector.MultiplyAddEstimate(a, new Vector<float>((float)InvLn2), new Vector<float>(ShifterF));
-        var k = t - new Vector<float>(ShifterF);
-        var r = Vector.MultiplyAddEstimate(k, new Vector<float>(-Ln2HiF), a);
-        r = Vector.MultiplyAddEstimate(k, new Vector<float>(-Ln2LoF), r);
-        var p = new Vector<float>(1.0f / 5040);
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<float>(1.0f / 720));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<float>(1.0f / 120));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<float>(1.0f / 24));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<float>(1.0f / 6));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<float>(0.5f));
-        p = Vector.MultiplyAddEstimate(p, r, Vector<float>.One);
-        p = Vector.MultiplyAddEstimate(p, r, Vector<float>.One);
-        var scale = Vector.ShiftLeft(Vector.AsVectorUInt32(t) + new Vector<uint>(127), 23);
-        var e = p * Vector.AsVectorSingle(scale);
-        e = Vector.ConditionalSelect(Vector.LessThan(a, new Vector<float>(-87.0f)), Vector<float>.Zero, e);
+        int vl = Vector<float>.Count;
+        for (int i = 0, end = count * vl; i < end; i += vl)
+        {
+            var x = Vector.LoadUnsafe(ref xs, (nuint)i);
+            var a = -Vector.Abs(x);
+            var t = Vector.MultiplyAddEstimate(a, new Vector<float>((float)InvLn2), new Vector<float>(ShifterF));
+            var k = t - new Vector<float>(ShifterF);
+            var r = Vector.MultiplyAddEstimate(k, new Vector<float>(-Ln2HiF), a);
+            r = Vector.MultiplyAddEstimate(k, new Vector<float>(-Ln2LoF), r);
+            var p = new Vector<float>(1.0f / 5040);
+            p = Vector.MultiplyAddEstimate(p, r, new Vector<float>(1.0f / 720));
+            p = Vector.MultiplyAddEstimate(p, r, new Vector<float>(1.0f / 120));
+            p = Vector.MultiplyAddEstimate(p, r, new Vector<float>(1.0f / 24));
+            p = Vector.MultiplyAddEstimate(p, r, new Vector<float>(1.0f / 6));
+            p = Vector.MultiplyAddEstimate(p, r, new Vector<float>(0.5f));
+            p = Vector.MultiplyAddEstimate(p, r, Vector<float>.One);
+            p = Vector.MultiplyAddEstimate(p, r, Vector<float>.One);
+            var scale = Vector.ShiftLeft(Vector.AsVectorUInt32(t) + new Vector<uint>(127), 23);
+            var e = p * Vector.AsVectorSingle(scale);
+            e = Vector.ConditionalSelect(Vector.LessThan(a, new Vector<float>(-87.0f)), Vector<float>.Zero, e);
 
-        var u = Vector<float>.One + e;
-        var big = Vector.GreaterThan(u, new Vector<float>((float)Sqrt2));
-        var f = Vector.ConditionalSelect(big, u * new Vector<float>(0.5f), u) - Vector<float>.One;
-        var s = f / (new Vector<float>(2.0f) + f);
-        var z = s * s;
-        var q = new Vector<float>(1.0f / 11);
-        q = Vector.MultiplyAddEstimate(q, z, new Vector<float>(1.0f / 9));
-        q = Vector.MultiplyAddEstimate(q, z, new Vector<float>(1.0f / 7));
-        q = Vector.MultiplyAddEstimate(q, z, new Vector<float>(1.0f / 5));
-        q = Vector.MultiplyAddEstimate(q, z, new Vector<float>(1.0f / 3));
-        var s2 = s + s;
-        var log1pf = Vector.MultiplyAddEstimate(s2 * z, q, s2);
-        var inv = Vector<float>.One / u;
-        var c = e - (u - Vector<float>.One);
-        var log1p = Vector.MultiplyAddEstimate(c, inv, log1pf) + Vector.ConditionalSelect(big, new Vector<float>((float)Ln2), Vector<float>.Zero);
+            var u = Vector<float>.One + e;
+            var big = Vector.GreaterThan(u, new Vector<float>((float)Sqrt2));
+            var f = Vector.ConditionalSelect(big, u * new Vector<float>(0.5f), u) - Vector<float>.One;
+            var s = f / (new Vector<float>(2.0f) + f);
+            var z = s * s;
+            var q = new Vector<float>(1.0f / 11);
+            q = Vector.MultiplyAddEstimate(q, z, new Vector<float>(1.0f / 9));
+            q = Vector.MultiplyAddEstimate(q, z, new Vector<float>(1.0f / 7));
+            q = Vector.MultiplyAddEstimate(q, z, new Vector<float>(1.0f / 5));
+            q = Vector.MultiplyAddEstimate(q, z, new Vector<float>(1.0f / 3));
+            var s2 = s + s;
+            var log1pf = Vector.MultiplyAddEstimate(s2 * z, q, s2);
+            var inv = Vector<float>.One / u;
+            var c = e - (u - Vector<float>.One);
+            var log1p = Vector.MultiplyAddEstimate(c, inv, log1pf) + Vector.ConditionalSelect(big, new Vector<float>((float)Ln2), Vector<float>.Zero);
 
-        sigmoid = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<float>.Zero), inv, e * inv);
-        return Vector.Max(x, Vector<float>.Zero) + log1p;
+            var sigmoid = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<float>.Zero), inv, e * inv);
+            (Vector.Max(x, Vector<float>.Zero) + log1p).StoreUnsafe(ref y, (nuint)i);
+            if (withDerivative) sigmoid.StoreUnsafe(ref d, (nuint)i);
+        }
     }
 }
