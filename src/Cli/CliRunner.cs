@@ -13,6 +13,8 @@ public sealed class UsageException(string message) : Exception(message);
 public static class CliRunner
 {
     public const int ExitBadInput = 2;
+    /// <summary>Sampling ran but did not explore the posterior (nearly every transition diverged); outputs are written.</summary>
+    public const int ExitSamplingFailed = 3;
     public const int ExitInternalError = 70;
     public const int ExitInterrupted = 130;
 

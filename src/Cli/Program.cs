@@ -1,15 +1,3 @@
-using System.CommandLine;
 using Bnn.Onnx.Cli;
-using Bnn.Onnx.Cli.Commands;
 
-var root = new RootCommand("bnn: Bayesian posteriors over the weights of ONNX networks, sampled with NUTS.");
-root.Options.Add(CliRunner.VerboseOption);
-root.Subcommands.Add(ImportCommand.Create());
-root.Subcommands.Add(EvalCommand.Create());
-root.Subcommands.Add(SampleCommand.Create());
-root.Subcommands.Add(SummaryCommand.Create());
-root.Subcommands.Add(ExportCommand.Create());
-root.Subcommands.Add(PredictCommand.Create());
-root.Subcommands.Add(PlotCommand.Create());
-
-return CliRunner.Run(root, args);
+return CliRunner.Run(BnnRoot.Create(), args);

@@ -82,6 +82,28 @@ public sealed record SamplingResult(
     /// <summary>Post-warmup transitions that hit the maximum tree depth, all chains.</summary>
     public int TreeDepthSaturations => Chains.Sum(c => c.TreeDepthSaturations);
 
+    /// <summary>The share of transitions that must diverge for <see cref="Failure"/> to call the run failed.</summary>
+    public const double FailedDivergenceShare = 0.9;
+
+    /// <summary>
+    /// A diagnosis when the run did not explore the posterior at all: at least 90% of the post-warmup transitions
+    /// (or, with no post-warmup draws, of the warmup transitions) diverged. Null otherwise. The message names the
+    /// adapted step sizes and what to try, since such runs come from a bad initialisation or a badly scaled posterior.
+    /// </summary>
+    public string? Failure()
+    {
+        long draws = Chains.Sum(c => (long)c.DrawsCompleted);
+        long warmup = Chains.Sum(c => (long)c.WarmupIterationsCompleted);
+        long divergent = draws > 0 ? Divergences : Chains.Sum(c => (long)c.WarmupDivergences);
+        long transitions = draws > 0 ? draws : warmup;
+        if (transitions == 0 || divergent < FailedDivergenceShare * transitions) return null;
+        var stepSizes = string.Join(", ", Chains.Select(c => c.StepSize.ToString("G3", System.Globalization.CultureInfo.InvariantCulture)));
+        return $"sampling failed: {divergent:N0} of {transitions:N0} {(draws > 0 ? "post-warmup" : "warmup")} transitions diverged " +
+               $"(adapted step sizes {stepSizes}); the sampler could not move from its starting points. " +
+               "Try --init onnx (start at the trained weights) or --init uniform, a longer --warmup, a higher --target-accept, " +
+               "a smaller --prior-scale, or standardise the data.";
+    }
+
     /// <summary>Stan's sampler warnings (divergences, tree depth, E-BFMI) for this run.</summary>
     public IReadOnlyList<string> Warnings() =>
         StanWarnings.Sampler(Divergences, TreeDepthSaturations, Options.MaxTreeDepth, Chains.Select(c => c.Ebfmi).ToArray());

@@ -106,6 +106,11 @@ public static class SampleCommand
                 Console.Error.WriteLine($"interrupted: {outcome.Report.DrawsPerChain} draws per chain saved in {Path.Combine(settings.OutDir, SampleRun.DrawsFile)}");
                 return CliRunner.ExitInterrupted;
             }
+            if (outcome.Result.Failure() is { } failure)
+            {
+                Console.Error.WriteLine($"error: {failure}");
+                return CliRunner.ExitSamplingFailed;
+            }
             return 0;
         });
         return command;

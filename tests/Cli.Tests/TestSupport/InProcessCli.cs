@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Bnn.Onnx.Cli;
-using Bnn.Onnx.Cli.Commands;
 
 namespace Bnn.Onnx.Tests.TestSupport;
 
@@ -12,19 +11,8 @@ namespace Bnn.Onnx.Tests.TestSupport;
 public static class InProcessCli
 {
     /// <summary>The same command tree as the program's entry point.</summary>
-    public static RootCommand Root()
-    {
-        var root = new RootCommand("bnn");
-        root.Options.Add(CliRunner.VerboseOption);
-        root.Subcommands.Add(ImportCommand.Create());
-        root.Subcommands.Add(EvalCommand.Create());
-        root.Subcommands.Add(SampleCommand.Create());
-        root.Subcommands.Add(SummaryCommand.Create());
-        root.Subcommands.Add(ExportCommand.Create());
-        root.Subcommands.Add(PredictCommand.Create());
-        root.Subcommands.Add(PlotCommand.Create());
-        return root;
-    }
+    /// <summary>The same command tree as the program's entry point.</summary>
+    public static RootCommand Root() => BnnRoot.Create();
 
     public static CliResult Run(params string[] args)
     {
