@@ -40,6 +40,9 @@ public sealed record DrawSelection(int DrawsPerChain = int.MaxValue, int Thin = 
 /// </summary>
 public sealed class ParquetDrawStreamReader
 {
+    /// <summary>Tensor chunks at least this large are followed by a full garbage collection.</summary>
+    private const long LargeChunkBytes = 64L << 20;
+
     private readonly int[][] _chainIds;  // [row group][row]
     private readonly int[][] _drawIds;   // [row group][row]
     private readonly Dictionary<string, int> _columnIndex;
@@ -272,6 +275,9 @@ public sealed class ParquetDrawStreamReader
                     int first = row * size;
                     foreach (var (element, k) in targets) result[k][c][slot] = _values[first + element];
                 }
+                // Decoding a large chunk leaves hundreds of MB of dead page buffers on the large-object heap, which the
+                // GC would otherwise let pile up to several GB before a full collection; collect them now.
+                if ((long)count * sizeof(double) >= LargeChunkBytes) GC.Collect();
             }
         }
         return result;

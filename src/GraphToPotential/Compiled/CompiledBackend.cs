@@ -56,10 +56,20 @@ internal sealed class CompiledGraphFunction<T> : IGraphFunction where T : unmana
     public void Dispose() => _states.Clear();
 }
 
-/// <summary>The compiled log posterior: one program for the data, a state per chain.</summary>
+/// <summary>
+/// The compiled log posterior. Every op is row-wise (nothing mixes data rows), so the data are evaluated in blocks of
+/// at most <see cref="BlockRows"/> rows through one program compiled for that block size (plus one for the last,
+/// shorter block): a block's activations and their gradients stay in the core's L2 cache through the forward and the
+/// reverse pass, and the parameter gradients accumulate over blocks. A state per chain.
+/// </summary>
 internal sealed class CompiledPotential<T> : IPotential where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>Rows per block: a multiple of the register tile (3 vectors) for float32 and float64; ~0.6 MB of
+    /// activations and gradients per block for a 64-wide MLP in float64.</summary>
+    public const int BlockRows = 192;
+
     private readonly CompiledProgram<T> _program;
+    private readonly CompiledProgram<T>? _lastProgram;
     private readonly object _predictLock = new();
     private CompiledGraphFunction<T>? _predict;
 
@@ -67,16 +77,25 @@ internal sealed class CompiledPotential<T> : IPotential where T : unmanaged, IFl
     {
         Model = model;
         var graph = CompiledBackend.LikelihoodGraph(model);
-        _program = ProgramBuilder<T>.Build(graph, new CompileSettings(model.Data.Rows, model.InputName, ParameterGradients: true,
+        int rows = model.Data.Rows;
+        int block = Math.Max(1, Math.Min(rows, BlockRows)), last = rows % block;
+        _program = Build(graph, model, block);
+        if (last != 0) _lastProgram = Build(graph, model, last);
+    }
+
+    private static CompiledProgram<T> Build(OnnxGraph graph, PosteriorModel model, int rows)
+    {
+        var program = ProgramBuilder<T>.Build(graph, new CompileSettings(rows, model.InputName, ParameterGradients: true,
             KeepValues: [model.LikelihoodValue]));
-        var predictor = _program.Value(model.LikelihoodValue);
+        var predictor = program.Value(model.LikelihoodValue);
         if (predictor.RowAxis != 0 || predictor.PhysCount != model.OutputWidth)
             throw new NotSupportedException($"model: value '{predictor.Name}' {predictor.ShapeText} read by the likelihood must be [batch, {model.OutputWidth}]");
+        return program;
     }
 
     public PosteriorModel Model { get; }
 
-    public ILogDensity CreateLogDensity() => new CompiledLogDensity<T>(Model, _program);
+    public ILogDensity CreateLogDensity() => new CompiledLogDensity<T>(Model, _program, _lastProgram);
 
     public IBatchedLogDensity? CreateBatched(int maxBatch) => new SequentialBatchedLogDensity(CreateLogDensity(), maxBatch);
 
@@ -93,32 +112,49 @@ internal sealed class CompiledPotential<T> : IPotential where T : unmanaged, IFl
 }
 
 /// <summary>
-/// log p(θ | D) on one state. The likelihood reads the predictor in its physical layout ([K, R], rows innermost)
-/// and seeds its gradient directly; sums are accumulated in double whatever the compute precision.
+/// log p(θ | D) on one chain's states. The likelihood reads the predictor in its physical layout ([K, R], rows
+/// innermost) and seeds its gradient directly; sums are accumulated in double whatever the compute precision, block
+/// by block in a fixed order.
 /// </summary>
 internal sealed class CompiledLogDensity<T> : ILogDensity where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>One block of rows: its state, its inputs (physical layout, already in the compute type) and targets.</summary>
+    private sealed record Block(ProgramState<T> State, Value Input, Value Predictor, T[] Inputs, double[] Targets, int[] Labels, int Rows);
+
     private readonly PosteriorModel _model;
     private readonly ProgramState<T> _state;
-    private readonly Value _predictor;
-    private readonly double[] _targets;
-    private readonly int[] _labels;
-    private readonly int _rows, _k;
+    private readonly ProgramState<T>? _lastState;
+    private readonly Block[] _blocks;
+    private readonly int _k;
 
-    public CompiledLogDensity(PosteriorModel model, CompiledProgram<T> program)
+    public CompiledLogDensity(PosteriorModel model, CompiledProgram<T> program, CompiledProgram<T>? lastProgram)
     {
         _model = model;
-        _state = new ProgramState<T>(program);
-        _state.SetLogical(program.Value(model.InputName), model.Data.Features);
-        _predictor = program.Value(model.LikelihoodValue);
-        _rows = model.Data.Rows;
         _k = model.OutputWidth;
-        // Targets rearranged to the predictor's physical layout: element (r, k) at k·R + r.
-        _targets = new double[_rows * model.Data.TargetWidth];
-        for (int r = 0; r < _rows; r++)
-            for (int k = 0; k < model.Data.TargetWidth; k++)
-                _targets[k * _rows + r] = model.Data.Targets[r * model.Data.TargetWidth + k];
-        _labels = model.Options.Likelihood == LikelihoodKind.Categorical ? model.Data.Targets.Select(t => (int)t).ToArray() : [];
+        _state = new ProgramState<T>(program);
+        _lastState = lastProgram is null ? null : new ProgramState<T>(lastProgram);
+        var data = model.Data;
+        int rows = data.Rows, block = program.Rows, width = data.Features.Length / rows, tw = data.TargetWidth;
+        var blocks = new List<Block>();
+        for (int r0 = 0; r0 < rows; r0 += block)
+        {
+            int n = Math.Min(block, rows - r0);
+            var state = n == block ? _state : _lastState!;
+            var input = state.Program.Value(model.InputName);
+            // Rows innermost: element (r, f) at f·n + r; targets (r, k) at k·n + r.
+            var inputs = new T[n * width];
+            for (int r = 0; r < n; r++)
+                for (int f = 0; f < width; f++) inputs[f * n + r] = T.CreateTruncating(data.Features[(r0 + r) * width + f]);
+            var targets = new double[n * tw];
+            for (int r = 0; r < n; r++)
+                for (int k = 0; k < tw; k++) targets[k * n + r] = data.Targets[(r0 + r) * tw + k];
+            int[] labels = model.Options.Likelihood == LikelihoodKind.Categorical
+                ? Enumerable.Range(r0, n).Select(r => (int)data.Targets[r]).ToArray() : [];
+            blocks.Add(new Block(state, input, state.Program.Value(model.LikelihoodValue), inputs, targets, labels, n));
+        }
+        _blocks = blocks.ToArray();
+        // With one block the inputs are written once, here; otherwise before each block's forward pass.
+        if (_blocks.Length == 1) _blocks[0].Inputs.CopyTo(_state.V.AsSpan(_blocks[0].Input.Offset));
         Dimension = model.Layout.Dimension;
     }
 
@@ -126,22 +162,40 @@ internal sealed class CompiledLogDensity<T> : ILogDensity where T : unmanaged, I
 
     public double LogDensityAndGradient(ReadOnlySpan<double> position, Span<double> gradient)
     {
-        _state.SetParameters(position);
-        _state.Forward(true);
-        _state.ClearGradients();
         double logSigma = _model.LogSigma(position);
-        double ll = LogLikelihood(logSigma, out double dLogSigma);
-        _state.Backward();
+        double ll = 0, dLogSigma = 0;
+        PrepareState(_state, position);
+        if (_lastState is not null) PrepareState(_lastState, position);
+        bool single = _blocks.Length == 1;
+        foreach (var b in _blocks)
+        {
+            var state = b.State;
+            if (!single) b.Inputs.CopyTo(state.V.AsSpan(b.Input.Offset));
+            state.ForwardPrepared(true);
+            state.ClearActivationGradients();
+            ll += LogLikelihood(b, logSigma, out double dls);
+            dLogSigma += dls;
+            state.Backward();
+        }
         _state.ReadParameterGradients(gradient);
+        _lastState?.AddParameterGradients(gradient);
         if (_model.SigmaOffset >= 0) gradient[_model.SigmaOffset] = dLogSigma;
         return ll + _model.LogPrior(position, gradient);
     }
 
-    private double LogLikelihood(double logSigma, out double dLogSigma)
+    private static void PrepareState(ProgramState<T> state, ReadOnlySpan<double> position)
     {
-        var v = _state.V;
-        var g = _state.G;
-        int off = _predictor.Offset, goff = _predictor.GradOffset;
+        state.SetParameters(position);
+        state.Prepare();
+        Array.Clear(state.G, 0, state.Program.ParameterGradSize);
+    }
+
+    private double LogLikelihood(Block b, double logSigma, out double dLogSigma)
+    {
+        var v = b.State.V;
+        var g = b.State.G;
+        var targets = b.Targets;
+        int off = b.Predictor.Offset, goff = b.Predictor.GradOffset, rows = b.Rows;
         bool grad = goff >= 0;
         dLogSigma = 0;
         switch (_model.Options.Likelihood)
@@ -149,10 +203,10 @@ internal sealed class CompiledLogDensity<T> : ILogDensity where T : unmanaged, I
             case LikelihoodKind.Normal:
             {
                 double invVar = Math.Exp(-2 * logSigma), ss = 0;
-                int n = _targets.Length;
+                int n = targets.Length;
                 for (int i = 0; i < n; i++)
                 {
-                    double r = _targets[i] - double.CreateTruncating(v[off + i]);
+                    double r = targets[i] - double.CreateTruncating(v[off + i]);
                     ss += r * r;
                     if (grad) g[goff + i] = T.CreateTruncating(r * invVar);
                 }
@@ -162,9 +216,9 @@ internal sealed class CompiledLogDensity<T> : ILogDensity where T : unmanaged, I
             case LikelihoodKind.Bernoulli:
             {
                 double sum = 0;
-                for (int i = 0; i < _rows; i++)
+                for (int i = 0; i < rows; i++)
                 {
-                    double z = double.CreateTruncating(v[off + i]), y = _targets[i];
+                    double z = double.CreateTruncating(v[off + i]), y = targets[i];
                     double e = Math.Exp(-Math.Abs(z));
                     sum += y * z - (Math.Max(z, 0) + Math.Log(1 + e));
                     if (grad) g[goff + i] = T.CreateTruncating(y - (z >= 0 ? 1 / (1 + e) : e / (1 + e)));
@@ -174,7 +228,8 @@ internal sealed class CompiledLogDensity<T> : ILogDensity where T : unmanaged, I
             default:
             {
                 double sum = 0;
-                int rows = _rows, k = _k;
+                int k = _k;
+                var labels = b.Labels;
                 for (int r = 0; r < rows; r++)
                 {
                     double max = double.NegativeInfinity;
@@ -182,7 +237,7 @@ internal sealed class CompiledLogDensity<T> : ILogDensity where T : unmanaged, I
                     double s = 0;
                     for (int c = 0; c < k; c++) s += Math.Exp(double.CreateTruncating(v[off + c * rows + r]) - max);
                     double lse = max + Math.Log(s);
-                    int label = _labels[r];
+                    int label = labels[r];
                     sum += double.CreateTruncating(v[off + label * rows + r]) - lse;
                     if (grad)
                         for (int c = 0; c < k; c++)

@@ -18,6 +18,9 @@ internal sealed class CompiledProgram<T> where T : unmanaged, IFloatingPointIeee
 
     public required int ValueSize { get; init; }
     public required int GradSize { get; init; }
+
+    /// <summary>The gradient arena starts with the parameters' gradients, [0, ParameterGradSize); activations' gradients follow.</summary>
+    public required int ParameterGradSize { get; init; }
     public required (int Offset, double[] Data)[] Initializers { get; init; }
     public required ParameterSlot[] Parameters { get; init; }
     public required IReadOnlyDictionary<string, Value> Values { get; init; }
@@ -91,13 +94,31 @@ internal sealed class ProgramState<T> where T : unmanaged, IFloatingPointIeee754
         for (int l = 0; l < value.Size; l++) G[value.GradOffset + value.PhysicalIndex(l)] += T.CreateTruncating(seed[l]);
     }
 
+    /// <summary>Prepares the ops for the current parameters (packs weights), then runs the forward pass.</summary>
     public void Forward(bool withGradient)
+    {
+        Prepare();
+        ForwardPrepared(withGradient);
+    }
+
+    /// <summary>Per-parameter work of the ops (packed weights), done once per position whatever the number of row blocks.</summary>
+    public void Prepare()
+    {
+        var v = V.AsSpan();
+        foreach (var op in Program.Ops) op.Prepare(v);
+    }
+
+    /// <summary>The forward pass, after <see cref="Prepare"/> for the current parameters.</summary>
+    public void ForwardPrepared(bool withGradient)
     {
         var v = V.AsSpan();
         foreach (var op in Program.Ops) op.Forward(v, withGradient);
     }
 
     public void ClearGradients() => Array.Clear(G);
+
+    /// <summary>Clears every gradient but the parameters' (which keep accumulating over row blocks).</summary>
+    public void ClearActivationGradients() => Array.Clear(G, Program.ParameterGradSize, G.Length - Program.ParameterGradSize);
 
     public void Backward()
     {
@@ -106,6 +127,18 @@ internal sealed class ProgramState<T> where T : unmanaged, IFloatingPointIeee754
         var ops = Program.Ops;
         for (int i = ops.Length - 1; i >= 0; i--)
             if (Program.OpNeedsBackward[i]) ops[i].Backward(v, g);
+    }
+
+    /// <summary>Adds ∂/∂θ of the parameters (graph order) into <paramref name="gradient"/>.</summary>
+    public void AddParameterGradients(Span<double> gradient)
+    {
+        foreach (var s in Program.Parameters)
+        {
+            if (s.GradOffset < 0) continue;
+            var dst = gradient.Slice(s.PositionOffset, s.Size);
+            var src = G.AsSpan(s.GradOffset, s.Size);
+            for (int i = 0; i < dst.Length; i++) dst[i] += double.CreateTruncating(src[i]);
+        }
     }
 
     /// <summary>Writes ∂/∂θ of the parameters (graph order) into <paramref name="gradient"/> (overwrites that prefix).</summary>

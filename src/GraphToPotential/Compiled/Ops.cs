@@ -12,6 +12,9 @@ internal abstract class Op<T>(string node) where T : unmanaged, IFloatingPointIe
 {
     public string Node { get; } = node;
 
+    /// <summary>Work that depends only on the parameters (e.g. packing weights), done once per position before any forward pass.</summary>
+    public virtual void Prepare(Span<T> v) { }
+
     public abstract void Forward(Span<T> v, bool withGradient);
 
     public abstract void Backward(Span<T> v, Span<T> g);
@@ -37,8 +40,8 @@ internal sealed class UnaryOp<T>(string node, Activation<T> activation, int x, i
 /// <summary>
 /// A dense layer over rows: Y[p, n, :] = act(β·c[n] + α Σ_k W(k, n) · A[p, k, :]), with A physically [P, K] × R and
 /// Y [P, N] × R (rows innermost), W a row-free matrix read through strides (so Gemm's transB and MatMul's [K, N]
-/// are the same kernel), bias and activation fused. Each call first packs α·W as [K, N] (forward) or [N, K]
-/// (reverse) and β·c into the op's scratch, then runs the register-blocked kernels of <see cref="Gemm{T}"/> over
+/// are the same kernel), bias and activation fused. Once per position it packs α·W as [K, N] (forward) and [N, K]
+/// (reverse) and β·c into the op's scratch (<see cref="Prepare"/>), then runs the register-blocked kernels of <see cref="Gemm{T}"/> over
 /// blocks of <see cref="Chunk"/> rows, applying the activation (forward) or the whole reverse step (∂z, ∂c, ∂W, ∂A)
 /// to one block while it is in cache.
 /// </summary>
@@ -64,19 +67,30 @@ internal sealed class DenseOp<T> : Op<T> where T : unmanaged, IFloatingPointIeee
         (_y, _gy, _activation, _derivative, _pack) = (y, gy, activation, derivative, pack);
     }
 
-    /// <summary>Scratch the op needs: packed weights [K, N] and the bias [N].</summary>
-    public static int PackSize(int k, int n) => k * n + n;
+    /// <summary>Scratch the op needs: packed weights [K, N], their transpose [N, K] and the bias [N].</summary>
+    public static int PackSize(int k, int n) => 2 * k * n + n;
+
+    /// <summary>Packs W'[k, n] = α·W(k, n), W'ᵀ[n, k] and b[n] = β·c[n] (0 without a bias).</summary>
+    public override void Prepare(Span<T> v)
+    {
+        int kk = _k, nn = _n;
+        var wp = v.Slice(_pack, kk * nn);
+        var wt = v.Slice(_pack + kk * nn, kk * nn);
+        var bp = v.Slice(_pack + 2 * kk * nn, nn);
+        for (int k = 0; k < kk; k++)
+            for (int n = 0; n < nn; n++)
+            {
+                T w = _alpha * v[_w + k * _wk + n * _wn];
+                wp[k * nn + n] = w;
+                wt[n * kk + k] = w;
+            }
+        for (int n = 0; n < nn; n++) bp[n] = _bias >= 0 ? _beta * v[_bias + n * _biasStride] : T.Zero;
+    }
 
     public override void Forward(Span<T> v, bool withGradient)
     {
         int rows = _rows, kk = _k, nn = _n;
-        // Packed operands: W'[k, n] = α·W(k, n), b[n] = β·c[n] (0 without a bias).
-        var wp = v.Slice(_pack, kk * nn);
-        var bp = v.Slice(_pack + kk * nn, nn);
-        for (int k = 0; k < kk; k++)
-            for (int n = 0; n < nn; n++) wp[k * nn + n] = _alpha * v[_w + k * _wk + n * _wn];
-        for (int n = 0; n < nn; n++) bp[n] = _bias >= 0 ? _beta * v[_bias + n * _biasStride] : T.Zero;
-
+        ReadOnlySpan<T> wp = v.Slice(_pack, kk * nn), bp = v.Slice(_pack + 2 * kk * nn, nn);
         for (int p = 0; p < _p; p++)
         {
             int ap = _a + p * kk * rows, yp = _y + p * nn * rows, dp = _derivative + p * nn * rows;
@@ -107,11 +121,7 @@ internal sealed class DenseOp<T> : Op<T> where T : unmanaged, IFloatingPointIeee
     public override void Backward(Span<T> v, Span<T> g)
     {
         int rows = _rows, kk = _k, nn = _n;
-        // Packed transpose for the input gradient: W'ᵀ[n, k] = α·W(k, n).
-        var wt = v.Slice(_pack, kk * nn);
-        if (_ga >= 0)
-            for (int n = 0; n < nn; n++)
-                for (int k = 0; k < kk; k++) wt[n * kk + k] = _alpha * v[_w + k * _wk + n * _wn];
+        ReadOnlySpan<T> wt = v.Slice(_pack + kk * nn, kk * nn);
 
         for (int p = 0; p < _p; p++)
         {

@@ -51,6 +51,7 @@ internal sealed class ProgramBuilder<T> where T : unmanaged, IFloatingPointIeee7
             OpNeedsBackward = b._opNeedsBackward.ToArray(),
             ValueSize = b._valueSize,
             GradSize = b._gradSize,
+            ParameterGradSize = b._parameters.Where(p => p.GradOffset >= 0).Select(p => p.GradOffset + p.Size).DefaultIfEmpty(0).Max(),
             Initializers = b._initializers.ToArray(),
             Parameters = b._parameters.ToArray(),
             Values = b._values,

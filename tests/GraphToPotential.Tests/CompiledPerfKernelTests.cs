@@ -1,0 +1,208 @@
+using Bnn.Onnx.GraphToPotential;
+using Bnn.Onnx.GraphToPotential.Compiled;
+using static Bnn.Onnx.Tests.Graphs;
+
+namespace Bnn.Onnx.Tests;
+
+/// <summary>
+/// The compiled backend's fast paths against plain references: the fused softplus/sigmoid (own exp and log1p),
+/// the register-blocked matrix kernels at every tile and tail shape, and the evaluation in row blocks.
+/// </summary>
+public class CompiledPerfKernelTests
+{
+    /// <summary>log1p(y) to a few ulps without cancellation (Goldberg 1991, Theorem 4): log(1+y)·y/((1+y)−1).</summary>
+    private static double Log1P(double y)
+    {
+        double u = 1 + y;
+        return u == 1 ? y : Math.Log(u) * y / (u - 1);
+    }
+
+    private static double[] SoftplusGrid()
+    {
+        var xs = new List<double> { 0, -0.0, 1e-300, -1e-300, 1e-17, -1e-17, 0.3465, -0.3466, 0.881373587, -0.881373587, 36, -36, 37.5, -37.5,
+            -700, -707.9, -708.5, -720, -745.2, -800, 700, 800, double.PositiveInfinity, double.NegativeInfinity };
+        for (double x = -60; x <= 60; x += 0.0137) xs.Add(x);
+        var rng = new Random(5);
+        for (int i = 0; i < 2000; i++) xs.Add(Math.Exp(8 * rng.NextDouble() - 6) * (rng.Next(2) == 0 ? -1 : 1));
+        xs.Add(1.5); // an odd length, so the tail path runs
+        return xs.ToArray();
+    }
+
+    [Fact]
+    public void SoftplusAndSigmoidAreAccurateToAFewUlpsIncludingTailsAndExtremes()
+    {
+        var x = SoftplusGrid();
+        Assert.NotEqual(0, x.Length % System.Numerics.Vector<double>.Count);
+        var y = new double[x.Length];
+        var d = new double[x.Length];
+        SimdMath.Softplus(x, y, d, true);
+        double worstY = 0, worstD = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            double e = Math.Exp(-Math.Abs(x[i]));
+            double refY = Math.Max(x[i], 0) + Log1P(e);
+            double refD = x[i] >= 0 ? 1 / (1 + e) : e / (1 + e);
+            if (refY < 1e-300)
+            {
+                // Below e^−708 the result is taken as 0 (absolute error < 3.4e−308).
+                Assert.True(Math.Abs(y[i] - refY) < 1e-300 && Math.Abs(d[i] - refD) < 1e-300, $"x = {x[i]:R}: {y[i]:R}, {d[i]:R}");
+                continue;
+            }
+            if (double.IsInfinity(refY))
+            {
+                Assert.Equal(refY, y[i]);
+                Assert.Equal(refD, d[i]);
+                continue;
+            }
+            double ey = Math.Abs(y[i] - refY) / refY, ed = Math.Abs(d[i] - refD) / refD;
+            worstY = Math.Max(worstY, ey);
+            worstD = Math.Max(worstD, ed);
+            Assert.True(ey <= 1e-15, $"softplus({x[i]:R}) = {y[i]:R}, reference {refY:R}");
+            Assert.True(ed <= 1e-15, $"sigmoid({x[i]:R}) = {d[i]:R}, reference {refD:R}");
+        }
+        Assert.True(worstY > 0 || worstD > 0, "the comparison ran");
+
+        // NaN propagates; in place (x and y the same span) gives the same values; without the derivative nothing is written to it.
+        var nan = new[] { double.NaN, 1.0, -2.0 };
+        var ny = new double[3];
+        SimdMath.Softplus(nan, ny, new double[3], true);
+        Assert.True(double.IsNaN(ny[0]));
+        var inPlace = (double[])x.Clone();
+        var untouched = new double[x.Length];
+        SimdMath.Softplus(inPlace, inPlace, untouched, false);
+        Assert.Equal(y, inPlace);
+        Assert.All(untouched, v => Assert.Equal(0.0, v));
+    }
+
+    [Fact]
+    public void Float32SoftplusIsAccurateToFloatPrecision()
+    {
+        var xd = SoftplusGrid().Where(v => Math.Abs(v) < 80).ToArray();
+        var x = xd.Select(v => (float)v).ToArray();
+        var y = new float[x.Length];
+        var d = new float[x.Length];
+        SimdMath.Softplus(x, y, d, true);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double xi = x[i], e = Math.Exp(-Math.Abs(xi));
+            double refY = Math.Max(xi, 0) + Log1P(e), refD = xi >= 0 ? 1 / (1 + e) : e / (1 + e);
+            Assert.True(Math.Abs(y[i] - refY) <= 4e-7 * refY, $"softplus({xi:R}) = {y[i]:R}, reference {refY:R}");
+            Assert.True(Math.Abs(d[i] - refD) <= 4e-7 * refD, $"sigmoid({xi:R}) = {d[i]:R}, reference {refD:R}");
+        }
+    }
+
+    [Fact]
+    public void RowKernelMatchesPlainLoopsForEveryTileAndTailShape()
+    {
+        var rng = new Random(11);
+        foreach (int j in new[] { 1, 2, 5, 9 })
+            foreach (int m in new[] { 1, 3, 4, 5, 8, 11 })
+                foreach (int len in new[] { 1, 3, 4, 7, 12, 13, 25, 40 })
+                    foreach (bool accumulate in new[] { false, true })
+                    {
+                        int xStride = len + 3, oStride = len + 2;
+                        var c = Enumerable.Range(0, j * m).Select(_ => Normal(rng)).ToArray();
+                        var x = Enumerable.Range(0, j * xStride).Select(_ => Normal(rng)).ToArray();
+                        var init = Enumerable.Range(0, m).Select(_ => Normal(rng)).ToArray();
+                        var o = Enumerable.Range(0, m * oStride).Select(_ => Normal(rng)).ToArray();
+                        var expected = (double[])o.Clone();
+                        for (int mm = 0; mm < m; mm++)
+                            for (int r = 0; r < len; r++)
+                            {
+                                double s = accumulate ? o[mm * oStride + r] : init[mm];
+                                for (int jj = 0; jj < j; jj++) s += c[jj * m + mm] * x[jj * xStride + r];
+                                expected[mm * oStride + r] = s;
+                            }
+                        Gemm<double>.Rows(c, j, m, x, xStride, o, oStride, len, accumulate ? default : init);
+                        for (int i = 0; i < o.Length; i++)
+                            Assert.True(Math.Abs(o[i] - expected[i]) <= 1e-13 * (1 + Math.Abs(expected[i])), $"J={j} M={m} len={len} acc={accumulate} at {i}: {o[i]:R} vs {expected[i]:R}");
+
+                        // float32: the same shapes with 8-wide vectors.
+                        var of = o.Select(v => (float)v).ToArray();
+                        var expf = (double[])of.Select(v => (double)v).ToArray();
+                        var cf = c.Select(v => (float)v).ToArray();
+                        var xf = x.Select(v => (float)v).ToArray();
+                        var initf = init.Select(v => (float)v).ToArray();
+                        for (int mm = 0; mm < m; mm++)
+                            for (int r = 0; r < len; r++)
+                            {
+                                double s = accumulate ? of[mm * oStride + r] : initf[mm];
+                                for (int jj = 0; jj < j; jj++) s += (double)cf[jj * m + mm] * xf[jj * xStride + r];
+                                expf[mm * oStride + r] = s;
+                            }
+                        Gemm<float>.Rows(cf, j, m, xf, xStride, of, oStride, len, accumulate ? default : initf);
+                        for (int i = 0; i < of.Length; i++)
+                            Assert.True(Math.Abs(of[i] - expf[i]) <= 1e-5 * (1 + Math.Abs(expf[i])), $"float J={j} M={m} len={len} at {i}");
+                    }
+    }
+
+    [Fact]
+    public void ReduceKernelMatchesPlainLoopsForEveryTileAndTailShape()
+    {
+        var rng = new Random(12);
+        foreach (int k in new[] { 1, 3, 4, 5, 9 })
+            foreach (int n in new[] { 1, 2, 3, 4, 7 })
+                foreach (int len in new[] { 1, 3, 4, 8, 9, 17, 40 })
+                {
+                    int aStride = len + 1, dStride = len + 5, ks = n + 1, ns = 1;
+                    var a = Enumerable.Range(0, k * aStride).Select(_ => Normal(rng)).ToArray();
+                    var d = Enumerable.Range(0, n * dStride).Select(_ => Normal(rng)).ToArray();
+                    var o = Enumerable.Range(0, k * ks).Select(_ => Normal(rng)).ToArray();
+                    var expected = (double[])o.Clone();
+                    for (int kk = 0; kk < k; kk++)
+                        for (int nn = 0; nn < n; nn++)
+                        {
+                            double s = 0;
+                            for (int r = 0; r < len; r++) s += a[kk * aStride + r] * d[nn * dStride + r];
+                            expected[kk * ks + nn * ns] += 0.5 * s;
+                        }
+                    Gemm<double>.Reduce(a, k, aStride, d, n, dStride, len, o, ks, ns, 0.5);
+                    for (int i = 0; i < o.Length; i++)
+                        Assert.True(Math.Abs(o[i] - expected[i]) <= 1e-13 * (1 + Math.Abs(expected[i])), $"K={k} N={n} len={len} at {i}: {o[i]:R} vs {expected[i]:R}");
+                }
+    }
+
+    /// <summary>More rows than one block (two full blocks and a shorter last one): value against the reference likelihood on the unblocked forward pass, gradient against finite differences.</summary>
+    [Theory]
+    [InlineData(LikelihoodKind.Normal)]
+    [InlineData(LikelihoodKind.Categorical)]
+    [InlineData(LikelihoodKind.Bernoulli)]
+    public void RowBlocksGiveTheUnblockedPosteriorAndItsGradient(LikelihoodKind likelihood)
+    {
+        int rows = 2 * CompiledPotential<double>.BlockRows + 37, outputs = likelihood == LikelihoodKind.Categorical ? 3 : likelihood == LikelihoodKind.Bernoulli ? 1 : 2;
+        var graph = Mlp([3, 13, 7, outputs], "Softplus", 17);
+        var rng = new Random(4);
+        var features = Enumerable.Range(0, rows * 3).Select(_ => Normal(rng)).ToArray();
+        var targets = likelihood switch
+        {
+            LikelihoodKind.Categorical => Enumerable.Range(0, rows).Select(_ => (double)rng.Next(3)).ToArray(),
+            LikelihoodKind.Bernoulli => Enumerable.Range(0, rows).Select(_ => (double)rng.Next(2)).ToArray(),
+            _ => Enumerable.Range(0, rows * outputs).Select(_ => Normal(rng)).ToArray(),
+        };
+        var data = new DataSet(features, 3, targets, likelihood == LikelihoodKind.Normal ? outputs : 1);
+        var model = PosteriorModel.Create(graph, new PosteriorOptions(PriorOptions.Default, likelihood), data);
+        using var potential = new CompiledBackend().CreatePotential(model, BackendOptions.Default);
+        var position = model.PositionAtFileWeights(0.8);
+        var density = potential.CreateLogDensity();
+        GradientAssert.MatchesFiniteDifferences(density, position, 1e-6);
+
+        var pred = new double[rows * outputs];
+        potential.Predict(position, features, rows, pred);
+        double reference = model.LogLikelihood(pred, model.LogSigma(position), new double[pred.Length], out _) + model.LogPrior(position, []);
+        var gradient = new double[position.Length];
+        double lp = density.LogDensityAndGradient(position, gradient);
+        Assert.Equal(reference, lp, 9);
+
+        // Repeated calls are identical bit for bit (no state leaks between calls or blocks).
+        var again = new double[position.Length];
+        Assert.Equal(lp, density.LogDensityAndGradient(position, again));
+        Assert.Equal(gradient, again);
+
+        using var p32 = new CompiledBackend().CreatePotential(model, new BackendOptions(ComputePrecision.Float32));
+        var g32 = new double[position.Length];
+        double lp32 = p32.CreateLogDensity().LogDensityAndGradient(position, g32);
+        Assert.True(Math.Abs(lp32 - lp) <= 1e-5 * Math.Abs(lp), $"float32 {lp32:R} vs float64 {lp:R}");
+        double norm = Math.Sqrt(gradient.Sum(v => v * v)), diff = Math.Sqrt(gradient.Zip(g32, (u, v) => (u - v) * (u - v)).Sum());
+        Assert.True(diff <= 1e-4 * norm, $"float32 gradient differs by {diff:E2} (norm {norm:E2})");
+    }
+}
