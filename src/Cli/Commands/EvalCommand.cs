@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using Bnn.Onnx.Export;
 using Bnn.Onnx.GraphToPotential;
 using Bnn.Onnx.OnnxImport;
 
@@ -35,17 +36,17 @@ public static class EvalCommand
             var file = parseResult.GetValue(model)!;
             var graph = OnnxImporter.Import(file.FullName);
             int width = GraphShapes.InputWidth(graph);
-            var rows = ReadRows(parseResult.GetValue(input)!.FullName, width);
+            var (inputs, rows) = FeatureCsv.Read(parseResult.GetValue(input)!.FullName, width);
 
             var factory = BackendSelector.Select(kind, graph, Backends.All);
 
             var parameters = graph.Parameters.SelectMany(p => p.Values).ToArray();
             using var function = factory.CompileGraph(graph, options);
-            var outputs = new double[rows.Count * function.OutputWidth];
-            function.Forward(parameters, rows.SelectMany(r => r).ToArray(), rows.Count, outputs);
+            var outputs = new double[rows * function.OutputWidth];
+            function.Forward(parameters, inputs, rows, outputs);
 
             var text = new StringBuilder();
-            for (int r = 0; r < rows.Count; r++)
+            for (int r = 0; r < rows; r++)
             {
                 for (int k = 0; k < function.OutputWidth; k++)
                 {
@@ -55,38 +56,11 @@ public static class EvalCommand
                 text.Append('\n');
             }
             if (parseResult.GetValue(output) is FileInfo outFile)
-            {
-                // Written beside the target and moved into place, so a failure never leaves a truncated file.
-                string temp = outFile.FullName + ".tmp";
-                File.WriteAllText(temp, text.ToString());
-                File.Move(temp, outFile.FullName, overwrite: true);
-            }
+                AtomicFile.WriteAllText(outFile.FullName, text.ToString());
             else
                 Console.Out.Write(text.ToString());
             return 0;
         });
         return command;
-    }
-
-    /// <summary>Reads a header-less numeric CSV of rows with <paramref name="width"/> values each; bad lines give one-line <see cref="InvalidDataException"/>s.</summary>
-    public static List<double[]> ReadRows(string path, int width)
-    {
-        var rows = new List<double[]>();
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
-        {
-            lineNumber++;
-            if (line.Trim().Length == 0) continue;
-            var cells = line.Split(',');
-            if (cells.Length != width)
-                throw new InvalidDataException($"{path}:{lineNumber}: {cells.Length} values, the model input takes {width} per row");
-            var row = new double[width];
-            for (int i = 0; i < width; i++)
-                if (!double.TryParse(cells[i].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out row[i]))
-                    throw new InvalidDataException($"{path}:{lineNumber}: column {i + 1} '{cells[i].Trim()}' is not a number");
-            rows.Add(row);
-        }
-        if (rows.Count == 0) throw new InvalidDataException($"{path}: no rows");
-        return rows;
     }
 }
