@@ -36,6 +36,7 @@ public static class SampleRun
         var backendOptions = new BackendOptions(s.Precision, s.Device);
         var sampler = s.Sampler with { Seed = s.Sampler.Seed };
         sampler.Validate();
+        _ = SummaryMemory.BudgetBytes; // a malformed BNN_SUMMARY_MEMORY_MB fails here, not after sampling
 
         using var potential = factory.CreatePotential(model, backendOptions);
         Directory.CreateDirectory(s.OutDir);

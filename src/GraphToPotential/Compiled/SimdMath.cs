@@ -115,8 +115,8 @@ internal static class SimdMath
             q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 7));
             q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 5));
             q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 3));
-            var s2 = s + s;
-            var log1pf = Vector.MultiplyAddEstimate(s2 * z, q, s2);
+            var twoS = s + s;
+            var log1pf = Vector.MultiplyAddEstimate(twoS * z, q, twoS);
             var inv = Vector<double>.One / u;
             var c = e - (u - Vector<double>.One); // the rounding error of 1 + e, exactly
             var log1p = Vector.MultiplyAddEstimate(c, inv, log1pf) + Vector.ConditionalSelect(big, new Vector<double>(Ln2), Vector<double>.Zero);
