@@ -15,14 +15,14 @@ bnn() { /tmp/dotnet/dotnet /tmp/bnn/bnn.dll "$@"; }
 cat "$out/machine.txt"
 
 echo "== bnn, 4 chains in parallel"
-/usr/bin/time -f "%e s wall" timeout 200 /tmp/dotnet/dotnet /tmp/bnn/bnn.dll sample models/blog_mlp_pytorch.onnx --data models/blog_data.csv \
+/usr/bin/time -f "%e s wall" timeout 150 /tmp/dotnet/dotnet /tmp/bnn/bnn.dll sample models/blog_mlp_pytorch.onnx --data models/blog_data.csv \
   --features x --target y --seed 2021 --parallel-chains 4 --no-progress --out "$out/bnn_blog" >"$out/bnn.txt" 2>"$out/bnn.log"
 tail -n 5 "$out/bnn.txt"; tail -n 1 "$out/bnn.log"
 
 echo "== NumPyro, CPU, 4 chains parallel"
-timeout 230 python3 bench/numpyro/blog_numpyro.py models/blog_data.csv "$out/numpyro_cpu" --platform cpu 2>"$out/numpyro_cpu.log" | tail -n 1
+timeout 200 python3 bench/numpyro/blog_numpyro.py models/blog_data.csv "$out/numpyro_cpu" --platform cpu 2>"$out/numpyro_cpu.log" | tail -n 1
 echo "== NumPyro, GPU, 4 chains vectorized, 500 + 500"
-timeout 170 python3 bench/numpyro/blog_numpyro.py models/blog_data.csv "$out/numpyro_gpu" --platform gpu --warmup 500 --draws 500 2>"$out/numpyro_gpu.log" | tail -n 1
+timeout 150 python3 bench/numpyro/blog_numpyro.py models/blog_data.csv "$out/numpyro_gpu" --platform gpu --warmup 500 --draws 500 2>"$out/numpyro_gpu.log" | tail -n 1
 
 for f in numpyro_cpu numpyro_gpu; do
   if [ -f "$out/$f.draws.csv" ]; then
