@@ -15,7 +15,7 @@ bnn() { /tmp/dotnet/dotnet /tmp/bnn/bnn.dll "$@"; }
 cat "$out/machine.txt"
 
 echo "== bnn, 4 chains in parallel"
-/usr/bin/time -f "%e s wall" timeout 150 /tmp/dotnet/dotnet /tmp/bnn/bnn.dll sample models/blog_mlp_pytorch.onnx --data models/blog_data.csv \
+timeout 150 /tmp/dotnet/dotnet /tmp/bnn/bnn.dll sample models/blog_mlp_pytorch.onnx --data models/blog_data.csv \
   --features x --target y --seed 2021 --parallel-chains 4 --no-progress --out "$out/bnn_blog" >"$out/bnn.txt" 2>"$out/bnn.log"
 tail -n 5 "$out/bnn.txt"; tail -n 1 "$out/bnn.log"
 
