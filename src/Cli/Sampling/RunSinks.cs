@@ -31,38 +31,6 @@ internal sealed class TeeSink(IDrawSink file, InMemoryDrawSink memory) : IDrawSi
 }
 
 /// <summary>
-/// The table the run's summary is computed from: the parameters (from the draws file), then <c>lp__</c>, then the
-/// predictive quantities. Chains are cut to the shortest one (an interrupted run).
-/// </summary>
-internal sealed class SummaryTable : IDrawTable
-{
-    private readonly Func<string, double[][]> _parameters;
-    private readonly IDrawTable _memory;
-    private readonly HashSet<string> _fromMemory;
-
-    public SummaryTable(IReadOnlyList<string> parameterNames, Func<string, double[][]> parameters, IDrawTable memory,
-        IReadOnlyList<string> predictiveNames, int drawsPerChain)
-    {
-        _parameters = parameters;
-        _memory = memory;
-        _fromMemory = ["lp__", .. predictiveNames];
-        Variables = [.. parameterNames, "lp__", .. predictiveNames];
-        Chains = memory.Chains;
-        DrawsPerChain = drawsPerChain;
-    }
-
-    public IReadOnlyList<string> Variables { get; }
-    public int Chains { get; }
-    public int DrawsPerChain { get; }
-
-    public double[][] Column(string variable)
-    {
-        var column = _fromMemory.Contains(variable) ? _memory.Column(variable) : _parameters(variable);
-        return column.Select(c => c.Length == DrawsPerChain ? c : c[..DrawsPerChain]).ToArray();
-    }
-}
-
-/// <summary>
 /// The posterior predictive mean f(x; θ) at a fixed set of inputs, computed at every draw (<c>mu[i]</c>, or
 /// <c>mu[i,k]</c> for several outputs). One instance per chain: it owns its compiled forward program.
 /// </summary>
