@@ -14,6 +14,7 @@ namespace Bnn.Onnx.Benchmarks;
 /// </summary>
 [ShortRunJob]
 [MemoryDiagnoser]
+[MedianColumn]
 public class EnsembleBenchmarks
 {
     private const int Members = 100;

@@ -9,6 +9,7 @@ namespace Bnn.Onnx.Benchmarks;
 /// leapfrog steps it took gives the overhead per leapfrog, to set against a gradient's cost.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class SamplerBenchmarks
 {
     private NutsKernel _kernel = null!;

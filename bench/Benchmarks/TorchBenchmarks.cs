@@ -13,6 +13,7 @@ namespace Bnn.Onnx.Benchmarks;
 /// Run: <c>dotnet run -c Release --project bench/Benchmarks -- --filter '*TorchBenchmarks*' --job short</c>.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class TorchBenchmarks
 {
     public enum Network { Blog1x5x10x1N100, Mlp8x64x64x1N10000 }

@@ -122,7 +122,7 @@ public static class SampleCommand
         var report = outcome.Report;
         var r = outcome.Result;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{r.Chains.Count} chains × {report.DrawsPerChain} draws on the {outcome.BackendName} backend; warmup {r.WarmupSeconds:F1} s, sampling {r.SamplingSeconds:F1} s, {r.GradientEvaluationsWarmup + r.GradientEvaluationsSampling:N0} gradient evaluations"));
+            $"{r.Chains.Count} chains × {report.DrawsPerChain} draws on the {outcome.BackendName} backend; {r.TotalSeconds:F1} s wall (longest chain: warmup {r.WarmupSeconds:F1} s, sampling {r.SamplingSeconds:F1} s), {r.GradientEvaluationsWarmup + r.GradientEvaluationsSampling:N0} gradient evaluations"));
         var parameters = report.Rows.Where(x => !SampleRun.IsPredictive(x.Variable)).ToList();
         if (parameters.Count > FullTableLimit + 1)
         {
