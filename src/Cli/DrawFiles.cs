@@ -92,3 +92,32 @@ public sealed class ParquetDrawTable : IDrawTable
         return _memory.Column(variable).Select(c => c.Length == DrawsPerChain ? c : c[..DrawsPerChain]).ToArray();
     }
 }
+
+/// <summary>
+/// Two draw tables side by side (the draws file and the run's <c>predictive.csv</c>): the first table's variables,
+/// then the second's, all cut to the draws every chain holds in both.
+/// </summary>
+public sealed class JoinedDrawTable : IDrawTable
+{
+    private readonly IDrawTable _first, _second;
+    private readonly HashSet<string> _fromSecond;
+
+    public JoinedDrawTable(IDrawTable first, IDrawTable second)
+    {
+        if (first.Chains != second.Chains)
+            throw new InvalidDataException($"the draws hold {first.Chains} chains but the predictive draws {second.Chains}");
+        _first = first;
+        _second = second;
+        _fromSecond = new HashSet<string>(second.Variables.Where(v => !first.Variables.Contains(v)), StringComparer.Ordinal);
+        Variables = [.. first.Variables, .. second.Variables.Where(_fromSecond.Contains)];
+        DrawsPerChain = Math.Min(first.DrawsPerChain, second.DrawsPerChain);
+    }
+
+    public IReadOnlyList<string> Variables { get; }
+    public int Chains => _first.Chains;
+    public int DrawsPerChain { get; }
+
+    public double[][] Column(string variable) =>
+        (_fromSecond.Contains(variable) ? _second : _first).Column(variable)
+            .Select(c => c.Length == DrawsPerChain ? c : c[..DrawsPerChain]).ToArray();
+}

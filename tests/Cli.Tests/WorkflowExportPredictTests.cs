@@ -29,6 +29,17 @@ public class WorkflowExportPredictTests
     }
 
     [Fact]
+    public void Summary_of_a_run_directory_reproduces_summary_csv_byte_for_byte_including_the_predictive_rows()
+    {
+        Assert.Equal(0, run.Result.ExitCode);
+        var result = BnnProcess.Run("summary", run.RunDir, "--format", "csv");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        string saved = File.ReadAllText(Path.Combine(run.RunDir, "summary.csv"));
+        Assert.Contains("\nmu[0],", saved);
+        Assert.Equal(saved, result.Stdout);
+    }
+
+    [Fact]
     public void Export_then_predict_gives_the_posterior_predictive_of_the_draws()
     {
         Assert.Equal(0, run.Result.ExitCode);

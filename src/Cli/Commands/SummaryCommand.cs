@@ -77,7 +77,10 @@ public static class SummaryCommand
             if (files.Count > 1) throw new UsageException("give one draws.parquet file (or run directory) at a time");
             var reader = ParquetReader
                 ?? throw new NotSupportedException($"{files[0]}: reading Parquet draws is not available in this build; give a CSV of draws instead");
-            return reader(files[0]);
+            var table = reader(files[0]);
+            // A run directory also holds the posterior predictive mean at each draw, which the verdict rests on.
+            var predictive = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(files[0]))!, Sampling.SampleRun.PredictiveFile);
+            return File.Exists(predictive) ? new JoinedDrawTable(table, DrawCsvReader.Read([predictive])) : table;
         }
         foreach (var f in files) maxTreeDepth ??= DrawCsvReader.CmdStanMaxDepth(f);
         return DrawCsvReader.Read(files);

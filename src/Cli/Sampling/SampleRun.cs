@@ -24,6 +24,9 @@ public static class SampleRun
     public const string SummaryFile = "summary.csv";
     public const string RunFile = "run.json";
 
+    /// <summary>The posterior predictive mean at each draw (long CSV: chain, draw, mu[…]), for <c>bnn summary RUN_DIR</c>.</summary>
+    public const string PredictiveFile = "predictive.csv";
+
     public static SampleOutcome Execute(SampleSettings s, TextWriter log, CancellationToken cancellationToken)
     {
         // Everything the user gave is read and checked before anything is written or sampled.
@@ -172,10 +175,29 @@ public static class SampleRun
 
         // Every output is complete before any replaces its predecessor; run.json, the record of the run, goes last.
         File.Move(drawsPath, Path.Combine(s.OutDir, DrawsFile), overwrite: true);
+        AtomicFile.WriteAllText(Path.Combine(s.OutDir, PredictiveFile), PredictiveCsv(table, predictiveNames));
         AtomicFile.WriteAllText(Path.Combine(s.OutDir, SummaryFile), csv.ToString());
         AtomicFile.WriteAllText(Path.Combine(s.OutDir, RunFile), runJson + "\n");
 
         return new SampleOutcome(result, report with { SamplerWarnings = result.Warnings() }, factory.Name, result.Interrupted);
+    }
+
+    /// <summary>The predictive draws as a long CSV with <c>chain</c> and <c>draw</c> columns (round-trip formatting).</summary>
+    private static string PredictiveCsv(IDrawTable table, IReadOnlyList<string> names)
+    {
+        var columns = names.Select(table.Column).ToArray();
+        var text = new StringBuilder();
+        text.Append("chain,draw");
+        foreach (var n in names) text.Append(",\"").Append(n).Append('"');
+        text.Append('\n');
+        for (int c = 0; c < table.Chains; c++)
+            for (int d = 0; d < table.DrawsPerChain; d++)
+            {
+                text.Append(c.ToString(CultureInfo.InvariantCulture)).Append(',').Append(d.ToString(CultureInfo.InvariantCulture));
+                foreach (var column in columns) text.Append(',').Append(column[c][d].ToString("R", CultureInfo.InvariantCulture));
+                text.Append('\n');
+            }
+        return text.ToString();
     }
 
     /// <summary>Predictive quantities are the <c>mu[…]</c> rows.</summary>
