@@ -1,4 +1,5 @@
 using System.Globalization;
+using Bnn.Onnx.Nuts;
 
 namespace Bnn.Onnx.Cli;
 
@@ -94,5 +95,5 @@ public sealed class DataFile
         return new DataFile(path, columns, values);
     }
 
-    private static string[] SplitCsv(string line) => line.Split(',');
+    private static string[] SplitCsv(string line) => DrawCsvReader.SplitCsvLine(line);
 }

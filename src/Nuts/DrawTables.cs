@@ -255,7 +255,7 @@ public static class DrawCsvReader
     }
 
     /// <summary>Splits one CSV line, honouring double quotes (RFC 4180, no embedded newlines).</summary>
-    internal static string[] SplitCsvLine(string line)
+    public static string[] SplitCsvLine(string line)
     {
         if (!line.Contains('"')) return line.Split(',');
         var fields = new List<string>();

@@ -80,9 +80,9 @@ public sealed class RunDirectory
         var rows = new Dictionary<string, SummaryRow>(StringComparer.Ordinal);
         for (int r = 1; r < lines.Count; r++)
         {
-            var cells = SplitCsv(lines[r]);
-            if (cells.Count != header.Length)
-                throw new InvalidDataException($"{name}: row {r} has {cells.Count} cells but the header has {header.Length}");
+            var cells = DrawCsvReader.SplitCsvLine(lines[r]);
+            if (cells.Length != header.Length)
+                throw new InvalidDataException($"{name}: row {r} has {cells.Length} cells but the header has {header.Length}");
             double V(int column)
             {
                 string cell = cells[index[column]].Trim();
@@ -94,28 +94,5 @@ public sealed class RunDirectory
             rows[row.Variable] = row;
         }
         return rows;
-    }
-
-    /// <summary>Splits one CSV line, honouring double quotes (<c>""</c> inside quotes is a quote).</summary>
-    internal static List<string> SplitCsv(string line)
-    {
-        var cells = new List<string>();
-        var cell = new System.Text.StringBuilder();
-        bool quoted = false;
-        for (int i = 0; i < line.Length; i++)
-        {
-            char ch = line[i];
-            if (quoted)
-            {
-                if (ch == '"' && i + 1 < line.Length && line[i + 1] == '"') { cell.Append('"'); i++; }
-                else if (ch == '"') quoted = false;
-                else cell.Append(ch);
-            }
-            else if (ch == '"') quoted = true;
-            else if (ch == ',') { cells.Add(cell.ToString()); cell.Clear(); }
-            else cell.Append(ch);
-        }
-        cells.Add(cell.ToString());
-        return cells;
     }
 }
