@@ -1,4 +1,5 @@
 using Bnn.Onnx.Export;
+using Bnn.Onnx.GraphToPotential;
 using Bnn.Onnx.Nuts;
 using Bnn.Onnx.OnnxImport;
 using Bnn.Onnx.OnnxImport.Protobuf;
@@ -236,6 +237,66 @@ public sealed class EnsembleTests : IDisposable
                 }
                 for (int j = 0; j < k; j++) Near(row[j], outputs.Member(s, n, j), $"{file} member {s} [{n},{j}]");
             }
+        }
+    }
+
+    /// <summary>
+    /// For the same fixtures and draws: the ensemble's <c>members</c>, <c>mean</c> and <c>std</c> equal what the
+    /// compiled CPU backend computes from each draw (its forward pass through the same head; for <c>normal</c> the
+    /// std adds each draw's σ²), to 1e-5.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(FixtureModels))]
+    public void Given_a_fixture_model_Then_the_ensemble_equals_the_compiled_backend_on_the_same_draws(string file, string likelihood)
+    {
+        string path = Resolve(file) ?? throw new FileNotFoundException($"fixture {file} is missing");
+        var graph = OnnxImporter.Import(path);
+        var compiled = new CompiledBackend();
+        Assert.Null(compiled.Unsupported(graph));
+        var kind = Enum.Parse<EnsembleLikelihood>(likelihood, ignoreCase: true);
+        bool normal = kind == EnsembleLikelihood.Normal;
+        var layout = TestModels.Layout(graph, withSigma: normal);
+        const int members = 5, rows = 6;
+        var draws = TestModels.Draws(graph, layout, members, seed: 23);
+        var ensemble = EnsembleBuilder.Build(graph, layout, draws, new EnsembleOptions(kind));
+        int width = GraphShapes.InputWidth(graph);
+        var inputs = TestModels.Inputs(rows, width, seed: 4);
+
+        using var session = new EnsembleSession(Save(ensemble, "ensemble.onnx"));
+        var outputs = session.Run(inputs, rows);
+        using var forward = compiled.CompileGraph(graph, BackendOptions.Default);
+        int k = forward.OutputWidth;
+        Assert.Equal(k, outputs.Outputs);
+        string lastOp = graph.Nodes.Last(n => n.Outputs.Contains(graph.Outputs[0].Name)).OpType;
+        var expected = new double[members][];
+        for (int s = 0; s < members; s++)
+        {
+            var raw = new double[rows * k];
+            forward.Forward(draws[s], inputs, rows, raw);
+            var m = new double[rows, k];
+            for (int n = 0; n < rows; n++)
+                for (int j = 0; j < k; j++) m[n, j] = raw[n * k + j];
+            if (kind == EnsembleLikelihood.Bernoulli && lastOp != "Sigmoid")
+                for (int n = 0; n < rows; n++) m[n, 0] = 1 / (1 + Math.Exp(-m[n, 0]));
+            if (kind == EnsembleLikelihood.Categorical && lastOp == "LogSoftmax")
+                for (int n = 0; n < rows; n++) for (int j = 0; j < k; j++) m[n, j] = Math.Exp(m[n, j]);
+            else if (kind == EnsembleLikelihood.Categorical && lastOp != "Softmax") m = ReferenceForward.Softmax(m);
+            expected[s] = Enumerable.Range(0, rows * k).Select(i => m[i / k, i % k]).ToArray();
+        }
+        int sigmaOffset = normal ? layout.Find("sigma")!.Offset : -1;
+        for (int i = 0; i < rows * k; i++)
+        {
+            double mean = 0, meanSq = 0, noise = 0;
+            for (int s = 0; s < members; s++)
+            {
+                double v = expected[s][i];
+                Near(v, outputs.Member(s, i / k, i % k), $"{file} members[{s},{i / k},{i % k}]");
+                mean += v / members;
+                meanSq += v * v / members;
+                if (normal) noise += draws[s][sigmaOffset] * draws[s][sigmaOffset] / members;
+            }
+            Near(mean, outputs.Mean[i], $"{file} mean[{i / k},{i % k}]");
+            Near(Math.Sqrt(Math.Max(meanSq - mean * mean, 0) + noise), outputs.Std[i], $"{file} std[{i / k},{i % k}]");
         }
     }
 }
