@@ -117,7 +117,9 @@ public sealed class JoinedDrawTable : IDrawTable
     public int Chains => _first.Chains;
     public int DrawsPerChain { get; }
 
+    /// <remarks>Columns longer than <see cref="DrawsPerChain"/> are cut; shorter ones (parameter rows thinned to fit
+    /// the memory budget) are returned as they are.</remarks>
     public double[][] Column(string variable) =>
         (_fromSecond.Contains(variable) ? _second : _first).Column(variable)
-            .Select(c => c.Length == DrawsPerChain ? c : c[..DrawsPerChain]).ToArray();
+            .Select(c => c.Length <= DrawsPerChain ? c : c[..DrawsPerChain]).ToArray();
 }

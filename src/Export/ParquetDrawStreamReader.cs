@@ -40,8 +40,11 @@ public sealed record DrawSelection(int DrawsPerChain = int.MaxValue, int Thin = 
 /// </summary>
 public sealed class ParquetDrawStreamReader
 {
-    /// <summary>Tensor chunks at least this large are followed by a full garbage collection.</summary>
+    /// <summary>After decoding this many bytes of tensor chunks, a full garbage collection frees their page buffers.</summary>
     private const long LargeChunkBytes = 64L << 20;
+
+    /// <summary>Tensor bytes decoded since the last collection.</summary>
+    private long _decodedSinceCollect;
 
     private readonly int[][] _chainIds;  // [row group][row]
     private readonly int[][] _drawIds;   // [row group][row]
@@ -275,9 +278,15 @@ public sealed class ParquetDrawStreamReader
                     int first = row * size;
                     foreach (var (element, k) in targets) result[k][c][slot] = _values[first + element];
                 }
-                // Decoding a large chunk leaves hundreds of MB of dead page buffers on the large-object heap, which the
-                // GC would otherwise let pile up to several GB before a full collection; collect them now.
-                if ((long)count * sizeof(double) >= LargeChunkBytes) GC.Collect();
+                // Decoding large chunks leaves hundreds of MB of dead page buffers on the large-object heap, which the
+                // GC would otherwise let pile up to several GB before a full collection; collect them every 64 MB
+                // decoded (row groups of wide files are capped near that size, so no single chunk need reach it).
+                _decodedSinceCollect += (long)count * sizeof(double);
+                if (_decodedSinceCollect >= LargeChunkBytes)
+                {
+                    _decodedSinceCollect = 0;
+                    GC.Collect();
+                }
             }
         }
         return result;
