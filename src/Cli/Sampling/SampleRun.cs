@@ -37,7 +37,7 @@ public static class SampleRun
         var model = CreateModel(graph, posteriorOptions, dataSet, data.Path);
         var factory = SelectBackend(s, graph);
         var backendOptions = new BackendOptions(s.Precision, s.Device);
-        var sampler = s.Sampler with { Seed = s.Sampler.Seed };
+        var sampler = s.Sampler;
         sampler.Validate();
         _ = SummaryMemory.BudgetBytes; // a malformed BNN_SUMMARY_MEMORY_MB fails here, not after sampling
 
@@ -61,7 +61,8 @@ public static class SampleRun
     }
 
     /// <summary>
-    /// Deletes temporary outputs (<c>.draws.parquet.PID.tmp…</c>, <c>.summary.csv.PID.tmp</c>, <c>.run.json.PID.tmp</c>)
+    /// Deletes temporary outputs (<c>.draws.parquet.PID.tmp…</c>, <c>.summary.csv.PID.tmp</c>, <c>.predictive.csv.PID.tmp</c>,
+    /// <c>.run.json.PID.tmp</c>)
     /// left in the run directory by a run that was killed: those whose process no longer exists.
     /// </summary>
     private static void RemoveStaleTemporaries(string outDir)
@@ -71,7 +72,7 @@ public static class SampleRun
             string[] parts = Path.GetFileName(path).Split('.');
             // "", name, extension, pid, "tmp"[, "partial"[, …]]
             if (parts.Length < 5 || parts[0].Length != 0 || parts[4] != "tmp"
-                || !(parts[1] + "." + parts[2] is DrawsFile or SummaryFile or RunFile)
+                || !(parts[1] + "." + parts[2] is DrawsFile or SummaryFile or RunFile or PredictiveFile)
                 || !int.TryParse(parts[3], NumberStyles.None, CultureInfo.InvariantCulture, out int pid)
                 || pid == Environment.ProcessId || IsRunning(pid))
                 continue;
@@ -172,10 +173,11 @@ public static class SampleRun
         using var csv = new StringWriter(CultureInfo.InvariantCulture);
         PosteriorSummary.WriteCsv(csv, report.Rows);
         string runJson = RunJson(s, graph, featureNames, targetName, factory.Name, result, result.Interrupted, table.Thinning);
+        string predictiveCsv = PredictiveCsv(table, predictiveNames);
 
         // Every output is complete before any replaces its predecessor; run.json, the record of the run, goes last.
         File.Move(drawsPath, Path.Combine(s.OutDir, DrawsFile), overwrite: true);
-        AtomicFile.WriteAllText(Path.Combine(s.OutDir, PredictiveFile), PredictiveCsv(table, predictiveNames));
+        AtomicFile.WriteAllText(Path.Combine(s.OutDir, PredictiveFile), predictiveCsv);
         AtomicFile.WriteAllText(Path.Combine(s.OutDir, SummaryFile), csv.ToString());
         AtomicFile.WriteAllText(Path.Combine(s.OutDir, RunFile), runJson + "\n");
 
