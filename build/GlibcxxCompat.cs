@@ -301,8 +301,8 @@ namespace Bnn.Onnx.Build
             var outcome = WeakenVersionNeed(bytes, path, version, allowedSymbols);
             if (outcome != WeakenOutcome.Weakened) return outcome;
 
-            var info = new FileInfo(path);
-            DateTime lastWrite = info.LastWriteTimeUtc;
+            // The time of the file itself, not of a link to it: MSBuild compares the cache file's time with this one.
+            DateTime lastWrite = new FileInfo(FinalTarget(path)).LastWriteTimeUtc;
             string temporary = path + ".weaken-" + Guid.NewGuid().ToString("N").Substring(0, 8);
             // Copying first keeps the file mode; the patched bytes then overwrite the copy (same length).
             File.Copy(path, temporary);
@@ -321,6 +321,24 @@ namespace Bnn.Onnx.Build
                 throw;
             }
             return outcome;
+        }
+
+        [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+        private static extern long readlink(string path, byte[] buffer, ulong size);
+
+        /// <summary>The file a chain of symbolic links ends at; the path itself when it is not a link.</summary>
+        private static string FinalTarget(string path)
+        {
+            for (int hops = 0; hops < 40; hops++)
+            {
+                if ((File.GetAttributes(path) & FileAttributes.ReparsePoint) == 0) return path;
+                var buffer = new byte[4096];
+                long length = readlink(path, buffer, (ulong)buffer.Length);
+                if (length <= 0) return path;
+                string target = System.Text.Encoding.UTF8.GetString(buffer, 0, (int)length);
+                path = Path.IsPathRooted(target) ? target : Path.Combine(Path.GetDirectoryName(path) ?? ".", target);
+            }
+            return path;
         }
 
         /// <summary>Places where Debian/Ubuntu/Fedora-style systems keep the C++ runtime, in search order.</summary>

@@ -100,7 +100,7 @@ public class RobustnessInterruptionTests(Xunit.Abstractions.ITestOutputHelper ou
         Assert.Contains(Directory.GetFiles(runDir), f => Path.GetFileName(f).StartsWith(".draws.parquet.", StringComparison.Ordinal));
         var next = Runs.SampleLinreg(runDir, seed: 2);
         Assert.True(next.ExitCode == 0, next.ToString());
-        Assert.Equal(["draws.parquet", "run.json", "summary.csv"],
+        Assert.Equal(["draws.parquet", "predictive.csv", "run.json", "summary.csv"],
             Directory.GetFileSystemEntries(runDir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
@@ -110,7 +110,7 @@ public class RobustnessInterruptionTests(Xunit.Abstractions.ITestOutputHelper ou
     /// </summary>
     private DrawsTable AssertCompleteInterruptedRun(string runDir, string model, bool expectSomeDraws)
     {
-        Assert.Equal(["draws.parquet", "run.json", "summary.csv"],
+        Assert.Equal(["draws.parquet", "predictive.csv", "run.json", "summary.csv"],
             Directory.GetFileSystemEntries(runDir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
 
         using var json = Runs.ReadRunJson(runDir);

@@ -56,7 +56,7 @@ public class SampleEndToEndTests
         foreach (var name in new[] { "weight[0,0]", "bias[0]", "sigma", "lp__", "ess_bulk", "rhat" })
             Assert.Contains(name, run.Result.Stdout);
         Assert.Contains("posterior predictive mean at 100 inputs", run.Result.Stdout);
-        Assert.Equal(["draws.parquet", "run.json", "summary.csv"],
+        Assert.Equal(["draws.parquet", "predictive.csv", "run.json", "summary.csv"],
             Directory.GetFileSystemEntries(run.RunDir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
