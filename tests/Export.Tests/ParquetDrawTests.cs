@@ -10,31 +10,12 @@ public sealed class ParquetDrawTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static ParameterLayout SmallLayout() => ParameterLayout.FromShapes(
-    [
-        ("0.weight", [3, 2], BlockTransform.Identity, "0.weight"),
-        ("0.bias", [3], BlockTransform.Identity, "0.bias"),
-        ("sigma", [], BlockTransform.Log, null),
-    ]);
-
-    /// <summary>A deterministic, awkward draw: values that would not survive a float round trip.</summary>
-    private static (SamplerStats Stats, double[] Values) MakeDraw(int chain, int draw, int dimension)
-    {
-        var rng = new Random(chain * 100_003 + draw);
-        var values = new double[dimension];
-        for (int j = 0; j < dimension; j++) values[j] = (rng.NextDouble() - 0.5) * Math.Pow(10, rng.Next(-8, 8));
-        values[^1] = Math.Abs(values[^1]) + 1e-300;
-        var stats = new SamplerStats(-rng.NextDouble() * 1e3, rng.NextDouble(), 0.01 + rng.NextDouble(), rng.Next(0, 11),
-            rng.Next(1, 1024), rng.Next(5) == 0, rng.NextDouble() * 1e3);
-        return (stats, values);
-    }
-
     private static void WriteAll(IDrawSink sink, int chains, int draws, int dimension)
     {
         for (int c = 0; c < chains; c++)
             for (int i = 0; i < draws; i++)
             {
-                var (stats, values) = MakeDraw(c, i, dimension);
+                var (stats, values) = SyntheticDraws.MakeDraw(c, i, dimension);
                 sink.Write(c, i, stats, values);
             }
     }
@@ -45,7 +26,7 @@ public sealed class ParquetDrawTests : IDisposable
         for (int c = 0; c < drawCounts.Length; c++)
             for (int i = 0; i < drawCounts[c]; i++)
             {
-                var (stats, values) = MakeDraw(c, i, dimension);
+                var (stats, values) = SyntheticDraws.MakeDraw(c, i, dimension);
                 Assert.Equal(stats, table.Stats(c, i));
                 Assert.Equal(values, table.Draw(c, i)); // exact: doubles round-trip bit for bit
             }
@@ -56,7 +37,7 @@ public sealed class ParquetDrawTests : IDisposable
     [InlineData(DrawsLayout.Tensor)]
     public void Given_draws_When_written_and_read_Then_values_and_metadata_round_trip_exactly(DrawsLayout drawsLayout)
     {
-        var layout = SmallLayout();
+        var layout = SyntheticDraws.SmallLayout();
         string path = Path.Combine(_dir, "draws.parquet");
         const string run = """{"seed":42,"model_sha256":"abc","settings":{"num_warmup":1000}}""";
 
@@ -86,7 +67,7 @@ public sealed class ParquetDrawTests : IDisposable
     [Fact]
     public async Task Given_scalar_layout_Then_parquet_schema_has_the_documented_columns_in_order()
     {
-        var layout = SmallLayout();
+        var layout = SyntheticDraws.SmallLayout();
         string path = Path.Combine(_dir, "draws.parquet");
         using (var writer = new ParquetDrawWriter(path, layout, chains: 1))
         {
@@ -128,7 +109,7 @@ public sealed class ParquetDrawTests : IDisposable
     [Fact]
     public void Given_a_run_interrupted_mid_group_When_completed_as_interrupted_Then_the_file_holds_exactly_the_completed_draws()
     {
-        var layout = SmallLayout();
+        var layout = SyntheticDraws.SmallLayout();
         string path = Path.Combine(_dir, "draws.parquet");
         int[] counts = [23, 9, 0, 17]; // chain 2 never produced a draw
         using (var writer = new ParquetDrawWriter(path, layout, chains: 4, new ParquetDrawWriterOptions(RowGroupDraws: 5)))
@@ -138,7 +119,7 @@ public sealed class ParquetDrawTests : IDisposable
                 for (int c = 0; c < counts.Length; c++)
                     if (i < counts[c])
                     {
-                        var (stats, values) = MakeDraw(c, i, layout.Dimension);
+                        var (stats, values) = SyntheticDraws.MakeDraw(c, i, layout.Dimension);
                         writer.Write(c, i, stats, values);
                     }
             writer.Complete(interrupted: true);
@@ -154,7 +135,7 @@ public sealed class ParquetDrawTests : IDisposable
     [Fact]
     public void Given_a_writer_disposed_without_complete_Then_the_file_is_valid_and_marked_interrupted()
     {
-        var layout = SmallLayout();
+        var layout = SyntheticDraws.SmallLayout();
         string path = Path.Combine(_dir, "draws.parquet");
         using (var writer = new ParquetDrawWriter(path, layout, chains: 2, new ParquetDrawWriterOptions(RowGroupDraws: 4)))
         {
@@ -168,7 +149,7 @@ public sealed class ParquetDrawTests : IDisposable
     [Fact]
     public void Given_chains_arriving_in_different_thread_orders_Then_the_bytes_are_identical()
     {
-        var layout = SmallLayout();
+        var layout = SyntheticDraws.SmallLayout();
         const int chains = 4, draws = 53;
         string Write(string name, int seed, long maxBuffered)
         {
@@ -182,7 +163,7 @@ public sealed class ParquetDrawTests : IDisposable
                 for (int i = 0; i < draws; i++)
                 {
                     if (delays[c][i]) Thread.Sleep(1);
-                    var (stats, values) = MakeDraw(c, i, layout.Dimension);
+                    var (stats, values) = SyntheticDraws.MakeDraw(c, i, layout.Dimension);
                     writer.Write(c, i, stats, values);
                 }
             });
@@ -199,7 +180,7 @@ public sealed class ParquetDrawTests : IDisposable
                 for (int c = chains - 1; c >= 0; c--)
                     for (int i = 0; i < draws; i++)
                     {
-                        var (stats, values) = MakeDraw(c, i, layout.Dimension);
+                        var (stats, values) = SyntheticDraws.MakeDraw(c, i, layout.Dimension);
                         writer.Write(c, i, stats, values);
                     }
                 writer.Complete(false);
@@ -220,9 +201,9 @@ public sealed class ParquetDrawTests : IDisposable
     [Fact]
     public void Given_a_draw_out_of_order_Then_write_rejects_it()
     {
-        var layout = SmallLayout();
+        var layout = SyntheticDraws.SmallLayout();
         using var writer = new ParquetDrawWriter(Path.Combine(_dir, "d.parquet"), layout, chains: 1);
-        var (stats, values) = MakeDraw(0, 0, layout.Dimension);
+        var (stats, values) = SyntheticDraws.MakeDraw(0, 0, layout.Dimension);
         Assert.Throws<ArgumentException>(() => writer.Write(0, 1, stats, values));
         Assert.Throws<ArgumentException>(() => writer.Write(0, 0, stats, values.AsSpan(1)));
         Assert.Throws<ArgumentOutOfRangeException>(() => writer.Write(1, 0, stats, values));

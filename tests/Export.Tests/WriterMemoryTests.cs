@@ -14,13 +14,6 @@ public sealed class WriterMemoryTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static ParameterLayout SmallLayout() => ParameterLayout.FromShapes(
-    [
-        ("0.weight", [3, 2], BlockTransform.Identity, "0.weight"),
-        ("0.bias", [3], BlockTransform.Identity, "0.bias"),
-        ("sigma", [], BlockTransform.Log, null),
-    ]);
-
     /// <summary>316 scalars: 20·15 weights, 15 biases, σ.</summary>
     private static ParameterLayout WideLayout() => ParameterLayout.FromShapes(
     [
@@ -29,20 +22,9 @@ public sealed class WriterMemoryTests : IDisposable
         ("sigma", [], BlockTransform.Log, null),
     ]);
 
-    private static (SamplerStats Stats, double[] Values) MakeDraw(int chain, int draw, int dimension)
-    {
-        var rng = new Random(chain * 100_003 + draw);
-        var values = new double[dimension];
-        for (int j = 0; j < dimension; j++) values[j] = (rng.NextDouble() - 0.5) * Math.Pow(10, rng.Next(-8, 8));
-        values[^1] = Math.Abs(values[^1]) + 1e-300;
-        var stats = new SamplerStats(-rng.NextDouble() * 1e3, rng.NextDouble(), 0.01 + rng.NextDouble(), rng.Next(0, 11),
-            rng.Next(1, 1024), rng.Next(5) == 0, rng.NextDouble() * 1e3);
-        return (stats, values);
-    }
-
     private static void WriteDraw(ParquetDrawWriter writer, int chain, int draw, int dimension)
     {
-        var (stats, values) = MakeDraw(chain, draw, dimension);
+        var (stats, values) = SyntheticDraws.MakeDraw(chain, draw, dimension);
         writer.Write(chain, draw, stats, values);
     }
 
@@ -52,7 +34,7 @@ public sealed class WriterMemoryTests : IDisposable
         for (int c = 0; c < drawCounts.Length; c++)
             for (int i = 0; i < drawCounts[c]; i++)
             {
-                var (stats, values) = MakeDraw(c, i, dimension);
+                var (stats, values) = SyntheticDraws.MakeDraw(c, i, dimension);
                 Assert.Equal(stats, table.Stats(c, i));
                 Assert.Equal(values, table.Draw(c, i));
             }
@@ -75,7 +57,7 @@ public sealed class WriterMemoryTests : IDisposable
     [Fact]
     public void Given_one_chain_far_ahead_for_many_groups_Then_scratch_slots_are_reused_and_the_scratch_file_stays_bounded()
     {
-        var layout = SmallLayout();
+        var layout = SyntheticDraws.SmallLayout();
         int d = layout.Dimension;
         const int groupDraws = 2, lead = 6, groups = 160;
         string path = Path.Combine(_dir, "lead.parquet");
