@@ -20,18 +20,6 @@ public sealed class ParquetDrawTests : IDisposable
             }
     }
 
-    private static void AssertHolds(DrawsTable table, int[] drawCounts, int dimension)
-    {
-        Assert.Equal(drawCounts, table.DrawCounts);
-        for (int c = 0; c < drawCounts.Length; c++)
-            for (int i = 0; i < drawCounts[c]; i++)
-            {
-                var (stats, values) = SyntheticDraws.MakeDraw(c, i, dimension);
-                Assert.Equal(stats, table.Stats(c, i));
-                Assert.Equal(values, table.Draw(c, i)); // exact: doubles round-trip bit for bit
-            }
-    }
-
     [Theory]
     [InlineData(DrawsLayout.Scalar)]
     [InlineData(DrawsLayout.Tensor)]
@@ -61,7 +49,7 @@ public sealed class ParquetDrawTests : IDisposable
         Assert.Equal(
             ["lp__", "accept_stat__", "stepsize__", "treedepth__", "n_leapfrog__", "divergent__", "energy__", "0.weight[0,0]", "0.weight[0,1]"],
             table.ColumnNames.Take(9));
-        AssertHolds(table, [25, 25, 25], layout.Dimension);
+        SyntheticDraws.AssertHolds(table, [25, 25, 25], layout.Dimension);
     }
 
     [Fact]
@@ -103,7 +91,7 @@ public sealed class ParquetDrawTests : IDisposable
         }
         var table = ParquetDrawReader.Read(path);
         Assert.Equal(DrawsLayout.Tensor, table.DrawsLayout);
-        AssertHolds(table, [4, 4], layout.Dimension);
+        SyntheticDraws.AssertHolds(table, [4, 4], layout.Dimension);
     }
 
     [Fact]
@@ -129,7 +117,7 @@ public sealed class ParquetDrawTests : IDisposable
         Assert.True(table.Interrupted);
         // The reader sees chains 0..3; chain 2 has no rows, so only chains that wrote appear up to the last one.
         Assert.Equal(4, table.Chains);
-        AssertHolds(table, counts, layout.Dimension);
+        SyntheticDraws.AssertHolds(table, counts, layout.Dimension);
     }
 
     [Fact]
@@ -143,7 +131,7 @@ public sealed class ParquetDrawTests : IDisposable
         }
         var table = ParquetDrawReader.Read(path);
         Assert.True(table.Interrupted);
-        AssertHolds(table, [6, 6], layout.Dimension);
+        SyntheticDraws.AssertHolds(table, [6, 6], layout.Dimension);
     }
 
     [Fact]
@@ -186,7 +174,7 @@ public sealed class ParquetDrawTests : IDisposable
                 writer.Complete(false);
             }
             sequential = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
-            AssertHolds(ParquetDrawReader.Read(path), [draws, draws, draws, draws], layout.Dimension);
+            SyntheticDraws.AssertHolds(ParquetDrawReader.Read(path), [draws, draws, draws, draws], layout.Dimension);
         }
 
         string a = Write("a.parquet", 1, 64L << 20);

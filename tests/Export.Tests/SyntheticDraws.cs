@@ -1,3 +1,4 @@
+using Bnn.Onnx.Export;
 using Bnn.Onnx.Nuts;
 
 namespace Bnn.Onnx.Tests;
@@ -23,5 +24,18 @@ internal static class SyntheticDraws
         var stats = new SamplerStats(-rng.NextDouble() * 1e3, rng.NextDouble(), 0.01 + rng.NextDouble(), rng.Next(0, 11),
             rng.Next(1, 1024), rng.Next(5) == 0, rng.NextDouble() * 1e3);
         return (stats, values);
+    }
+
+    /// <summary>The table holds exactly <paramref name="drawCounts"/> draws per chain, each equal to <see cref="MakeDraw"/>.</summary>
+    public static void AssertHolds(DrawsTable table, int[] drawCounts, int dimension)
+    {
+        Assert.Equal(drawCounts, table.DrawCounts);
+        for (int c = 0; c < drawCounts.Length; c++)
+            for (int i = 0; i < drawCounts[c]; i++)
+            {
+                var (stats, values) = MakeDraw(c, i, dimension);
+                Assert.Equal(stats, table.Stats(c, i));
+                Assert.Equal(values, table.Draw(c, i)); // exact: doubles round-trip bit for bit
+            }
     }
 }

@@ -28,18 +28,6 @@ public sealed class WriterMemoryTests : IDisposable
         writer.Write(chain, draw, stats, values);
     }
 
-    private static void AssertHolds(DrawsTable table, int[] drawCounts, int dimension)
-    {
-        Assert.Equal(drawCounts, table.DrawCounts);
-        for (int c = 0; c < drawCounts.Length; c++)
-            for (int i = 0; i < drawCounts[c]; i++)
-            {
-                var (stats, values) = SyntheticDraws.MakeDraw(c, i, dimension);
-                Assert.Equal(stats, table.Stats(c, i));
-                Assert.Equal(values, table.Draw(c, i));
-            }
-    }
-
     private static string Hash(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
 
     private static async Task<long[]> RowGroupSizes(string path)
@@ -105,7 +93,7 @@ public sealed class WriterMemoryTests : IDisposable
         Assert.Equal(lead * slotBytes, largest);
         Assert.Empty(Directory.GetFiles(_dir, "*.spill"));
         int n = (groups + 2 * lead) * groupDraws;
-        AssertHolds(ParquetDrawReader.Read(path), [n + 1, n], d);
+        SyntheticDraws.AssertHolds(ParquetDrawReader.Read(path), [n + 1, n], d);
 
         // The same draws written in lockstep (nothing spilled) give the same bytes.
         string lockstep = Path.Combine(_dir, "lockstep.parquet");
@@ -154,7 +142,7 @@ public sealed class WriterMemoryTests : IDisposable
 
         var table = ParquetDrawReader.Read(path);
         Assert.Equal(drawsLayout, table.DrawsLayout);
-        AssertHolds(table, counts, d);
+        SyntheticDraws.AssertHolds(table, counts, d);
 
         // The streamed reader sees the same draws in the same order.
         var stream = ParquetDrawStreamReader.Open(path);
@@ -201,7 +189,7 @@ public sealed class WriterMemoryTests : IDisposable
             Assert.True(writer.SpilledBlocks > 0);
             writer.Complete(false);
         }
-        AssertHolds(ParquetDrawReader.Read(sequentialPath), [draws, draws, draws, draws], d);
+        SyntheticDraws.AssertHolds(ParquetDrawReader.Read(sequentialPath), [draws, draws, draws, draws], d);
 
         string sequential = Hash(sequentialPath);
         Assert.Equal(sequential, Threads("a.parquet", 1));
@@ -229,6 +217,6 @@ public sealed class WriterMemoryTests : IDisposable
         Assert.Equal(20, writer.RowGroupDraws);
         WriteDraw(writer, 0, 0, layout.Dimension);
         writer.Complete(interrupted: true);
-        AssertHolds(ParquetDrawReader.Read(path), [1, 0, 0, 0], layout.Dimension);
+        SyntheticDraws.AssertHolds(ParquetDrawReader.Read(path), [1, 0, 0, 0], layout.Dimension);
     }
 }
