@@ -198,9 +198,59 @@ public sealed class EnsembleTests : IDisposable
     public void Given_a_fixture_model_Then_every_ensemble_member_equals_its_member_file(string file, string likelihood)
     {
         string path = Resolve(file) ?? throw new FileNotFoundException($"fixture {file} is missing");
-        var model = ModelFiles.Read(path);
-        var graph = OnnxImporter.Import(path);
-        var kind = Enum.Parse<EnsembleLikelihood>(likelihood, ignoreCase: true);
+        CheckMembersAgainstMemberFiles(ModelFiles.Read(path), OnnxImporter.Import(path), Enum.Parse<EnsembleLikelihood>(likelihood, ignoreCase: true), file);
+    }
+
+    /// <summary>
+    /// Operands of rank 1 and 2 next to feature-major layers: a sampled [1,4] bias on the left of Add, sampled vectors
+    /// in Mul and Sub (one from a Constant node), a fixed [1,4] in Max, a Softmax that needs the source layout back,
+    /// and a Gemm with alpha, beta and transB = 0 after it. Four rows and four features, so a misplaced broadcast
+    /// gives wrong numbers rather than a shape error.
+    /// </summary>
+    [Fact]
+    public void Given_broadcast_operands_of_every_rank_Then_every_ensemble_member_equals_its_member_file()
+    {
+        var model = TestModels.BroadcastMix();
+        CheckMembersAgainstMemberFiles(model, TestModels.Import(model), EnsembleLikelihood.Normal, "broadcast mix");
+    }
+
+    /// <summary>
+    /// The float ensemble writes Softplus as Relu(z) − Log(Sigmoid(|z|)). Over pre-activations from −1e4 to 1e4
+    /// (where e^z overflows and Sigmoid underflows) every member stays finite and within float rounding of the
+    /// exact softplus, as ONNX Runtime's own Softplus in the member file does.
+    /// </summary>
+    [Fact]
+    public void Given_extreme_preactivations_Then_the_float_softplus_matches_the_exact_value_to_float_rounding()
+    {
+        var model = TestModels.ScaledSoftplus();
+        var graph = TestModels.Import(model);
+        var layout = TestModels.Layout(graph, withSigma: true);
+        double[][] draws = [[1, 0, 0.2], [-1, 0, 0.2], [30, -5, 0.2]]; // w, b, σ: z = w·x + b
+        var grid = Enumerable.Range(0, 4001).Select(i => -100 + 0.05 * i);
+        double[] inputs = [.. grid.Select(v => (double)(float)v), -1e4, -89, 89, 1e4, 1e-30, -1e-30, 0];
+        var ensemble = EnsembleBuilder.Build(graph, layout, draws, new EnsembleOptions(EnsembleLikelihood.Normal));
+        Assert.DoesNotContain(ensemble.Graph.Node, n => n.OpType == "Softplus");
+        using var session = new EnsembleSession(Save(ensemble, "softplus.onnx"));
+        var outputs = session.Run(inputs, inputs.Length);
+        var memberPaths = MemberModelWriter.WriteAll(Path.Combine(_dir, "softplus_members"), model, layout, draws);
+        for (int s = 0; s < draws.Length; s++)
+        {
+            var ortSoftplus = RunFile(memberPaths[s], "x", inputs, [inputs.Length, 1]);
+            for (int n = 0; n < inputs.Length; n++)
+            {
+                double z = (float)((float)draws[s][0] * (float)inputs[n] + (float)draws[s][1]);
+                double exact = Math.Max(z, 0) + Math.Log(1 + Math.Exp(-Math.Abs(z)));
+                double got = outputs.Member(s, n, 0);
+                Assert.True(double.IsFinite(got) && Math.Abs(got - exact) <= 1e-6 + 5e-7 * Math.Abs(exact),
+                    $"member {s}, z = {z:G9}: softplus {exact:G9}, ensemble {got:G9}");
+                Assert.True(Math.Abs(ortSoftplus[n] - exact) <= 1e-6 + 5e-7 * Math.Abs(exact),
+                    $"member file {s}, z = {z:G9}: softplus {exact:G9}, ONNX Runtime Softplus {ortSoftplus[n]:G9}");
+            }
+        }
+    }
+
+    private void CheckMembersAgainstMemberFiles(ModelProto model, OnnxGraph graph, EnsembleLikelihood kind, string file)
+    {
         var layout = TestModels.Layout(graph, withSigma: kind == EnsembleLikelihood.Normal);
         const int members = 3;
         // Values exactly representable in float16, so a member file with float16 weights holds the same numbers.

@@ -87,6 +87,52 @@ internal static class TestModels
         return Model(g);
     }
 
+    /// <summary>
+    /// x [batch,3] → MatMul W [3,4] → Add(c [1,4], ·) → Mul(·, s [4]) → Max(·, m [1,4]) → Sub(·, k [4] from a
+    /// Constant node) → Tanh → Softmax → Gemm(W2 [4,2], C [2], alpha 0.5, beta 2) → y [batch,2]: sampled and fixed
+    /// operands of rank 1 and 2 on either side (c, s, k are sampled; m is a fixed activation constant), and an operator
+    /// that is not elementwise between the layers.
+    /// </summary>
+    public static ModelProto BroadcastMix()
+    {
+        var rng = new Random(14);
+        var g = new GraphProto { Name = "broadcast_mix" };
+        g.Input.Add(Info("x", ["batch", 3]));
+        g.Output.Add(Info("y", ["batch", 2]));
+        g.Initializer.Add(Weights("W", [3, 4], rng));
+        g.Initializer.Add(Weights("c", [1, 4], rng));
+        g.Initializer.Add(Weights("s", [4], rng));
+        g.Initializer.Add(Weights("m", [1, 4], rng));
+        g.Initializer.Add(Weights("W2", [4, 2], rng));
+        g.Initializer.Add(Weights("C", [2], rng));
+        var k = Weights("k", [4], rng);
+        g.Node.Add(Node("Constant", [], ["k"], new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = k }));
+        g.Node.Add(Node("MatMul", ["x", "W"], ["h1"]));
+        g.Node.Add(Node("Add", ["c", "h1"], ["h2"]));
+        g.Node.Add(Node("Mul", ["h2", "s"], ["h3"]));
+        g.Node.Add(Node("Max", ["h3", "m"], ["h4"]));
+        g.Node.Add(Node("Sub", ["h4", "k"], ["h5"]));
+        g.Node.Add(Node("Tanh", ["h5"], ["h6"]));
+        g.Node.Add(Node("Softmax", ["h6"], ["h7"], IntAttr("axis", -1)));
+        g.Node.Add(Node("Gemm", ["h7", "W2", "C"], ["y"], FloatAttr("alpha", 0.5f), FloatAttr("beta", 2f)));
+        return Model(g);
+    }
+
+    /// <summary>x [batch,1] → MatMul w [1,1] → Add b [1] → Softplus → y [batch,1]: softplus of a chosen pre-activation.</summary>
+    public static ModelProto ScaledSoftplus()
+    {
+        var rng = new Random(15);
+        var g = new GraphProto { Name = "scaled_softplus" };
+        g.Input.Add(Info("x", ["batch", 1]));
+        g.Output.Add(Info("y", ["batch", 1]));
+        g.Initializer.Add(Weights("w", [1, 1], rng));
+        g.Initializer.Add(Weights("b", [1], rng));
+        g.Node.Add(Node("MatMul", ["x", "w"], ["z0"]));
+        g.Node.Add(Node("Add", ["z0", "b"], ["z"]));
+        g.Node.Add(Node("Softplus", ["z"], ["y"]));
+        return Model(g);
+    }
+
     public static OnnxGraph Import(ModelProto model) => OnnxImporter.Import(model, null);
 
     /// <summary>One block per graph parameter (Source = ONNX name), then σ when <paramref name="withSigma"/>.</summary>
@@ -159,6 +205,9 @@ internal static class TestModels
 
     private static AttributeProto IntAttr(string name, long value) =>
         new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+
+    private static AttributeProto FloatAttr(string name, float value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
 
     public static byte[] Bytes(ModelProto model) => model.ToByteArray();
 }
