@@ -120,4 +120,8 @@ public static class MemberSelection
     /// <summary>The constrained draws of <paramref name="table"/> at the thinned positions.</summary>
     public static IReadOnlyList<double[]> Select(DrawsTable table, int members, out double thinning) =>
         Thin(table.DrawCounts, members, out thinning).Select(p => table.Draw(p.Chain, p.Draw)).ToArray();
+
+    /// <summary>The same draws read straight from the file: one pass, holding only the picked draws.</summary>
+    public static IReadOnlyList<double[]> Select(ParquetDrawStreamReader reader, int members, out double thinning) =>
+        reader.ReadDraws(Thin(reader.DrawCounts, members, out thinning));
 }

@@ -80,6 +80,12 @@ public sealed class ParquetDrawStreamReader
     /// <summary>True when the run that wrote the file stopped early.</summary>
     public bool Interrupted => Metadata.TryGetValue(DrawsSchema.StatusKey, out var v) && v != "complete";
 
+    /// <summary>The run's settings (<c>bnn.run</c> metadata), if recorded.</summary>
+    public string? RunJson => Metadata.TryGetValue(DrawsSchema.RunKey, out var v) ? v : null;
+
+    /// <summary>Draws in all chains.</summary>
+    public int TotalDraws => DrawCounts.Sum();
+
     public int Chains => DrawCounts.Count;
 
     /// <summary>Draws per chain.</summary>
@@ -253,43 +259,120 @@ public sealed class ParquetDrawStreamReader
                         foreach (var (element, k) in targets) result[k][c][slot] = rowValues[row];
                     continue;
                 }
-                var dataField = (DataField)list.Item;
-                int count = checked(n * size);
-                if (_values.Length < count)
-                {
-                    // One row group of one tensor: bounded by the writer's row-group size, not by the number of draws.
-                    _values = [];
-                    _definition = [];
-                    _repetition = [];
-                    _values = new double[count];
-                    _definition = new int[count];
-                    _repetition = new int[count];
-                    LargestChunkBufferBytes = Math.Max(LargestChunkBufferBytes, (long)count * (sizeof(double) + 2 * sizeof(int)));
-                }
-                Array.Fill(_definition, -1, 0, count); // a short column chunk must not pass on a previous group's levels
-                await rg.ReadRawAsync<double>(dataField, _values.AsMemory(0, count), _definition.AsMemory(0, count), _repetition.AsMemory(0, count), cancellationToken);
-                int maxDefinition = dataField.MaxDefinitionLevel;
-                for (int row = 0, i = 0; row < n; row++)
-                    for (int e = 0; e < size; e++, i++)
-                        if ((_repetition[i] == 0) != (e == 0) || _definition[i] != maxDefinition)
-                            throw new InvalidDataException($"{Path}: column '{block.Name}' in row group {g} does not hold {size} values per row");
+                await DecodeTensorAsync(rg, (DataField)list.Item, n, block, g, cancellationToken);
                 foreach (var (row, c, slot) in rows)
                 {
                     int first = row * size;
                     foreach (var (element, k) in targets) result[k][c][slot] = _values[first + element];
                 }
-                // Decoding large chunks leaves hundreds of MB of dead page buffers on the large-object heap, which the
-                // GC would otherwise let pile up to several GB before a full collection; collect them every 64 MB
-                // decoded (row groups of wide files are capped near that size, so no single chunk need reach it).
-                _decodedSinceCollect += (long)count * sizeof(double);
-                if (_decodedSinceCollect >= LargeChunkBytes)
-                {
-                    _decodedSinceCollect = 0;
-                    GC.Collect();
-                }
             }
         }
         return result;
+    }
+
+    /// <summary>
+    /// The whole draws (constrained values, layout order) at <paramref name="picks"/> (chain, draw), in that order,
+    /// in one pass over the row groups: memory is the picked draws plus one row group of one column, whatever the
+    /// number of draws in the file.
+    /// </summary>
+    public double[][] ReadDraws(IReadOnlyList<(int Chain, int Draw)> picks) => ReadDrawsAsync(picks).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="ReadDraws"/>
+    public async Task<double[][]> ReadDrawsAsync(IReadOnlyList<(int Chain, int Draw)> picks, CancellationToken cancellationToken = default)
+    {
+        var result = new double[picks.Count][];
+        var wanted = new Dictionary<(int, int), List<int>>();
+        for (int i = 0; i < picks.Count; i++)
+        {
+            var (chain, draw) = picks[i];
+            if (chain < 0 || chain >= Chains || draw < 0 || draw >= DrawCounts[chain])
+                throw new ArgumentOutOfRangeException(nameof(picks), $"{Path}: no draw {draw} in chain {chain}");
+            if (!wanted.TryGetValue((chain, draw), out var slots)) wanted[(chain, draw)] = slots = [];
+            slots.Add(i);
+        }
+        Passes++;
+        if (picks.Count == 0) return result;
+
+        await using var reader = await OpenFile(Path, cancellationToken);
+        var fields = reader.Schema.Fields;
+        var rowValues = Array.Empty<double>();
+        for (int g = 0; g < _chainIds.Length; g++)
+        {
+            var rows = new List<(int Row, List<int> Slots)>();
+            for (int i = 0; i < _chainIds[g].Length; i++)
+                if (wanted.TryGetValue((_chainIds[g][i], _drawIds[g][i]), out var slots)) rows.Add((i, slots));
+            if (rows.Count == 0) continue;
+
+            using var rg = reader.OpenRowGroupReader(g);
+            int n = _chainIds[g].Length;
+            if (rowValues.Length < n) rowValues = new double[n];
+            foreach (var (_, slots) in rows)
+                foreach (int slot in slots) result[slot] ??= new double[Layout.Dimension];
+
+            if (DrawsLayout == DrawsLayout.Scalar)
+            {
+                for (int j = 0; j < Layout.Dimension; j++)
+                {
+                    await rg.ReadAsync<double>((DataField)fields[DrawsSchema.LeadingColumns + j], rowValues.AsMemory(0, n), null, cancellationToken);
+                    foreach (var (row, slots) in rows)
+                        foreach (int slot in slots) result[slot][j] = rowValues[row];
+                }
+                continue;
+            }
+            for (int b = 0; b < Layout.Blocks.Count; b++)
+            {
+                var block = Layout.Blocks[b];
+                var field = fields[DrawsSchema.LeadingColumns + b];
+                if (field is not ListField list)
+                {
+                    await rg.ReadAsync<double>((DataField)field, rowValues.AsMemory(0, n), null, cancellationToken);
+                    foreach (var (row, slots) in rows)
+                        foreach (int slot in slots) result[slot][block.Offset] = rowValues[row];
+                    continue;
+                }
+                await DecodeTensorAsync(rg, (DataField)list.Item, n, block, g, cancellationToken);
+                foreach (var (row, slots) in rows)
+                    foreach (int slot in slots) _values.AsSpan(row * block.Size, block.Size).CopyTo(result[slot].AsSpan(block.Offset));
+            }
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Decodes one row group (<paramref name="n"/> rows) of a tensor column into <see cref="_values"/> (row-major,
+    /// <c>block.Size</c> values a row), checking that every row holds exactly that many values.
+    /// </summary>
+    private async Task DecodeTensorAsync(ParquetRowGroupReader rg, DataField dataField, int n, ParameterBlock block, int g, CancellationToken cancellationToken)
+    {
+        int size = block.Size;
+        int count = checked(n * size);
+        if (_values.Length < count)
+        {
+            // One row group of one tensor: bounded by the writer's row-group size, not by the number of draws.
+            _values = [];
+            _definition = [];
+            _repetition = [];
+            _values = new double[count];
+            _definition = new int[count];
+            _repetition = new int[count];
+            LargestChunkBufferBytes = Math.Max(LargestChunkBufferBytes, (long)count * (sizeof(double) + 2 * sizeof(int)));
+        }
+        Array.Fill(_definition, -1, 0, count); // a short column chunk must not pass on a previous group's levels
+        await rg.ReadRawAsync<double>(dataField, _values.AsMemory(0, count), _definition.AsMemory(0, count), _repetition.AsMemory(0, count), cancellationToken);
+        int maxDefinition = dataField.MaxDefinitionLevel;
+        for (int row = 0, i = 0; row < n; row++)
+            for (int e = 0; e < size; e++, i++)
+                if ((_repetition[i] == 0) != (e == 0) || _definition[i] != maxDefinition)
+                    throw new InvalidDataException($"{Path}: column '{block.Name}' in row group {g} does not hold {size} values per row");
+        // Decoding large chunks leaves hundreds of MB of dead page buffers on the large-object heap, which the
+        // GC would otherwise let pile up to several GB before a full collection; collect them every 64 MB
+        // decoded (row groups of wide files are capped near that size, so no single chunk need reach it).
+        _decodedSinceCollect += (long)count * sizeof(double);
+        if (_decodedSinceCollect >= LargeChunkBytes)
+        {
+            _decodedSinceCollect = 0;
+            GC.Collect();
+        }
     }
 
     /// <summary>Lets go of the decoding buffers kept between passes.</summary>

@@ -201,6 +201,29 @@ public sealed class StreamingSummaryTests : IDisposable
         Assert.Throws<ArgumentException>(() => ParquetDrawReader.ReadColumns(path, ["nope"]));
     }
 
+    [Theory]
+    [InlineData(DrawsLayout.Scalar)]
+    [InlineData(DrawsLayout.Tensor)]
+    public void Given_thinned_members_When_read_streamed_Then_each_equals_its_draw_in_the_whole_file(DrawsLayout drawsLayout)
+    {
+        var layout = ParameterLayout.FromShapes(
+        [
+            ("0.weight", [3, 4], BlockTransform.Identity, "0.weight"),
+            ("0.bias", [3], BlockTransform.Identity, "0.bias"),
+            ("sigma", [], BlockTransform.Log, null),
+        ]);
+        string path = WriteDraws(layout, [29, 17, 23], drawsLayout, rowGroupDraws: 6);
+        var full = ParquetDrawReader.Read(path);
+        var reader = ParquetDrawStreamReader.Open(path);
+
+        var members = MemberSelection.Select(reader, 10, out double thinning);
+        Assert.Equal(6.9, thinning, 12);
+        Assert.Equal(MemberSelection.Select(full, 10, out _), members);
+        (int, int)[] picks = [(2, 22), (0, 0), (1, 16), (0, 0), (1, 5)]; // out of order, repeated, last draws of chains
+        Assert.Equal(picks.Select(p => full.Draw(p.Item1, p.Item2)), reader.ReadDraws(picks));
+        Assert.Throws<ArgumentOutOfRangeException>(() => reader.ReadDraws([(1, 17)]));
+    }
+
     [Fact]
     public void Given_a_file_that_is_not_parquet_Then_opening_it_throws_invalid_data()
     {

@@ -39,7 +39,8 @@ public static class ExportCommand
     {
         if (!Directory.Exists(runDir)) throw new DirectoryNotFoundException($"run directory not found: {runDir}");
         string drawsPath = Path.Combine(runDir, "draws.parquet");
-        var table = ParquetDrawReader.Read(drawsPath);
+        // Streamed: only the picked members are held, however large the draws file.
+        var table = ParquetDrawStreamReader.Open(drawsPath);
         var run = RunSettings.Load(runDir, table.RunJson);
 
         modelPath ??= run.ModelPath(runDir) ?? throw new UsageException($"{runDir}: the run does not record its model; pass --model MODEL.onnx");
