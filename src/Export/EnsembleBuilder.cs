@@ -31,7 +31,7 @@ public sealed record EnsembleOptions(
 
 /// <summary>
 /// Builds ONE ONNX graph that evaluates every posterior member at once: each parameter is stacked along a leading
-/// member axis S and every layer runs as a batched MatMul / broadcast op ([S,N,in] × [S,in,out]), so one session
+/// member axis S and every layer runs as a batched MatMul / broadcast op (feature-major, [S,out,in] × [S,in,N]), so one session
 /// and one kernel per layer serve all members.
 /// <para>
 /// Outputs: <c>members</c> [S, batch, …] (the mean for <see cref="EnsembleLikelihood.Normal"/>, probabilities
