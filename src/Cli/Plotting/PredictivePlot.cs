@@ -75,8 +75,8 @@ public sealed record PredictiveBands(double[] X, double[] Mean, double[] MeanLow
 /// <summary>
 /// The blog's closing figure: the data, the posterior predictive mean and the 90% bands for the mean and for new
 /// observations, over the data's range widened by 15% of its width on each side. The network is evaluated per draw
-/// (thinned evenly to at most <see cref="MaxDraws"/>) with the compiled CPU backend (TorchSharp when the compiled
-/// backend lacks an op).
+/// (thinned evenly to at most <see cref="MaxDraws"/>, read from the draws file in one streamed pass) with the compiled
+/// CPU backend (TorchSharp when the compiled backend lacks an op).
 /// </summary>
 public static class PredictivePlot
 {
@@ -146,13 +146,19 @@ public static class PredictivePlot
         var backend = BackendSelector.Select(BackendKind.Auto, graph, Backends.All);
         using (var function = backend.CompileGraph(graph, new BackendOptions()))
         {
-            for (int i = 0; i < picks.Count; i++)
+            // The picked draws in one pass over the file (a pass per batch when they exceed the memory budget).
+            long drawBytes = (long)sizeof(double) * Math.Max(run.Draws.Layout.Dimension, 1);
+            int batch = (int)Math.Clamp(SummaryMemory.BudgetBytes / drawBytes, 1, MaxDraws);
+            for (int first = 0; first < picks.Count; first += batch)
             {
-                var (chain, draw) = picks[i];
-                var theta = run.Draws.Draw(chain, draw);
-                outputs[i] = new double[GridPoints];
-                function.Forward(theta, grid, GridPoints, outputs[i]);
-                sigmas[i] = fixedSigma ?? theta[sigmaBlock!.Offset];
+                var thetas = run.Draws.ReadDraws(picks.Skip(first).Take(batch).ToArray());
+                for (int k = 0; k < thetas.Length; k++)
+                {
+                    int i = first + k;
+                    outputs[i] = new double[GridPoints];
+                    function.Forward(thetas[k], grid, GridPoints, outputs[i]);
+                    sigmas[i] = fixedSigma ?? thetas[k][sigmaBlock!.Offset];
+                }
             }
         }
         return new Figure(PredictiveBands.Compute(grid, outputs, sigmas), x, y, features[0], targets[0],

@@ -42,6 +42,7 @@ public static class RankPlot
     public static void Write(RunDirectory run, IReadOnlyList<string> variables, string path)
     {
         var chains = run.ChainsWithDraws;
+        run.Prefetch(variables); // one pass over the draws for every panel
         int columns = variables.Count == 1 ? 1 : 2;
         int rows = (variables.Count + columns - 1) / columns;
         var multiplot = new Multiplot();

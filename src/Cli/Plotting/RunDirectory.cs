@@ -6,20 +6,27 @@ namespace Bnn.Onnx.Cli.Plotting;
 
 /// <summary>
 /// A run directory opened for plotting: <c>draws.parquet</c> (required), the run record and, when present,
-/// <c>summary.csv</c>.
+/// <c>summary.csv</c>. The draws are streamed (<see cref="ParquetDrawStreamReader"/>): only the columns a plot asks
+/// for are read and kept, never the whole file.
 /// </summary>
 public sealed class RunDirectory
 {
-    private RunDirectory(string path, DrawsTable draws, RunRecord record, IReadOnlyDictionary<string, SummaryRow>? summary)
+    private readonly Dictionary<string, double[][]> _columns = new(StringComparer.Ordinal);
+
+    private RunDirectory(string path, ParquetDrawStreamReader draws, RunRecord record, IReadOnlyDictionary<string, SummaryRow>? summary)
     {
         Path = path;
         Draws = draws;
         Record = record;
         Summary = summary;
+        ChainsWithDraws = Enumerable.Range(0, draws.Chains).Where(c => draws.DrawCounts[c] > 0).ToArray();
     }
 
     public string Path { get; }
-    public DrawsTable Draws { get; }
+
+    /// <summary>The draws file: footer, layout, chain and draw counts; columns are read on demand.</summary>
+    public ParquetDrawStreamReader Draws { get; }
+
     public RunRecord Record { get; }
 
     /// <summary>Rows of <c>summary.csv</c> by variable, or null when the file is absent.</summary>
@@ -29,7 +36,10 @@ public sealed class RunDirectory
     public IReadOnlyList<string> ParameterNames => Draws.Layout.ScalarNames();
 
     /// <summary>Chains that hold at least one draw.</summary>
-    public IReadOnlyList<int> ChainsWithDraws => Enumerable.Range(0, Draws.Chains).Where(c => Draws.DrawCounts[c] > 0).ToArray();
+    public IReadOnlyList<int> ChainsWithDraws { get; }
+
+    /// <summary>Columns read from the draws file so far (a column read twice counts twice).</summary>
+    public int ColumnsRead { get; private set; }
 
     public static RunDirectory Open(string path)
     {
@@ -38,7 +48,7 @@ public sealed class RunDirectory
         if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"run directory not found: {path}");
         string drawsPath = System.IO.Path.Combine(path, "draws.parquet");
         if (!File.Exists(drawsPath)) throw new FileNotFoundException($"no draws.parquet in run directory {path}", drawsPath);
-        var draws = ParquetDrawReader.Read(drawsPath);
+        var draws = ParquetDrawStreamReader.Open(drawsPath);
         if (draws.TotalDraws == 0) throw new InvalidDataException($"{drawsPath}: holds no draws");
         var record = RunRecord.Load(path, draws.RunJson);
         string summaryPath = System.IO.Path.Combine(path, "summary.csv");
@@ -46,14 +56,60 @@ public sealed class RunDirectory
         return new RunDirectory(path, draws, record, summary);
     }
 
-    /// <summary>The column's draws with empty chains left out, as [chain][draw].</summary>
-    public double[][] Column(string name) => ChainsWithDraws.Select(c => Draws.Column(name)[c]).ToArray();
+    /// <summary>Reads the named columns not yet kept, all in one pass over the draws file, and keeps them.</summary>
+    public void Prefetch(IEnumerable<string> names)
+    {
+        var missing = names.Distinct().Where(n => !_columns.ContainsKey(n)).ToArray();
+        if (missing.Length == 0) return;
+        var read = ReadColumns(missing);
+        for (int k = 0; k < missing.Length; k++) _columns[missing[k]] = read[k];
+    }
+
+    /// <summary>The column's draws with empty chains left out, as [chain][draw] (read and kept on first use).</summary>
+    public double[][] Column(string name)
+    {
+        Prefetch([name]);
+        return _columns[name];
+    }
 
     /// <summary>R-hat and bulk/tail ESS of a variable: from <c>summary.csv</c> when it lists it, else recomputed.</summary>
     public (double Rhat, double EssBulk, double EssTail) Diagnose(string name)
     {
         if (Summary is not null && Summary.TryGetValue(name, out var row)) return (row.Rhat, row.EssBulk, row.EssTail);
         return Recompute(Column(name));
+    }
+
+    /// <summary>
+    /// <see cref="Diagnose"/> of each of <paramref name="names"/>, in that order. Variables <c>summary.csv</c> does not
+    /// list are recomputed from columns read in batches of at most <paramref name="memoryBudgetBytes"/> (at least one
+    /// column a batch), one pass a batch; a batch is let go before the next, and no column is kept.
+    /// </summary>
+    public (double Rhat, double EssBulk, double EssTail)[] DiagnoseAll(IReadOnlyList<string> names, long memoryBudgetBytes)
+    {
+        var result = new (double Rhat, double EssBulk, double EssTail)[names.Count];
+        var missing = new List<int>();
+        for (int i = 0; i < names.Count; i++)
+        {
+            if (Summary is not null && Summary.TryGetValue(names[i], out var row)) result[i] = (row.Rhat, row.EssBulk, row.EssTail);
+            else if (_columns.TryGetValue(names[i], out var kept)) result[i] = Recompute(kept);
+            else missing.Add(i);
+        }
+        long columnBytes = Math.Max(1, (long)sizeof(double) * Draws.TotalDraws);
+        int batch = (int)Math.Clamp(memoryBudgetBytes / columnBytes, 1, int.MaxValue);
+        foreach (var indices in missing.Chunk(batch))
+        {
+            var columns = ReadColumns(indices.Select(i => names[i]).ToArray());
+            for (int k = 0; k < indices.Length; k++) result[indices[k]] = Recompute(columns[k]);
+        }
+        return result;
+    }
+
+    /// <summary>One pass over the draws file for <paramref name="names"/>, with empty chains left out.</summary>
+    private double[][][] ReadColumns(IReadOnlyList<string> names)
+    {
+        var read = Draws.ReadColumns(names);
+        ColumnsRead += names.Count;
+        return read.Select(column => ChainsWithDraws.Select(c => column[c]).ToArray()).ToArray();
     }
 
     /// <summary>posterior's rank-normalised split R-hat and ESS over chains cut to a common length.</summary>

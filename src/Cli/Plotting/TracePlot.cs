@@ -14,6 +14,7 @@ public static class TracePlot
     public static void Write(RunDirectory run, IReadOnlyList<string> variables, string path)
     {
         var chains = run.ChainsWithDraws;
+        run.Prefetch(variables.Append("divergent__")); // one pass over the draws for every panel
         var divergent = run.Column("divergent__");
         var multiplot = new Multiplot();
         multiplot.AddPlots(2 * variables.Count); // a new Multiplot already holds one plot

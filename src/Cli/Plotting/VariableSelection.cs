@@ -14,7 +14,12 @@ public static class VariableSelection
     /// <summary>At most this many panels are drawn (<c>bnn plot</c> says when <c>--vars</c> matches more).</summary>
     public const int MaxPanels = 16;
 
-    public static IReadOnlyList<string> Select(RunDirectory run, IReadOnlyList<string> patterns, int worst = DefaultWorst)
+    /// <param name="memoryBudgetBytes">
+    /// Without <paramref name="patterns"/>: how many bytes of columns the diagnostics of parameters that
+    /// <c>summary.csv</c> does not list may read at once (default <see cref="SummaryMemory.BudgetBytes"/>).
+    /// </param>
+    public static IReadOnlyList<string> Select(RunDirectory run, IReadOnlyList<string> patterns, int worst = DefaultWorst,
+        long? memoryBudgetBytes = null)
     {
         var names = run.ParameterNames;
         var chosen = new List<string> { "lp__" };
@@ -34,8 +39,10 @@ public static class VariableSelection
             return chosen;
         }
 
-        var candidates = names.Where(n => n != "sigma")
-            .Select(n => (Name: n, Diagnostics: run.Diagnose(n)))
+        var parameters = names.Where(n => n != "sigma").ToArray();
+        var diagnostics = run.DiagnoseAll(parameters, memoryBudgetBytes ?? SummaryMemory.BudgetBytes);
+        var candidates = parameters
+            .Select((n, i) => (Name: n, Diagnostics: diagnostics[i]))
             .Where(c => double.IsFinite(c.Diagnostics.Rhat))
             .OrderByDescending(c => c.Diagnostics.Rhat)
             .ThenBy(c => Math.Min(c.Diagnostics.EssBulk, c.Diagnostics.EssTail))
