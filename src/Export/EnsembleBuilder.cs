@@ -281,9 +281,7 @@ public static class EnsembleBuilder
                 if (op == "Clip" && _graph.Opset < 11)
                     throw new NotSupportedException($"{where}: Clip before opset 11 is not supported");
                 var x0 = inputs[0]!.Value;
-                string y = op == "Softplus" && attrs.Count == 0
-                    ? Softplus(x0.Name)
-                    : Emit(op, inputs.Select(v => v?.Name ?? "").ToArray(), attrs);
+                string y = UnaryOp(node, inputs.Select(v => v?.Name ?? "").ToArray(), attrs, where);
                 Set(node, y, x0.Stacked, x0.Rank, x0.Transposed);
                 return;
             }
@@ -376,7 +374,7 @@ public static class EnsembleBuilder
                     }
                     else
                     {
-                        inner = Emit("Erf", [Emit("Mul", [x.Name, Scalar(1 / Math.Sqrt(2)).Name])]);
+                        inner = Erf(Emit("Mul", [x.Name, Scalar(1 / Math.Sqrt(2)).Name]));
                     }
                     var half = Emit("Mul", [x.Name, Scalar(0.5).Name]);
                     Set(node, Emit("Mul", [half, Emit("Add", [inner, Scalar(1).Name])]), x.Stacked, x.Rank, x.Transposed);
@@ -492,15 +490,61 @@ public static class EnsembleBuilder
         /// <summary>
         /// softplus(x) = max(x, 0) + log1p(e^−|x|), written as Relu(x) − Log(Sigmoid(|x|)) for float ensembles:
         /// ONNX Runtime's Softplus kernel is scalar (about 11 ns an element on the benchmark machine) while these four
-        /// are vectorised (about 2.5 ns together), and Sigmoid(|x|) ∈ [½, 1) never underflows. Absolute error ≤ 6e-7
-        /// over [−100, 100], as ONNX Runtime's own Softplus (tested). Double ensembles keep the Softplus operator.
+        /// are vectorised (about 2.5 ns together), and Sigmoid(|x|) ∈ [½, 1) never underflows. In float, absolute error ≤ 6e-7
+        /// over [−10⁴, 10⁴], as ONNX Runtime's own Softplus (tested); in double it is the only form, since ONNX Runtime
+        /// has no double Softplus kernel.
         /// </summary>
         private string Softplus(string x)
         {
-            if (_type != ElementType.Float) return Emit("Softplus", [x]);
             var logSigmoid = Emit("Log", [Emit("Sigmoid", [Emit("Abs", [x])])]);
             return Emit("Sub", [Emit("Relu", [x]), logSigmoid]);
         }
+
+        /// <summary>
+        /// An elementwise operator of the source graph. Softplus is always written out (<see cref="Softplus"/>). ONNX
+        /// Runtime's CPU provider has float-only kernels for Softplus, Softsign, Elu, Selu, HardSigmoid, Erf, Celu,
+        /// HardSwish and ThresholdedRelu, so a float64 ensemble writes the first five out in double from operators it
+        /// has, runs Erf in float32 between two Casts (it has no short exact form), and refuses the last three.
+        /// </summary>
+        private string UnaryOp(Node node, string[] inputs, List<AttributeProto> attrs, string where)
+        {
+            string op = node.OpType, x = inputs[0];
+            if (op == "Softplus") return Softplus(x);
+            if (_type != ElementType.Double) return Emit(op, inputs, attrs);
+            switch (op)
+            {
+                case "Softsign":
+                    return Emit("Div", [x, Emit("Add", [Emit("Abs", [x]), Scalar(1).Name])]);
+                case "Elu":
+                    return Elu(x, node.GetFloat("alpha", 1.0), gamma: 1.0);
+                case "Selu":
+                    return Elu(x, node.GetFloat("alpha", 1.67326319217681884765625), node.GetFloat("gamma", 1.05070102214813232421875));
+                case "HardSigmoid":
+                {
+                    var affine = Emit("Add", [Emit("Mul", [x, Scalar(node.GetFloat("alpha", 0.2)).Name]), Scalar(node.GetFloat("beta", 0.5)).Name]);
+                    return Emit("Clip", [affine, Scalar(0).Name, Scalar(1).Name]);
+                }
+                case "Erf":
+                    return Erf(x);
+                case "Celu" or "HardSwish" or "ThresholdedRelu":
+                    throw new NotSupportedException($"{where}: ONNX Runtime has no float64 {op} kernel; export the ensemble as float32");
+                default:
+                    return Emit(op, inputs, attrs);
+            }
+        }
+
+        /// <summary>γ·(max(x, 0) + α·(e^min(x, 0) − 1)): Elu (γ = 1) and Selu, exact in either sign.</summary>
+        private string Elu(string x, double alpha, double gamma)
+        {
+            var negative = Emit("Mul", [Emit("Sub", [Emit("Exp", [Emit("Min", [x, Scalar(0).Name])]), Scalar(1).Name]), Scalar(alpha).Name]);
+            var elu = Emit("Add", [Emit("Relu", [x]), negative]);
+            return gamma == 1.0 ? elu : Emit("Mul", [elu, Scalar(gamma).Name]);
+        }
+
+        /// <summary>Erf; in a float64 ensemble computed in float32 (ONNX Runtime has no double kernel).</summary>
+        private string Erf(string x) => _type != ElementType.Double
+            ? Emit("Erf", [x])
+            : Emit("Cast", [Emit("Erf", [Emit("Cast", [x], [Attr("to", (long)ElementType.Float)])])], [Attr("to", (long)ElementType.Double)]);
 
         /// <summary>Whether a·b runs feature-major: a rank-2 value that is feature-major or member-independent (the graph input) times a rank-2 b, one of them sampled.</summary>
         private static bool FeatureMajorProduct(Value a, Value b) =>

@@ -118,6 +118,37 @@ internal static class TestModels
         return Model(g);
     }
 
+    /// <summary>
+    /// x [batch,3] → (Gemm 3→3 → activation) for Elu(α 0.7), Selu, HardSigmoid(α 0.3, β 0.4), Softsign, Erf,
+    /// LeakyRelu(α 0.1) and Softplus in turn → Gemm 3→1 → y [batch,1]: every activation the importer accepts that
+    /// ONNX Runtime's CPU provider has no double kernel for, and two that it has.
+    /// </summary>
+    public static ModelProto Activations()
+    {
+        var rng = new Random(16);
+        var g = new GraphProto { Name = "activations" };
+        g.Input.Add(Info("x", ["batch", 3]));
+        g.Output.Add(Info("y", ["batch", 1]));
+        (string Op, AttributeProto[] Attrs)[] layers =
+        [
+            ("Elu", [FloatAttr("alpha", 0.7f)]), ("Selu", []), ("HardSigmoid", [FloatAttr("alpha", 0.3f), FloatAttr("beta", 0.4f)]),
+            ("Softsign", []), ("Erf", []), ("LeakyRelu", [FloatAttr("alpha", 0.1f)]), ("Softplus", []),
+        ];
+        string current = "x";
+        for (int i = 0; i <= layers.Length; i++)
+        {
+            int width = i == layers.Length ? 1 : 3;
+            g.Initializer.Add(Weights($"l{i}.weight", [width, 3], rng, scale: 2));
+            g.Initializer.Add(Weights($"l{i}.bias", [width], rng));
+            string z = i == layers.Length ? "y" : $"z{i}";
+            g.Node.Add(Node("Gemm", [current, $"l{i}.weight", $"l{i}.bias"], [z], IntAttr("transB", 1)));
+            if (i == layers.Length) break;
+            g.Node.Add(Node(layers[i].Op, [z], [$"a{i}"], layers[i].Attrs));
+            current = $"a{i}";
+        }
+        return Model(g);
+    }
+
     /// <summary>x [batch,1] → MatMul w [1,1] → Add b [1] → Softplus → y [batch,1]: softplus of a chosen pre-activation.</summary>
     public static ModelProto ScaledSoftplus()
     {
@@ -173,12 +204,12 @@ internal static class TestModels
         return m;
     }
 
-    private static TensorProto Weights(string name, long[] dims, Random rng)
+    private static TensorProto Weights(string name, long[] dims, Random rng, double scale = 1)
     {
         int size = (int)dims.Aggregate(1L, (a, b) => a * b);
         var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
         t.Dims.AddRange(dims);
-        t.FloatData.AddRange(Enumerable.Range(0, size).Select(_ => (float)(rng.NextDouble() * 2 - 1)));
+        t.FloatData.AddRange(Enumerable.Range(0, size).Select(_ => (float)(scale * (rng.NextDouble() * 2 - 1))));
         return t;
     }
 
