@@ -37,7 +37,22 @@ public class RobustnessInterruptionTests(Xunit.Abstractions.ITestOutputHelper ou
         Assert.True(result.ExitCode == 130, result.ToString());
         Assert.False(result.HasStackTrace, result.ToString());
         Assert.Contains("interrupt:", result.Stderr);
-        AssertCompleteInterruptedRun(runDir, "blog_mlp_pytorch.onnx", expectSomeDraws: false);
+        var draws = AssertCompleteInterruptedRun(runDir, "blog_mlp_pytorch.onnx", expectSomeDraws: false);
+
+        // The interrupted run exports: members come from the draws that were completed, and the ensemble says so.
+        string ensemble = dir["ensemble.onnx"];
+        var export = BnnProcess.Run("export", runDir, "--members", "10", "--out", ensemble);
+        if (draws.TotalDraws == 0)
+        {
+            Assert.True(export.ExitCode == 2, export.ToString());
+            Assert.False(export.HasStackTrace, export.ToString());
+            return;
+        }
+        Assert.True(export.ExitCode == 0, export.ToString());
+        var meta = Bnn.Onnx.Export.ModelFiles.Read(ensemble).MetadataProps.ToDictionary(e => e.Key, e => e.Value);
+        Assert.Equal("interrupted", meta["bnn.draws_status"]);
+        Assert.Equal(draws.TotalDraws.ToString(System.Globalization.CultureInfo.InvariantCulture), meta["bnn.total_draws"]);
+        Assert.Equal(Math.Min(10, draws.TotalDraws).ToString(System.Globalization.CultureInfo.InvariantCulture), meta["bnn.members"]);
     }
 
     [Fact]
