@@ -319,7 +319,7 @@ public static class EnsembleBuilder
                     if (FeatureMajorProduct(a, b))
                     {
                         // yᵀ = bᵀ · aᵀ: [S,out,in] × [S or 1, in, batch]
-                        _values[node.Outputs[0]] = new Value(Emit("MatMul", [WeightTransposed(node.Inputs[1], b, transposed: false), FeatureMajor(a)]), true, 2, true);
+                        _values[node.Outputs[0]] = new Value(Emit("MatMul", [WeightTransposed(b, transposed: false), FeatureMajor(a)]), true, 2, true);
                         return;
                     }
                     Set(node, MatMul(Materialize(a), Materialize(b), where, out int rank), true, rank);
@@ -333,7 +333,7 @@ public static class EnsembleBuilder
                     if (!transA && FeatureMajorProduct(a, inputs[1]!.Value))
                     {
                         // (A·B')ᵀ = B'ᵀ · Aᵀ, and B'ᵀ is B itself when transB = 1.
-                        y = new Value(Emit("MatMul", [WeightTransposed(node.Inputs[1], inputs[1]!.Value, transB), FeatureMajor(a)]), true, 2, true);
+                        y = new Value(Emit("MatMul", [WeightTransposed(inputs[1]!.Value, transB), FeatureMajor(a)]), true, 2, true);
                     }
                     else
                     {
@@ -558,7 +558,7 @@ public static class EnsembleBuilder
         /// <paramref name="transposed"/> (Gemm's transB, b already [out,in]). Sampled and constant weights are
         /// written pre-arranged; anything else gets a Transpose node.
         /// </summary>
-        private string WeightTransposed(string sourceName, Value b, bool transposed)
+        private string WeightTransposed(Value b, bool transposed)
         {
             if (transposed) return b.Name;
             if (b.Stacked && _stackedBlock.TryGetValue(b.Name, out var block) && block.Shape.Length == 2)
