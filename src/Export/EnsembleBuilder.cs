@@ -319,7 +319,7 @@ public static class EnsembleBuilder
                     if (FeatureMajorProduct(a, b))
                     {
                         // yᵀ = bᵀ · aᵀ: [S,out,in] × [S or 1, in, batch]
-                        _values[node.Outputs[0]] = new Value(Emit("MatMul", [WeightTransposed(b, transposed: false), FeatureMajor(a)]), true, 2, true);
+                        _values[node.Outputs[0]] = new Value(Emit("MatMul", [FeatureMajorOperand(b), FeatureMajorOperand(a)]), true, 2, true);
                         return;
                     }
                     Set(node, MatMul(Materialize(a), Materialize(b), where, out int rank), true, rank);
@@ -333,7 +333,7 @@ public static class EnsembleBuilder
                     if (!transA && FeatureMajorProduct(a, inputs[1]!.Value))
                     {
                         // (A·B')ᵀ = B'ᵀ · Aᵀ, and B'ᵀ is B itself when transB = 1.
-                        y = new Value(Emit("MatMul", [WeightTransposed(inputs[1]!.Value, transB), FeatureMajor(a)]), true, 2, true);
+                        y = new Value(Emit("MatMul", [transB ? inputs[1]!.Value.Name : FeatureMajorOperand(inputs[1]!.Value), FeatureMajorOperand(a)]), true, 2, true);
                     }
                     else
                     {
@@ -550,29 +550,17 @@ public static class EnsembleBuilder
         private static bool FeatureMajorProduct(Value a, Value b) =>
             a.Rank == 2 && b.Rank == 2 && (a.Stacked || b.Stacked) && (a.Transposed || !a.Stacked) && !b.Transposed;
 
-        /// <summary>aᵀ for the feature-major product: a feature-major value as is, a member-independent [batch, in] transposed.</summary>
-        private string FeatureMajor(Value a) => a.Transposed ? a.Name : Emit("Transpose", [a.Name], [Attr("perm", new long[] { 1, 0 })]);
-
-        /// <summary>
-        /// The left factor of a feature-major product: bᵀ ([S,out,in] or [out,in]), or b itself when
-        /// <paramref name="transposed"/> (Gemm's transB, b already [out,in]). Sampled and constant weights are
-        /// written pre-arranged; anything else gets a Transpose node.
-        /// </summary>
-        private string WeightTransposed(Value b, bool transposed)
+        /// <summary>Row-major [rows, cols] <paramref name="source"/> into <paramref name="target"/> as [cols, rows].</summary>
+        private static void TransposeInto(ReadOnlySpan<double> source, Span<double> target, int rows, int cols)
         {
-            if (transposed) return b.Name;
-            if (b.Stacked && _stackedBlock.TryGetValue(b.Name, out var block) && block.Shape.Length == 2)
-                return StackedInitializer(block, transposeLast: true);
-            if (!b.Stacked && _constant.TryGetValue(b.Name, out var c) && c.Shape.Length == 2)
-                return ConstantInitializer($"bnn_{b.Name}_T", c.Type, [c.Shape[1], c.Shape[0]], TransposeData(c.Data, c.Shape[0], c.Shape[1]));
-            return Emit("Transpose", [b.Name], [Attr("perm", b.Stacked ? new long[] { 0, 2, 1 } : [1, 0])]);
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < cols; j++) target[j * rows + i] = source[i * cols + j];
         }
 
-        private static double[] TransposeData(double[] data, int rows, int cols)
+        private static double[] Transposed(double[] data, int rows, int cols)
         {
             var t = new double[data.Length];
-            for (int i = 0; i < rows; i++)
-                for (int j = 0; j < cols; j++) t[j * rows + i] = data[i * cols + j];
+            TransposeInto(data, t, rows, cols);
             return t;
         }
 
@@ -603,7 +591,11 @@ public static class EnsembleBuilder
             return new Value(name, a.Stacked || b.Stacked, rank);
         }
 
-        /// <summary>An operand of rank ≤ 2 in the feature-major form: [S,]c,1 for a rank-1 [S,]c; the last two axes swapped for rank 2.</summary>
+        /// <summary>
+        /// A value of rank ≤ 2 in the feature-major form: [S,]c,1 for a rank-1 [S,]c, the last two axes swapped for
+        /// rank 2 (so also bᵀ and aᵀ of a feature-major product a·b). Sampled and constant tensors are written
+        /// pre-arranged; anything else gets an Unsqueeze or Transpose node.
+        /// </summary>
         private string FeatureMajorOperand(Value v)
         {
             if (v.Transposed || v.Rank == 0 && !v.Stacked) return v.Name;
@@ -613,7 +605,7 @@ public static class EnsembleBuilder
             if (!v.Stacked && _constant.TryGetValue(v.Name, out var c))
                 return v.Rank == 1
                     ? ConstantInitializer($"bnn_{v.Name}_col", c.Type, [c.Shape[0], 1], c.Data)
-                    : ConstantInitializer($"bnn_{v.Name}_T", c.Type, [c.Shape[1], c.Shape[0]], TransposeData(c.Data, c.Shape[0], c.Shape[1]));
+                    : ConstantInitializer($"bnn_{v.Name}_T", c.Type, [c.Shape[1], c.Shape[0]], Transposed(c.Data, c.Shape[0], c.Shape[1]));
             if (v.Rank == 1) return Emit("Unsqueeze", [v.Name, Int64Constant([v.Stacked ? 2 : 1])]);
             return Emit("Transpose", [v.Name], [Attr("perm", v.Stacked ? new long[] { 0, 2, 1 } : [1, 0])]);
         }
@@ -655,10 +647,7 @@ public static class EnsembleBuilder
             if (transposeLast)
             {
                 int rows = block.Shape[0], cols = block.Shape[1];
-                for (int s = 0; s < S; s++)
-                    for (int i = 0; i < rows; i++)
-                        for (int j = 0; j < cols; j++)
-                            values[s * size + j * rows + i] = _members[s][block.Offset + i * cols + j];
+                for (int s = 0; s < S; s++) TransposeInto(_members[s].AsSpan(block.Offset, size), values.AsSpan(s * size, size), rows, cols);
                 dims = [S, cols, rows];
             }
             else
