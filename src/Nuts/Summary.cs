@@ -49,16 +49,16 @@ public static class PosteriorSummary
         if (draws.Length == 0 || draws[0].Length == 0)
             return new SummaryRow(variable, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN,
                 double.NaN, double.NaN, double.NaN, double.NaN);
-        var sorted = Diagnostics.Pool(draws);
-        double mean = Diagnostics.Mean(sorted);
-        double sd = Diagnostics.StandardDeviation(sorted);
+        var sorted = ConvergenceDiagnostics.Pool(draws);
+        double mean = ConvergenceDiagnostics.Mean(sorted);
+        double sd = ConvergenceDiagnostics.StandardDeviation(sorted);
         Array.Sort(sorted);
-        bool finite = !Diagnostics.ShouldReturnNaN(draws);
+        bool finite = !ConvergenceDiagnostics.ShouldReturnNaN(draws);
         return new SummaryRow(variable, mean, sd,
-            Diagnostics.QuantileSorted(sorted, 0.5), Diagnostics.QuantileSorted(sorted, 0.05), Diagnostics.QuantileSorted(sorted, 0.95),
-            finite ? Diagnostics.McseMean(draws) : double.NaN,
-            finite ? Diagnostics.McseSd(draws) : double.NaN,
-            Diagnostics.EssBulk(draws), Diagnostics.EssTail(draws), Diagnostics.Rhat(draws));
+            ConvergenceDiagnostics.QuantileSorted(sorted, 0.5), ConvergenceDiagnostics.QuantileSorted(sorted, 0.05), ConvergenceDiagnostics.QuantileSorted(sorted, 0.95),
+            finite ? ConvergenceDiagnostics.McseMean(draws) : double.NaN,
+            finite ? ConvergenceDiagnostics.McseSd(draws) : double.NaN,
+            ConvergenceDiagnostics.EssBulk(draws), ConvergenceDiagnostics.EssTail(draws), ConvergenceDiagnostics.Rhat(draws));
     }
 
     /// <summary>

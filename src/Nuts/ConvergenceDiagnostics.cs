@@ -5,7 +5,7 @@ namespace Bnn.Onnx.Nuts;
 /// Carpenter &amp; Bürkner 2021, "Rank-normalization, folding, and localization"). Input: one variable's draws as
 /// <c>draws[chain][iteration]</c>, chains of equal length, warmup excluded. Non-finite draws give NaN.
 /// </summary>
-public static class Diagnostics
+public static class ConvergenceDiagnostics
 {
     /// <summary>R-hat: the larger of rank-normalised split-R̂ of the draws and of the folded draws |x − median|.</summary>
     public static double Rhat(double[][] draws)
@@ -428,44 +428,5 @@ public static class Diagnostics
                     .59983220655588793769) * r + 1.0);
         }
         return q < 0.0 ? -val : val;
-    }
-}
-
-/// <summary>An in-place iterative radix-2 complex FFT (power-of-two lengths).</summary>
-internal static class Fft
-{
-    public static void Transform(double[] re, double[] im, bool inverse)
-    {
-        int n = re.Length;
-        for (int i = 1, j = 0; i < n; i++)
-        {
-            int bit = n >> 1;
-            for (; (j & bit) != 0; bit >>= 1) j ^= bit;
-            j ^= bit;
-            if (i < j)
-            {
-                (re[i], re[j]) = (re[j], re[i]);
-                (im[i], im[j]) = (im[j], im[i]);
-            }
-        }
-        for (int len = 2; len <= n; len <<= 1)
-        {
-            double angle = 2 * Math.PI / len * (inverse ? 1 : -1);
-            int halfLen = len / 2;
-            for (int k = 0; k < halfLen; k++)
-            {
-                double wr = Math.Cos(angle * k), wi = Math.Sin(angle * k);
-                for (int i = k; i < n; i += len)
-                {
-                    int j = i + halfLen;
-                    double xr = re[j] * wr - im[j] * wi;
-                    double xi = re[j] * wi + im[j] * wr;
-                    re[j] = re[i] - xr;
-                    im[j] = im[i] - xi;
-                    re[i] += xr;
-                    im[i] += xi;
-                }
-            }
-        }
     }
 }
