@@ -1,48 +1,6 @@
 namespace Bnn.Onnx.Nuts;
 
 /// <summary>
-/// What one NUTS transition needs to carry to the next (BlackJAX's <c>HMCState</c>): the position θ,
-/// log p(θ) and ∇ log p(θ). Immutable by convention: the kernel never writes into a state it was given.
-/// </summary>
-public sealed record NutsState(double[] Position, double LogDensity, double[] Gradient);
-
-/// <summary>
-/// Diagnostics of one NUTS transition, with Stan's meanings: <c>accept_stat__</c> (mean Metropolis acceptance
-/// probability over the new trajectory states), <c>treedepth__</c>, <c>n_leapfrog__</c>, <c>divergent__</c>
-/// (the energy error exceeded the limit or was not finite) and <c>energy__</c> (H at the selected state).
-/// </summary>
-public readonly record struct NutsInfo(double AcceptStat, int TreeDepth, int LeapfrogSteps, bool Divergent, double Energy);
-
-/// <summary>
-/// A point in phase space (θ, p) with ∇ log p(θ), log p(θ) and the velocity v = M⁻¹ p cached (Stan's <c>ps_point</c>).
-/// </summary>
-internal sealed class PhasePoint
-{
-    public readonly double[] Position, Momentum, Gradient, Velocity;
-    public double LogDensity;
-
-    public PhasePoint(int d)
-    {
-        Position = new double[d];
-        Momentum = new double[d];
-        Gradient = new double[d];
-        Velocity = new double[d];
-    }
-
-    public void CopyFrom(PhasePoint other)
-    {
-        other.Position.AsSpan().CopyTo(Position);
-        other.Momentum.AsSpan().CopyTo(Momentum);
-        other.Gradient.AsSpan().CopyTo(Gradient);
-        other.Velocity.AsSpan().CopyTo(Velocity);
-        LogDensity = other.LogDensity;
-    }
-
-    /// <summary>H(θ, p) = −log p(θ) + ½ pᵀ M⁻¹ p.</summary>
-    public double Hamiltonian => -LogDensity + EuclideanMetric.KineticEnergy(Momentum, Velocity);
-}
-
-/// <summary>
 /// Multinomial No-U-Turn Sampler with the generalised U-turn criterion (Betancourt 2017, "A Conceptual Introduction to
 /// Hamiltonian Monte Carlo", appendix A), following Stan's <c>base_nuts::transition</c> / <c>build_tree</c>: the
 /// trajectory is doubled forwards or backwards at random, each new subtree is built recursively, states are drawn

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Bnn.Onnx.Nuts;
 
 namespace Bnn.Onnx.Tests;
@@ -30,7 +29,7 @@ public class GoldenDiagnosticsTests
     [MemberData(nameof(Cases))]
     public void Given_golden_draws_When_summarised_Then_every_column_matches_posterior_1_4_0(string name)
     {
-        var (variables, draws) = ReadLongCsv(Path.Combine(GoldenDirectory, $"draws_{name}.csv"));
+        var (variables, draws) = TestData.ReadLongDraws(Path.Combine(GoldenDirectory, $"draws_{name}.csv"));
         var expected = File.ReadAllLines(Path.Combine(GoldenDirectory, $"expected_{name}.csv"));
         var header = expected[0].Split(',');
         var failures = new List<string>();
@@ -64,7 +63,7 @@ public class GoldenDiagnosticsTests
             Assert.Equal(header.Skip(1).Order(), actual.Keys.Order());
             for (int j = 1; j < header.Length; j++)
             {
-                double e = Parse(fields[j]), a = actual[header[j]];
+                double e = TestData.ParseR(fields[j]), a = actual[header[j]];
                 bool ok = double.IsNaN(e) ? double.IsNaN(a) : Math.Abs(a - e) <= Tolerance * Math.Abs(e);
                 if (!ok) failures.Add($"{variable} {header[j]}: posterior {e:R}, ours {a:R} (relative error {Math.Abs(a - e) / Math.Abs(e):E2})");
                 compared++;
@@ -72,24 +71,5 @@ public class GoldenDiagnosticsTests
         }
         Assert.True(failures.Count == 0, $"{failures.Count} of {compared} values differ:\n" + string.Join('\n', failures));
         Assert.Equal(9 * 17, compared);
-    }
-
-    private static double Parse(string s) => s == "NA" ? double.NaN : double.Parse(s, CultureInfo.InvariantCulture);
-
-    /// <summary>Reads <c>chain,iteration,v1,…</c> rows (chains 1…m, iterations in order) as <c>[variable][chain][draw]</c>.</summary>
-    private static (string[] Variables, double[][][] Draws) ReadLongCsv(string path)
-    {
-        var lines = File.ReadAllLines(path);
-        var header = lines[0].Split(',');
-        Assert.Equal(["chain", "iteration"], header[..2]);
-        var variables = header[2..];
-        var rows = lines.Skip(1).Select(l => l.Split(',').Select(Parse).ToArray()).ToArray();
-        int chains = (int)rows.Max(r => r[0]);
-        int draws = rows.Length / chains;
-        var result = variables.Select(_ => Enumerable.Range(0, chains).Select(_ => new double[draws]).ToArray()).ToArray();
-        foreach (var r in rows)
-            for (int v = 0; v < variables.Length; v++)
-                result[v][(int)r[0] - 1][(int)r[1] - 1] = r[v + 2];
-        return (variables, result);
     }
 }

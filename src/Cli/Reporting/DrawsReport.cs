@@ -1,4 +1,6 @@
-namespace Bnn.Onnx.Nuts;
+using Bnn.Onnx.Nuts;
+
+namespace Bnn.Onnx.Cli.Reporting;
 
 /// <summary>
 /// Everything <c>bnn summary</c> and <c>bnn sample</c> print about a set of draws: the summary rows, Stan's sampler
