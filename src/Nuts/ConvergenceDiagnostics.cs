@@ -4,6 +4,8 @@ namespace Bnn.Onnx.Nuts;
 /// Convergence diagnostics exactly as the R package posterior 1.4.0 computes them (Vehtari, Gelman, Simpson,
 /// Carpenter &amp; Bürkner 2021, "Rank-normalization, folding, and localization"). Input: one variable's draws as
 /// <c>draws[chain][iteration]</c>, chains of equal length, warmup excluded. Non-finite draws give NaN.
+/// Means and variances are rounded as R and matrixStats round them, so that near-constant draws agree too; the
+/// golden values in tests/Nuts.Tests/Golden pin every value to 1e-8 relative.
 /// </summary>
 public static class ConvergenceDiagnostics
 {

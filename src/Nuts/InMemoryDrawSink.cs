@@ -8,7 +8,7 @@ namespace Bnn.Onnx.Nuts;
 /// </summary>
 public sealed class InMemoryDrawSink : IDrawSink, IGeneratedQuantitySink, IDrawTable
 {
-    private readonly string[] _parameters, _generated;
+    private readonly string[] _parameters, _generated, _variables;
     private readonly double[][][] _values; // [variable][chain][draw]
     private readonly int[] _written;
     private readonly Lock _lock = new();
@@ -24,8 +24,6 @@ public sealed class InMemoryDrawSink : IDrawSink, IGeneratedQuantitySink, IDrawT
         Chains = chains;
         _drawsPerChain = draws;
     }
-
-    private readonly string[] _variables;
 
     public IReadOnlyList<string> Variables => _variables;
     public int Chains { get; }
