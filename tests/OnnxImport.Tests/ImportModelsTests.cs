@@ -180,6 +180,11 @@ public class ImportModelsTests
         { "regression8_relu_pytorch", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 8 * 16 + 16 + 16 + 1 },
         { "external_data_pytorch", ["0.weight", "0.bias", "2.weight", "2.bias"], 5 + 5 + 5 + 1 },
         { "float16_weights", ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"], 5 + 5 + 5 + 1 },
+        { "step_mlp_op13_folded", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 8 * 16 + 16 + 16 + 1 },
+        { "step_mlp_op13_unfolded", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 8 * 16 + 16 + 16 + 1 },
+        { "step_mlp_op17_folded", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 8 * 16 + 16 + 16 + 1 },
+        { "step_mlp_op17_unfolded", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 8 * 16 + 16 + 16 + 1 },
+        { "weight_paths_pytorch", ["w1", "b1", "w2", "b2"], 128 + 16 + 16 + 1 },
     };
 
     [Theory]
