@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace Bnn.Onnx.Cli.Evaluation;
@@ -20,7 +21,7 @@ public static class EvaluationReport
     public static string ToJson(HeldOutEvaluation e)
     {
         using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             json.WriteStartObject();
             json.WriteString("run", Path.GetFullPath(e.RunPath));
@@ -37,7 +38,7 @@ public static class EvaluationReport
                 json.WriteString("interval_method", IntervalMethod);
                 json.WriteStartObject("posterior");
                 WriteDraws(json, e);
-                json.WriteString("sigma", e.PosteriorSigma);
+                json.WriteString("sigma_source", e.PosteriorSigma);
                 Write(json, posterior);
                 json.WriteEndObject();
                 json.WriteStartObject("point_estimate");

@@ -1,0 +1,216 @@
+using System.Globalization;
+using System.Text.Json;
+using Bnn.Onnx.Tests.TestSupport;
+
+namespace Bnn.Onnx.Tests;
+
+/// <summary>
+/// Two short runs for the evaluation tests, sampled once: the 8-feature ReLU regressor on the first 70 rows of its
+/// data (the last 30 held out), and the softmax classifier on its three-class data (every third row held out).
+/// </summary>
+public sealed class EvaluationRuns : IDisposable
+{
+    private readonly TempDir _dir = new("bnn-evaluate-");
+
+    public EvaluationRuns()
+    {
+        var regression = File.ReadAllLines(Repo.Model("regression8_data.csv"));
+        RegressionTrain = _dir.Write("reg_train.csv", string.Join('\n', regression.Take(71)) + "\n");
+        RegressionTest = _dir.Write("reg_test.csv", string.Join('\n', regression.Take(1).Concat(regression.Skip(71))) + "\n");
+        var classes = File.ReadAllLines(Repo.Model("multiclass_data.csv"));
+        ClassificationTest = _dir.Write("cls_test.csv",
+            string.Join('\n', classes.Take(1).Concat(classes.Skip(1).Where((_, i) => i % 3 == 0))) + "\n");
+
+        RegressionRun = _dir["reg_run"];
+        Sample(["sample", Repo.Model("regression8_relu_pytorch.onnx"), "--data", RegressionTrain, "--target", "y",
+            "--out", RegressionRun, "--seed", "21", "--init", "onnx", .. Runs.Short]);
+        ClassificationRun = _dir["cls_run"];
+        Sample(["sample", Repo.Model("multiclass_softmax_pytorch.onnx"), "--data", Repo.Model("multiclass_data.csv"), "--target", "y",
+            "--likelihood", "categorical", "--out", ClassificationRun, "--seed", "22", "--init", "onnx", .. Runs.Short]);
+    }
+
+    public string RegressionTrain { get; }
+    public string RegressionTest { get; }
+    public string RegressionRun { get; }
+    public string ClassificationTest { get; }
+    public string ClassificationRun { get; }
+
+    /// <summary>A file in the fixture's temporary folder.</summary>
+    public string Write(string name, string contents) => _dir.Write(name, contents);
+
+    private static void Sample(string[] args)
+    {
+        var result = BnnProcess.Run(args);
+        if (result.ExitCode != 0) throw new InvalidOperationException($"sampling failed: {result}");
+    }
+
+    public void Dispose() => _dir.Dispose();
+}
+
+/// <summary>
+/// <c>bnn evaluate</c> and <c>bnn plot --kind calibration</c> end to end: <c>evaluation.json</c>'s keys, finite
+/// posterior figures, point-estimate figures equal to those computed here from <c>bnn eval</c>'s outputs, and exit 2 on
+/// bad input.
+/// </summary>
+public class EvaluateCommandTests(EvaluationRuns runs) : IClassFixture<EvaluationRuns>
+{
+    private static readonly string[] Features8 = ["x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8"];
+
+    [Fact]
+    public void Regression_point_estimate_matches_bnn_eval_and_the_posterior_is_finite()
+    {
+        using var dir = new TempDir();
+        string json = dir["evaluation.json"];
+        var result = BnnProcess.Run(["evaluate", runs.RegressionRun, "--data", runs.RegressionTest, "--out", json]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("RMSE", result.Stdout);
+        Assert.Contains("training rows", result.Stdout);
+        Assert.Contains("point estimate", result.Stdout);
+
+        // Independently: the network at the file's weights through `bnn eval`, σ̂ from the 70 training rows.
+        var (trainF, trainY) = EvalOutputs(dir, "regression8_relu_pytorch.onnx", runs.RegressionTrain, Features8, "y", width: 1);
+        var (testF, testY) = EvalOutputs(dir, "regression8_relu_pytorch.onnx", runs.RegressionTest, Features8, "y", width: 1);
+        double sigma = Math.Sqrt(trainY.Select((y, n) => Math.Pow(y - trainF[n][0], 2)).Average());
+        double rmse = Math.Sqrt(testY.Select((y, n) => Math.Pow(y - testF[n][0], 2)).Average());
+        double lpd = testY.Select((y, n) => -0.5 * Math.Log(2 * Math.PI) - Math.Log(sigma) - 0.5 * Math.Pow((y - testF[n][0]) / sigma, 2)).Average();
+        var z = new Dictionary<double, double> { [0.5] = 0.6744897501960817, [0.9] = 1.6448536269514722, [0.95] = 1.959963984540054 };
+
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var root = doc.RootElement;
+        Assert.Equal("normal", root.GetProperty("likelihood").GetString());
+        Assert.Equal(30, root.GetProperty("rows").GetInt32());
+        Assert.Equal(Features8, root.GetProperty("features").EnumerateArray().Select(e => e.GetString()));
+        Assert.Contains("bisection", root.GetProperty("interval_method").GetString());
+
+        var point = root.GetProperty("point_estimate");
+        Assert.Equal(sigma, point.GetProperty("sigma").GetDouble(), 9);
+        Assert.Contains("70 training rows", point.GetProperty("sigma_source").GetString());
+        Assert.Equal(rmse, point.GetProperty("rmse").GetDouble(), 9);
+        Assert.Equal(lpd, point.GetProperty("mean_log_predictive_density").GetDouble(), 9);
+        foreach (var interval in point.GetProperty("intervals").EnumerateArray())
+        {
+            double level = interval.GetProperty("level").GetDouble();
+            double covered = testY.Select((y, n) => Math.Abs(y - testF[n][0]) <= z[level] * sigma ? 1.0 : 0.0).Average();
+            Assert.Equal(covered, interval.GetProperty("coverage").GetDouble(), 12);
+            Assert.Equal(2 * z[level] * sigma, interval.GetProperty("mean_width").GetDouble(), 6);
+        }
+
+        var posterior = root.GetProperty("posterior");
+        Assert.Equal(200, posterior.GetProperty("draws").GetInt32());
+        Assert.Equal(200, posterior.GetProperty("total_draws").GetInt32());
+        Assert.True(double.IsFinite(posterior.GetProperty("rmse").GetDouble()));
+        Assert.True(double.IsFinite(posterior.GetProperty("mean_log_predictive_density").GetDouble()));
+        var widths = posterior.GetProperty("intervals").EnumerateArray().Select(i => i.GetProperty("mean_width").GetDouble()).ToArray();
+        Assert.Equal(3, widths.Length);
+        Assert.True(widths[0] > 0 && widths[0] < widths[1] && widths[1] < widths[2], string.Join(", ", widths));
+        Assert.All(posterior.GetProperty("intervals").EnumerateArray(), i => Assert.InRange(i.GetProperty("coverage").GetDouble(), 0, 1));
+    }
+
+    [Fact]
+    public void Classification_point_estimate_matches_bnn_eval_and_members_thin_the_posterior()
+    {
+        using var dir = new TempDir();
+        string json = dir["evaluation.json"];
+        var result = BnnProcess.Run(["evaluate", runs.ClassificationRun, "--data", runs.ClassificationTest, "--members", "50", "--out", json]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("ECE", result.Stdout);
+
+        // The softmax model's outputs are probabilities.
+        var (p, labels) = EvalOutputs(dir, "multiclass_softmax_pytorch.onnx", runs.ClassificationTest, ["x1", "x2", "x3", "x4"], "y", width: 3);
+        int rows = labels.Length;
+        double accuracy = labels.Select((y, n) => Array.IndexOf(p[n], p[n].Max()) == (int)y ? 1.0 : 0.0).Average();
+        double nll = -labels.Select((y, n) => Math.Log(p[n][(int)y])).Average();
+        double brier = labels.Select((y, n) => p[n].Select((v, k) => Math.Pow(v - (k == (int)y ? 1 : 0), 2)).Sum()).Average();
+        double entropy = p.Select(r => -r.Sum(v => v * Math.Log(v))).Average();
+
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var root = doc.RootElement;
+        Assert.Equal("categorical", root.GetProperty("likelihood").GetString());
+        Assert.Equal(rows, root.GetProperty("rows").GetInt32());
+        Assert.Equal(10, root.GetProperty("confidence_bins").GetInt32());
+        var point = root.GetProperty("point_estimate");
+        Assert.Equal(accuracy, point.GetProperty("accuracy").GetDouble(), 12);
+        Assert.Equal(nll, point.GetProperty("nll").GetDouble(), 9);
+        Assert.Equal(brier, point.GetProperty("brier").GetDouble(), 9);
+        Assert.Equal(entropy, point.GetProperty("mean_entropy").GetDouble(), 9);
+
+        var posterior = root.GetProperty("posterior");
+        Assert.Equal(50, posterior.GetProperty("draws").GetInt32());
+        Assert.Equal(200, posterior.GetProperty("total_draws").GetInt32());
+        foreach (var key in new[] { "accuracy", "nll", "brier", "ece", "mean_entropy" })
+            Assert.True(double.IsFinite(posterior.GetProperty(key).GetDouble()), key);
+        var bins = posterior.GetProperty("reliability").EnumerateArray().ToArray();
+        Assert.Equal(10, bins.Length);
+        Assert.Equal(rows, bins.Sum(b => b.GetProperty("count").GetInt32()));
+        // ECE is the count-weighted gap of the bins listed.
+        double ece = bins.Where(b => b.GetProperty("count").GetInt32() > 0).Sum(b => b.GetProperty("count").GetInt32() / (double)rows
+            * Math.Abs(b.GetProperty("accuracy").GetDouble() - b.GetProperty("confidence").GetDouble()));
+        Assert.Equal(ece, posterior.GetProperty("ece").GetDouble(), 12);
+    }
+
+    [Fact]
+    public void Default_output_is_evaluation_json_in_the_run_directory_and_the_calibration_plots_are_written()
+    {
+        using var dir = new TempDir();
+        var result = BnnProcess.Run(["evaluate", runs.RegressionRun, "--data", runs.RegressionTest, "--members", "20"]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.True(File.Exists(Path.Combine(runs.RegressionRun, "evaluation.json")));
+        Assert.Empty(Directory.EnumerateFiles(runs.RegressionRun, ".*.tmp"));
+
+        foreach (var (run, data) in new[] { (runs.RegressionRun, runs.RegressionTest), (runs.ClassificationRun, runs.ClassificationTest) })
+        {
+            string png = dir[$"{Path.GetFileName(run)}.png"];
+            var plot = BnnProcess.Run(["plot", run, "--kind", "calibration", "--data", data, "--out", png]);
+            Assert.True(plot.ExitCode == 0, plot.ToString());
+            var bytes = File.ReadAllBytes(png);
+            Assert.True(bytes.Length > 1000 && bytes[1] == 'P' && bytes[2] == 'N' && bytes[3] == 'G');
+        }
+    }
+
+    [Fact]
+    public void Bad_input_exits_2_with_one_line()
+    {
+        using var dir = new TempDir();
+        var labels = File.ReadAllLines(runs.ClassificationTest);
+        string outOfRange = dir.Write("labels.csv", string.Join('\n', labels.Take(3).Append("0.1,0.2,0.3,0.4,3")) + "\n");
+        string noTarget = dir.Write("no_target.csv", "x1,x2,x3,x4\n0.1,0.2,0.3,0.4\n");
+        string emptyRun = Directory.CreateDirectory(dir["empty_run"]).FullName;
+
+        var cases = new (string[] Args, string Expected)[]
+        {
+            (["evaluate", runs.ClassificationRun, "--data", outOfRange], "is not a class label (0..2)"),
+            (["evaluate", runs.ClassificationRun, "--data", noTarget], "no column 'y'"),
+            (["evaluate", runs.RegressionRun, "--data", runs.RegressionTest, "--features", "x1,x2"], "takes 8 values per row"),
+            (["evaluate", runs.RegressionRun, "--data", runs.RegressionTest, "--target", "z"], "no column 'z'"),
+            (["evaluate", emptyRun, "--data", runs.RegressionTest], "no draws.parquet"),
+            (["evaluate", runs.RegressionRun, "--data", dir["missing.csv"]], "not found"),
+            (["evaluate", runs.RegressionRun, "--data", runs.RegressionTest, "--members", "0"], "--members 0"),
+            (["evaluate", runs.RegressionRun], "--data"),
+            (["plot", runs.RegressionRun, "--kind", "calibration"], "--data"),
+        };
+        foreach (var (args, expected) in cases)
+        {
+            var result = InProcessCli.Run(args);
+            Assert.True(result.ExitCode == 2, $"{string.Join(' ', args)}: {result}");
+            Assert.Single(result.ErrorLines);
+            Assert.Contains(expected, result.Stderr);
+        }
+    }
+
+    /// <summary>
+    /// <c>bnn eval</c> of a committed model on a data file's feature columns: per row, the outputs and the target.
+    /// </summary>
+    private static (double[][] Outputs, double[] Targets) EvalOutputs(TempDir dir, string model, string data, string[] features, string target, int width)
+    {
+        var table = CsvTable.Read(data);
+        var columns = features.Select(table.Column).ToArray();
+        string input = dir.Write($"{Guid.NewGuid():N}.csv", string.Join('\n', Enumerable.Range(0, table.Rows.Count)
+            .Select(r => string.Join(',', columns.Select(c => c[r].ToString("R", CultureInfo.InvariantCulture))))) + "\n");
+        var result = BnnProcess.Run(["eval", Repo.Model(model), "--input", input]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var outputs = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray()).ToArray();
+        Assert.All(outputs, o => Assert.Equal(width, o.Length));
+        return (outputs, table.Column(target));
+    }
+}
