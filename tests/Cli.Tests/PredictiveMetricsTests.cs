@@ -67,7 +67,7 @@ public class PredictiveMetricsTests
     [Fact]
     public void Classification_metrics_of_a_two_draw_mixture_match_the_hand_computation()
     {
-        var logProbabilities = Probabilities.Select(d => d.Select(Math.Log).ToArray()).ToArray();
+        var logProbabilities = Probabilities.Select(d => d.Select(v => Math.Log(v)).ToArray()).ToArray();
         var m = PredictiveMetrics.Classification(logProbabilities, 3, [0, 2, 2, 0]);
 
         Assert.Equal(0.5, m.Accuracy);
@@ -114,7 +114,7 @@ public class PredictiveMetricsTests
 
         // Then the same labels scored by an overconfident predictive (p̄ squared and renormalised) are not: the
         // test can fail.
-        var sharpened = new[] { mean.SelectMany(p => Normalise(p.Select(v => v * v).ToArray()).Select(Math.Log)).ToArray() };
+        var sharpened = new[] { mean.SelectMany(p => Normalise(p.Select(v => v * v).ToArray()).Select(v => Math.Log(v))).ToArray() };
         var overconfident = PredictiveMetrics.Classification(sharpened, classes, labels);
         Assert.True(overconfident.Ece > 0.05, $"ECE {overconfident.Ece:F4} of an overconfident predictive");
         Assert.True(overconfident.Nll > calibrated.Nll);
