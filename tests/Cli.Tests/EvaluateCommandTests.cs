@@ -6,7 +6,8 @@ namespace Bnn.Onnx.Tests;
 
 /// <summary>
 /// Two short runs for the evaluation tests, sampled once: the 8-feature ReLU regressor on the first 70 rows of its
-/// data (the last 30 held out), and the softmax classifier on its three-class data (every third row held out).
+/// data (the last 30 held out), the softmax classifier on its three-class data (every third row held out), and the
+/// binary logit classifier on its data.
 /// </summary>
 public sealed class EvaluationRuns : IDisposable
 {
@@ -27,6 +28,9 @@ public sealed class EvaluationRuns : IDisposable
         ClassificationRun = _dir["cls_run"];
         Sample(["sample", Repo.Model("multiclass_softmax_pytorch.onnx"), "--data", Repo.Model("multiclass_data.csv"), "--target", "y",
             "--likelihood", "categorical", "--out", ClassificationRun, "--seed", "22", "--init", "onnx", .. Runs.Short]);
+        BinaryRun = _dir["bin_run"];
+        Sample(["sample", Repo.Model("binary_logit_pytorch.onnx"), "--data", Repo.Model("binary_data.csv"),
+            "--likelihood", "bernoulli", "--out", BinaryRun, "--seed", "23", "--init", "onnx", .. Runs.Short]);
     }
 
     public string RegressionTrain { get; }
@@ -34,6 +38,7 @@ public sealed class EvaluationRuns : IDisposable
     public string RegressionRun { get; }
     public string ClassificationTest { get; }
     public string ClassificationRun { get; }
+    public string BinaryRun { get; }
 
     /// <summary>A file in the fixture's temporary folder.</summary>
     public string Write(string name, string contents) => _dir.Write(name, contents);
@@ -146,6 +151,35 @@ public class EvaluateCommandTests(EvaluationRuns runs) : IClassFixture<Evaluatio
         double ece = bins.Where(b => b.GetProperty("count").GetInt32() > 0).Sum(b => b.GetProperty("count").GetInt32() / (double)rows
             * Math.Abs(b.GetProperty("accuracy").GetDouble() - b.GetProperty("confidence").GetDouble()));
         Assert.Equal(ece, posterior.GetProperty("ece").GetDouble(), 12);
+    }
+
+    [Fact]
+    public void Bernoulli_point_estimate_reads_the_logit_output()
+    {
+        using var dir = new TempDir();
+        string json = dir["evaluation.json"];
+        var result = BnnProcess.Run(["evaluate", runs.BinaryRun, "--data", Repo.Model("binary_data.csv"), "--out", json]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+
+        // The network gives one logit z per row: p(y = 1) = 1 / (1 + e^{−z}); two classes for Brier and entropy.
+        var (z, labels) = EvalOutputs(dir, "binary_logit_pytorch.onnx", Repo.Model("binary_data.csv"), ["x1", "x2"], "y", width: 1);
+        var p1 = z.Select(o => 1 / (1 + Math.Exp(-o[0]))).ToArray();
+        double accuracy = labels.Select((y, n) => (p1[n] > 0.5 ? 1.0 : 0.0) == y ? 1.0 : 0.0).Average();
+        double nll = -labels.Select((y, n) => Math.Log(y == 1 ? p1[n] : 1 - p1[n])).Average();
+        double brier = labels.Select((y, n) => 2 * Math.Pow(p1[n] - y, 2)).Average();
+        double entropy = p1.Select(p => -(p * Math.Log(p) + (1 - p) * Math.Log(1 - p))).Average();
+
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var point = doc.RootElement.GetProperty("point_estimate");
+        Assert.Equal("bernoulli", doc.RootElement.GetProperty("likelihood").GetString());
+        Assert.Equal(accuracy, point.GetProperty("accuracy").GetDouble(), 12);
+        Assert.Equal(nll, point.GetProperty("nll").GetDouble(), 9);
+        Assert.Equal(brier, point.GetProperty("brier").GetDouble(), 9);
+        Assert.Equal(entropy, point.GetProperty("mean_entropy").GetDouble(), 9);
+        // Every confidence of two classes is at least ½: the five lower bins are empty.
+        var bins = doc.RootElement.GetProperty("posterior").GetProperty("reliability").EnumerateArray().ToArray();
+        Assert.All(bins.Take(5), b => Assert.Equal(0, b.GetProperty("count").GetInt32()));
+        Assert.Equal(labels.Length, bins.Sum(b => b.GetProperty("count").GetInt32()));
     }
 
     [Fact]
