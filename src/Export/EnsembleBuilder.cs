@@ -52,6 +52,9 @@ public static class EnsembleBuilder
     public const string StdOutput = "std";
     public const string SigmaInitializer = "bnn_member_sigma";
 
+    /// <summary>Metadata key of the likelihood the members' outputs parameterise (read back by <see cref="EnsembleSession"/>).</summary>
+    public const string LikelihoodKey = "bnn.likelihood";
+
     private static readonly HashSet<string> Unary =
     [
         "Relu", "Sigmoid", "Tanh", "Softplus", "Softsign", "Elu", "Selu", "LeakyRelu", "HardSigmoid", "HardSwish",
@@ -166,7 +169,7 @@ public static class EnsembleBuilder
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
             AddMetadata(model, "bnn.source_sha256", _graph.Sha256);
             AddMetadata(model, "bnn.members", S.ToString(CultureInfo.InvariantCulture));
-            AddMetadata(model, "bnn.likelihood", _options.Likelihood.ToString().ToLowerInvariant());
+            AddMetadata(model, LikelihoodKey, _options.Likelihood.ToString().ToLowerInvariant());
             AddMetadata(model, "bnn.source_output", source.Name);
             if (_options.Metadata is not null)
                 foreach (var (k, v) in _options.Metadata) AddMetadata(model, k, v);

@@ -143,7 +143,7 @@ public sealed record RunRecord
     /// </summary>
     public static RunRecord? Load(string runDir, string? drawsMetadata)
     {
-        if (drawsMetadata is not null) return Parse(drawsMetadata, $"{Path.Combine(runDir, "draws.parquet")} ({DrawsSchema.RunKey})");
+        if (drawsMetadata is not null) return Parse(drawsMetadata, $"{Path.Combine(runDir, DrawsSchema.FileName)} ({DrawsSchema.RunKey})");
         string file = Path.Combine(runDir, FileName);
         return File.Exists(file) ? Parse(File.ReadAllText(file), file) : null;
     }

@@ -56,7 +56,7 @@ public static class SummaryCommand
         {
             if (Directory.Exists(input))
             {
-                var parquet = Path.Combine(input, "draws.parquet");
+                var parquet = Path.Combine(input, DrawsSchema.FileName);
                 if (!File.Exists(parquet)) throw new FileNotFoundException($"no draws.parquet in run directory {input}", parquet);
                 files.Add(parquet);
             }

@@ -47,7 +47,7 @@ public sealed class RunDirectory
         if (File.Exists(path) && path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
             throw new UsageException($"{path}: give the run directory that holds it, not the draws file");
         if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"run directory not found: {path}");
-        string drawsPath = System.IO.Path.Combine(path, "draws.parquet");
+        string drawsPath = System.IO.Path.Combine(path, DrawsSchema.FileName);
         if (!File.Exists(drawsPath)) throw new FileNotFoundException($"no draws.parquet in run directory {path}", drawsPath);
         var draws = ParquetDrawStreamReader.Open(drawsPath);
         if (draws.TotalDraws == 0) throw new InvalidDataException($"{drawsPath}: holds no draws");

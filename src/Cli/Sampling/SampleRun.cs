@@ -19,7 +19,7 @@ public sealed record SampleOutcome(SamplingResult Result, DrawsReport Report, st
 /// </summary>
 public static class SampleRun
 {
-    public const string DrawsFile = "draws.parquet";
+    public const string DrawsFile = DrawsSchema.FileName;
     public const string SummaryFile = "summary.csv";
     public const string RunFile = RunRecord.FileName;
 
