@@ -155,19 +155,22 @@ public sealed record RunRecord
     /// <summary>Brings an older record up to <see cref="CurrentVersion"/> in place, or refuses a newer one.</summary>
     private static void Upgrade(JsonObject root, string where)
     {
-        int version = root["version"] is JsonValue v && v.TryGetValue(out int n) ? n
-            : root.ContainsKey("version") ? throw new InvalidDataException($"{where}: the run record's version is not a whole number")
-            : 0;
+        string versionKey = Json.PropertyNamingPolicy!.ConvertName(nameof(Version));
+        int version = !root.ContainsKey(versionKey) ? 0
+            : root[versionKey] is JsonValue v && v.TryGetValue(out int n) && n >= 1 ? n
+            : throw new InvalidDataException($"{where}: the run record's version is not a whole number from 1");
         if (version > CurrentVersion)
             throw new InvalidDataException($"{where}: run record version {version} was written by a newer bnn (this one reads up to {CurrentVersion})");
-        if (version == 0 && root["settings"] is JsonObject settings && !settings.ContainsKey("fixed_sigma"))
+        string fixedSigmaKey = Json.PropertyNamingPolicy.ConvertName(nameof(RunSettings.FixedSigma));
+        if (version == 0 && root["settings"] is JsonObject settings && !settings.ContainsKey(fixedSigmaKey))
         {
-            // Before versions: "sigma" held the fixed σ, or the text of its prior when σ was sampled.
-            var sigma = settings["sigma"] is JsonValue s && s.TryGetValue(out double fixedSigma) ? JsonValue.Create(fixedSigma) : null;
-            settings.Remove("sigma");
-            settings["fixed_sigma"] = sigma;
+            // Before versions, settings.sigma held the fixed σ, or the text of its prior when σ was sampled.
+            const string unversionedKey = "sigma";
+            var sigma = settings[unversionedKey] is JsonValue s && s.TryGetValue(out double fixedSigma) ? JsonValue.Create(fixedSigma) : null;
+            settings.Remove(unversionedKey);
+            settings[fixedSigmaKey] = sigma;
         }
-        root["version"] = CurrentVersion;
+        root[versionKey] = CurrentVersion;
     }
 
     private static string OneLine(string message) => string.Join(' ', message.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));

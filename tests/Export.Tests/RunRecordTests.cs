@@ -190,6 +190,7 @@ public class RunRecordTests
     [InlineData("[1, 2]", "not a JSON object")]
     [InlineData("{\"version\": 2}", "newer bnn")]
     [InlineData("{\"version\": \"one\"}", "version is not a whole number")]
+    [InlineData("{\"version\": 0}", "version is not a whole number")]
     [InlineData("{\"version\": 1, \"status\": \"completed\"}", "not a valid run record")]
     [InlineData("{not json", "not a valid run record")]
     public void Given_a_file_that_is_not_a_record_Then_one_line_names_it(string json, string expected)
