@@ -37,7 +37,7 @@ public static class EvaluateCommand
                 throw new UsageException($"--out {outPath}: the evaluation is written as JSON; give a .json file name");
             var run = RunDirectory.Open(dir);
             var evaluation = HeldOutEvaluation.Evaluate(run, new HeldOutEvaluation.Inputs(parse.GetValue(data)!,
-                RunRecord.SplitNames(parse.GetValue(features)), RunRecord.SplitNames(parse.GetValue(target)),
+                PlotCommand.SplitNames(parse.GetValue(features)), PlotCommand.SplitNames(parse.GetValue(target)),
                 parse.GetValue(members), parse.GetValue(model)), Console.Error);
             outPath ??= Path.Combine(dir, EvaluationReport.FileName);
             AtomicFile.WriteAllText(outPath, EvaluationReport.ToJson(evaluation) + "\n");

@@ -1,4 +1,5 @@
 using Bnn.Onnx.Cli.Plotting;
+using Bnn.Onnx.Export;
 using Bnn.Onnx.GraphToPotential;
 using Bnn.Onnx.OnnxImport;
 
@@ -49,21 +50,19 @@ public sealed record HeldOutEvaluation(
     public static HeldOutEvaluation Evaluate(RunDirectory run, Inputs inputs, TextWriter log)
     {
         var record = run.Record;
-        string likelihood = record.Likelihood
-            ?? (run.Draws.Layout.Find("sigma") is not null ? "normal"
+        var kind = record?.Settings.Likelihood
+            ?? (run.Draws.Layout.Find(NoiseScale.Name) is not null ? EnsembleLikelihood.Normal
                 : throw new UsageException($"{run.Path}: the run does not record its likelihood"));
-        if (likelihood == "gaussian") likelihood = "normal";
-        if (likelihood is not ("normal" or "bernoulli" or "categorical"))
-            throw new InvalidDataException($"{run.Path}: the run records an unknown likelihood '{likelihood}'");
+        string likelihood = kind.ToString().ToLowerInvariant();
         if (inputs.Members is < 1) throw new UsageException($"--members {inputs.Members}: must be at least 1");
 
         string modelPath = inputs.Model
-            ?? (record.Model is string m ? RunRecord.Resolve(m, run.Path) : null)
+            ?? (record is not null ? RunRecord.Resolve(record.Model, run.Path) : null)
             ?? throw new UsageException($"{run.Path}: the run does not record its model; pass --model MODEL.onnx");
         if (!File.Exists(modelPath)) throw new FileNotFoundException($"model file not found: {modelPath} (pass --model to point elsewhere)", modelPath);
 
-        var features = inputs.Features.Count > 0 ? inputs.Features : record.Features;
-        var targets = inputs.Targets.Count > 0 ? inputs.Targets : record.Targets;
+        var features = inputs.Features.Count > 0 ? inputs.Features : record?.Features ?? [];
+        var targets = inputs.Targets.Count > 0 ? inputs.Targets : record is not null ? [record.Target] : [];
         if (features.Count == 0) throw new UsageException("name the feature columns with --features");
         if (targets.Count != 1) throw new UsageException(targets.Count == 0 ? "name the target column with --target" : $"--target: one column, got {targets.Count}");
 
@@ -72,14 +71,13 @@ public sealed record HeldOutEvaluation(
         if (features.Count != inputWidth)
             throw new UsageException($"{features.Count} feature columns ({string.Join(", ", features)}) but {Path.GetFileName(modelPath)} takes {inputWidth} values per row");
         int outputWidth = GraphShapes.OutputWidth(graph, 0);
-        var kind = PosteriorOptions.ParseLikelihood(likelihood);
         int classes = kind switch
         {
-            LikelihoodKind.Normal when outputWidth != 1 => throw new UsageException($"{Path.GetFileName(modelPath)} gives {outputWidth} outputs per row; evaluation of a normal likelihood needs one per target"),
-            LikelihoodKind.Bernoulli when outputWidth != 1 => throw new UsageException($"{Path.GetFileName(modelPath)} gives {outputWidth} outputs per row; bernoulli needs one logit"),
-            LikelihoodKind.Categorical when outputWidth < 2 => throw new UsageException($"{Path.GetFileName(modelPath)} gives {outputWidth} output per row; categorical needs at least 2 classes"),
-            LikelihoodKind.Normal => 1,
-            LikelihoodKind.Bernoulli => 2,
+            EnsembleLikelihood.Normal when outputWidth != 1 => throw new UsageException($"{Path.GetFileName(modelPath)} gives {outputWidth} outputs per row; evaluation of a normal likelihood needs one per target"),
+            EnsembleLikelihood.Bernoulli when outputWidth != 1 => throw new UsageException($"{Path.GetFileName(modelPath)} gives {outputWidth} outputs per row; bernoulli needs one logit"),
+            EnsembleLikelihood.Categorical when outputWidth < 2 => throw new UsageException($"{Path.GetFileName(modelPath)} gives {outputWidth} output per row; categorical needs at least 2 classes"),
+            EnsembleLikelihood.Normal => 1,
+            EnsembleLikelihood.Bernoulli => 2,
             _ => outputWidth,
         };
         PredictivePlot.CheckLayout(run, graph, modelPath);
@@ -87,13 +85,13 @@ public sealed record HeldOutEvaluation(
         var data = DataFile.Read(inputs.Data);
         var (x, y) = Table(data, features, targets[0]);
         int rows = y.Length;
-        if (kind != LikelihoodKind.Normal) CheckLabels(data, targets[0], y, classes);
+        if (kind != EnsembleLikelihood.Normal) CheckLabels(data, targets[0], y, classes);
 
-        var sigmaBlock = run.Draws.Layout.Find("sigma");
+        var sigmaBlock = run.Draws.Layout.Find(NoiseScale.Name);
         double? fixedSigma = null;
-        if (kind == LikelihoodKind.Normal && sigmaBlock is null)
+        if (kind == EnsembleLikelihood.Normal && sigmaBlock is null)
         {
-            fixedSigma = record.FixedSigma
+            fixedSigma = record?.Settings.FixedSigma
                 ?? throw new InvalidDataException($"{run.Path}: the draws hold no sigma and the run records no fixed sigma");
             if (!(fixedSigma > 0) || !double.IsFinite(fixedSigma.Value))
                 throw new InvalidDataException($"{run.Path}: the recorded fixed sigma {fixedSigma} is not positive");
@@ -111,7 +109,14 @@ public sealed record HeldOutEvaluation(
 
         var backend = BackendSelector.Select(BackendKind.Auto, graph, Backends.All);
         using var function = backend.CompileGraph(graph, new BackendOptions());
-        bool probabilities = EndsInProbabilities(graph, kind);
+        // The network's prediction includes its head: a final Sigmoid or Softmax gives probabilities.
+        var (head, _) = OutputHeads.Detect(graph, kind switch
+        {
+            EnsembleLikelihood.Bernoulli => OutputReading.Logit,
+            EnsembleLikelihood.Categorical => OutputReading.ClassLogits,
+            _ => OutputReading.Value,
+        });
+        bool probabilities = head is OutputHead.Sigmoid or OutputHead.Softmax;
         var perDraw = new double[picks.Count][];
         var sigmas = new double[picks.Count];
         var output = new double[rows * outputWidth];
@@ -124,7 +129,7 @@ public sealed record HeldOutEvaluation(
             {
                 function.Forward(thetas[k], x, rows, output);
                 perDraw[first + k] = Transform(output, kind, classes, probabilities);
-                if (kind == LikelihoodKind.Normal) sigmas[first + k] = fixedSigma ?? thetas[k][sigmaBlock!.Offset];
+                if (kind == EnsembleLikelihood.Normal) sigmas[first + k] = fixedSigma ?? thetas[k][sigmaBlock!.Offset];
             }
         }
 
@@ -133,7 +138,7 @@ public sealed record HeldOutEvaluation(
         var point = Transform(output, kind, classes, probabilities);
 
         string dataPath = Path.GetFullPath(inputs.Data);
-        if (kind == LikelihoodKind.Normal)
+        if (kind == EnsembleLikelihood.Normal)
         {
             var (pointSigma, source) = FitSigma(run, function, fileWeights);
             return new HeldOutEvaluation(run.Path, modelPath, dataPath, features, targets[0], likelihood, picks.Count, run.Draws.TotalDraws,
@@ -153,14 +158,13 @@ public sealed record HeldOutEvaluation(
     /// </summary>
     private static (double Sigma, string Source) FitSigma(RunDirectory run, IGraphFunction function, double[] fileWeights)
     {
-        var record = run.Record;
-        if (record.Data is not string recorded || record.Features.Count == 0 || record.Targets.Count != 1)
-            throw new UsageException($"{run.Path}: the point estimate's σ is fitted on the training rows, but the run does not record its training data and columns");
-        string path = RunRecord.Resolve(recorded, run.Path);
+        var record = run.Record
+            ?? throw new UsageException($"{run.Path}: the point estimate's σ is fitted on the training rows, but the run does not record its training data");
+        string path = RunRecord.Resolve(record.Data, run.Path);
         if (!File.Exists(path))
             throw new FileNotFoundException($"training data not found: {path} (the point estimate's σ is fitted on the training rows)", path);
         var data = DataFile.Read(path);
-        var (x, y) = Table(data, record.Features, record.Targets[0]);
+        var (x, y) = Table(data, record.Features, record.Target);
         var output = new double[y.Length];
         function.Forward(fileWeights, x, y.Length, output);
         double ss = 0;
@@ -198,13 +202,13 @@ public sealed record HeldOutEvaluation(
     /// A graph that ends in Sigmoid (bernoulli) or Softmax (categorical) already gives probabilities; otherwise the
     /// output is the logit(s) (a LogSoftmax output is its own log-softmax).
     /// </summary>
-    private static double[] Transform(double[] output, LikelihoodKind kind, int classes, bool probabilities)
+    private static double[] Transform(double[] output, EnsembleLikelihood kind, int classes, bool probabilities)
     {
         switch (kind)
         {
-            case LikelihoodKind.Normal:
+            case EnsembleLikelihood.Normal:
                 return (double[])output.Clone();
-            case LikelihoodKind.Bernoulli:
+            case EnsembleLikelihood.Bernoulli:
             {
                 var logp = new double[output.Length * 2];
                 for (int n = 0; n < output.Length; n++)
@@ -231,21 +235,5 @@ public sealed record HeldOutEvaluation(
                 return logp;
             }
         }
-    }
-
-    /// <summary>True when the graph's first output is Sigmoid(z) (bernoulli) or Softmax(z) over the class axis (categorical).</summary>
-    private static bool EndsInProbabilities(OnnxGraph graph, LikelihoodKind kind)
-    {
-        if (graph.Outputs.Count == 0) return false;
-        string output = graph.Outputs[0].Name;
-        var last = graph.Nodes.LastOrDefault(n => n.Outputs.Contains(output));
-        if (last is null) return false;
-        return (kind, last.OpType) switch
-        {
-            (LikelihoodKind.Bernoulli, "Sigmoid") => true,
-            (LikelihoodKind.Categorical, "Softmax") => graph.Outputs[0].Shape.Count == 2
-                && last.GetInt("axis", graph.Opset >= 13 ? -1 : 1) is 1 or -1,
-            _ => false,
-        };
     }
 }
