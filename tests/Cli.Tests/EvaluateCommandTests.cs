@@ -7,7 +7,7 @@ namespace Bnn.Onnx.Tests;
 /// <summary>
 /// Two short runs for the evaluation tests, sampled once: the 8-feature ReLU regressor on the first 70 rows of its
 /// data (the last 30 held out), the softmax classifier on its three-class data (every third row held out), and the
-/// binary logit classifier on its data.
+/// binary logit classifier on its data; and the held-out fixture (<c>noisy3_*</c>) with a fixed σ.
 /// </summary>
 public sealed class EvaluationRuns : IDisposable
 {
@@ -28,6 +28,9 @@ public sealed class EvaluationRuns : IDisposable
         ClassificationRun = _dir["cls_run"];
         Sample(["sample", Repo.Model("multiclass_softmax_pytorch.onnx"), "--data", Repo.Model("multiclass_data.csv"), "--target", "y",
             "--likelihood", "categorical", "--out", ClassificationRun, "--seed", "22", "--init", "onnx", .. Runs.Short]);
+        FixedSigmaRun = _dir["fixed_run"];
+        Sample(["sample", Repo.Model("noisy3_tanh_pytorch.onnx"), "--data", Repo.Model("noisy3_train.csv"), "--target", "y",
+            "--sigma", "0.3", "--out", FixedSigmaRun, "--seed", "24", "--init", "onnx", .. Runs.Short]);
         BinaryRun = _dir["bin_run"];
         Sample(["sample", Repo.Model("binary_logit_pytorch.onnx"), "--data", Repo.Model("binary_data.csv"),
             "--likelihood", "bernoulli", "--out", BinaryRun, "--seed", "23", "--init", "onnx", .. Runs.Short]);
@@ -39,6 +42,9 @@ public sealed class EvaluationRuns : IDisposable
     public string ClassificationTest { get; }
     public string ClassificationRun { get; }
     public string BinaryRun { get; }
+
+    /// <summary>The held-out fixture's network sampled with a fixed σ = 0.3 on its training rows.</summary>
+    public string FixedSigmaRun { get; }
 
     /// <summary>A file in the fixture's temporary folder.</summary>
     public string Write(string name, string contents) => _dir.Write(name, contents);
@@ -151,6 +157,25 @@ public class EvaluateCommandTests(EvaluationRuns runs) : IClassFixture<Evaluatio
         double ece = bins.Where(b => b.GetProperty("count").GetInt32() > 0).Sum(b => b.GetProperty("count").GetInt32() / (double)rows
             * Math.Abs(b.GetProperty("accuracy").GetDouble() - b.GetProperty("confidence").GetDouble()));
         Assert.Equal(ece, posterior.GetProperty("ece").GetDouble(), 12);
+    }
+
+    [Fact]
+    public void A_fixed_sigma_run_scores_its_posterior_with_that_sigma()
+    {
+        using var dir = new TempDir();
+        string json = dir["evaluation.json"];
+        var result = BnnProcess.Run(["evaluate", runs.FixedSigmaRun, "--data", Repo.Model("noisy3_test.csv"), "--out", json]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("fixed σ = 0.3", result.Stdout);
+
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var posterior = doc.RootElement.GetProperty("posterior");
+        Assert.Contains("fixed σ = 0.3", posterior.GetProperty("sigma_source").GetString());
+        // Every component has σ = 0.3, so no row's predictive density can exceed N(0; 0, 0.3²).
+        double peak = -0.5 * Math.Log(2 * Math.PI) - Math.Log(0.3);
+        Assert.InRange(posterior.GetProperty("mean_log_predictive_density").GetDouble(), double.NegativeInfinity, peak);
+        // The point estimate's σ is still fitted on the training rows (the fixture's training RMSE is 0.23).
+        Assert.Equal(0.23, doc.RootElement.GetProperty("point_estimate").GetProperty("sigma").GetDouble(), 2);
     }
 
     [Fact]
