@@ -141,6 +141,7 @@ public static class EnsembleBuilder
         private readonly Dictionary<string, ParameterBlock> _stackedBlock = new(); // stacked initializer -> its block
         private readonly Dictionary<string, (ElementType Type, int[] Shape, double[] Data)> _constant = new(); // unstacked initializer -> its values
         private readonly Dictionary<string, string> _materialized = new(); // feature-major value -> its batch-major copy
+        private readonly Dictionary<string, string> _transposeOf = new(); // stacked rank-2 Transpose output -> its input
         private int _counter;
 
         public GraphWriter(OnnxGraph graph, ParameterLayout layout, IReadOnlyList<double[]> members, EnsembleOptions options)
@@ -205,9 +206,21 @@ public static class EnsembleBuilder
             return model;
         }
 
-        /// <summary>Drops initializers no node reads (e.g. a weight used only in its pre-transposed form).</summary>
+        /// <summary>
+        /// Drops nodes whose outputs nothing reads (e.g. a Transpose of a weight whose untransposed form a
+        /// feature-major product used instead), then initializers no node reads (a weight used only pre-transposed).
+        /// </summary>
         private void PruneUnusedInitializers()
         {
+            var outputs = _out.Output.Select(o => o.Name).ToHashSet();
+            for (bool removed = true; removed;)
+            {
+                var read = _out.Node.SelectMany(n => n.Input).Concat(outputs).ToHashSet();
+                var dead = _out.Node.Where(n => !n.Output.Any(read.Contains)).ToList();
+                foreach (var n in dead) _out.Node.Remove(n);
+                removed = dead.Count > 0;
+            }
+
             var used = _out.Node.SelectMany(n => n.Input).ToHashSet();
             var unused = _out.Initializer.Where(t => !used.Contains(t.Name)).ToList();
             foreach (var t in unused) _out.Initializer.Remove(t);
@@ -477,7 +490,9 @@ public static class EnsembleBuilder
                         perm = Enumerable.Range(0, x.Rank).Reverse().Select(i => (long)i).ToArray();
                     }
                     int[]? permuted = x.Shape is int[] s && s.Length == perm.Length ? perm.Select(p => s[p]).ToArray() : null;
-                    Set(node, Emit("Transpose", [x.Name], [Attr("perm", new long[] { 0 }.Concat(perm.Select(p => p + 1)).ToArray())]), true, x.Rank, shape: permuted);
+                    string y = Emit("Transpose", [x.Name], [Attr("perm", new long[] { 0 }.Concat(perm.Select(p => p + 1)).ToArray())]);
+                    if (perm is [1, 0]) _transposeOf[y] = x.Name;
+                    Set(node, y, true, x.Rank, shape: permuted);
                     return;
                 }
                 case "Unsqueeze" or "Squeeze":
@@ -763,6 +778,7 @@ public static class EnsembleBuilder
         private string FeatureMajorOperand(Value v)
         {
             if (v.Transposed || v.Rank == 0 && !v.Stacked) return v.Name;
+            if (v.Rank == 2 && _transposeOf.TryGetValue(v.Name, out var untransposed)) return untransposed; // (wᵀ)ᵀ = w
             if (v.Rank == 0) return Emit("Unsqueeze", [v.Name, Int64Constant([1, 2])]); // [S] → [S,1,1]
             if (v.Stacked && _stackedBlock.TryGetValue(v.Name, out var block))
                 return v.Rank == 1 ? StackedInitializer(block, transposeLast: false, unitAxis: true) : StackedInitializer(block, transposeLast: true);
