@@ -180,6 +180,10 @@ public class ImportModelsTests
         { "regression8_relu_pytorch", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 8 * 16 + 16 + 16 + 1 },
         { "external_data_pytorch", ["0.weight", "0.bias", "2.weight", "2.bias"], 5 + 5 + 5 + 1 },
         { "float16_weights", ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"], 5 + 5 + 5 + 1 },
+        { "skip_regressor_op13", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 6 + 6 + 7 + 1 },
+        { "skip_regressor_op17", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 6 + 6 + 7 + 1 },
+        { "skip_classifier_op13", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 4 * 8 + 8 + 12 * 3 + 3 },
+        { "skip_classifier_op17", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 4 * 8 + 8 + 12 * 3 + 3 },
     };
 
     [Theory]

@@ -38,6 +38,7 @@ internal static class ReferenceForward
                 "Sigmoid" => Map(In(0), x => 1 / (1 + Math.Exp(-x))),
                 "Identity" or "Cast" => In(0),
                 "Softmax" => Softmax(In(0)),
+                "Concat" when node.GetInt("axis", 0) is 1 or -1 => Concat(node.Inputs.Select(i => values[i]).ToArray()),
                 "BatchNormalization" => BatchNorm(In(0), In(1), In(2), In(3), In(4), node.GetFloat("epsilon", 1e-5)),
                 "Gelu" => node.GetString("approximate") == "tanh"
                     ? Map(In(0), x => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))))
@@ -79,6 +80,20 @@ internal static class ReferenceForward
         var data = new double[rows * cols];
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < cols; c++) data[r * cols + c] = op(a[r, c], b[r, c]);
+        return new Mat(rows, cols, data);
+    }
+
+    /// <summary>Matrices with the same rows side by side (Concat along axis 1).</summary>
+    private static Mat Concat(Mat[] parts)
+    {
+        int rows = parts[0].Rows, cols = parts.Sum(m => m.Cols);
+        var data = new double[rows * cols];
+        for (int r = 0; r < rows; r++)
+        {
+            int at = 0;
+            foreach (var m in parts)
+                for (int c = 0; c < m.Cols; c++) data[r * cols + at++] = m[r, c];
+        }
         return new Mat(rows, cols, data);
     }
 
