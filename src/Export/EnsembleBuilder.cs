@@ -546,11 +546,12 @@ public static class EnsembleBuilder
             }
         }
 
-        private static int OutputRank(Node node, Value?[] inputs)
+        private int OutputRank(Node node, Value?[] inputs)
         {
             int r0 = inputs.Length > 0 && inputs[0] is Value v ? v.Rank : -1;
             return node.OpType switch
             {
+                "Reshape" => node.InputOrNull(1) is string shape && _graph.Constants.TryGetValue(shape, out var t) ? t.Size : -1,
                 var op when Unary.Contains(op) || op is "Transpose" or "Concat" or "CastLike" => r0,
                 var op when Binary.Contains(op) || Variadic.Contains(op) || op == "Where" =>
                     inputs.Any(i => i is null or { Rank: < 0 }) ? -1 : inputs.Max(i => i!.Value.Rank),

@@ -71,8 +71,11 @@ public static class OpCapabilities
     private static readonly OpCondition GeluApproximation = new(Running, "approximate is none or tanh",
         (node, _) => (node.GetString("approximate") ?? "none") is "none" or "tanh");
 
-    private static readonly OpCondition InferenceMode = new(Running, "inference mode (training_mode = 0, one output)",
-        (node, _) => node.GetInt("training_mode", 0) == 0 && node.Outputs.Skip(1).All(o => o.Length == 0));
+    private static readonly OpCondition InferenceMode = new(Running, "inference mode (training_mode = 0)",
+        (node, _) => node.GetInt("training_mode", 0) == 0);
+
+    private static readonly OpCondition OneOutput = new(OpStage.Ensemble, "only the normalised output (no running statistics listed)",
+        (node, _) => node.Outputs.Skip(1).All(o => o.Length == 0));
 
     private static readonly OpCondition NotAlongBatch = new(OpStage.CompiledBackend, "not along the batch axis");
 
@@ -91,10 +94,11 @@ public static class OpCapabilities
     [
         new("Abs", Every),
         new("Add", Every),
-        new("BatchNormalization", Every, Conditions: [InferenceMode]),
+        new("BatchNormalization", Every, Conditions: [InferenceMode, OneOutput]),
         new("Cast", Every, Conditions: [FloatCast]),
         new("CastLike", NoCompiled),
-        new("Clip", Every, Conditions: [new(Running, "bounds are constants")]),
+        new("Clip", Every, Conditions: [new(OpStage.CompiledBackend, "bounds are constant scalars"),
+            new(OpStage.Ensemble, "bounds do not depend on sampled weights")]),
         new("Concat", Every, Conditions: [NotAlongBatch]),
         new("Constant", Every, ImportedAs: "a constant tensor"),
         new("Div", Every),
@@ -128,7 +132,7 @@ public static class OpCapabilities
         new("Softplus", Every),
         new("Softsign", Every),
         new("Sqrt", Every),
-        new("Squeeze", Every, Conditions: [ConstantShape, new(OpStage.Ensemble, "axes are given when the value depends on sampled weights")]),
+        new("Squeeze", Every, Conditions: [ConstantShape, new(OpStage.Ensemble, "axes are given for a value computed from the data and sampled weights")]),
         new("Sub", Every),
         new("Sum", NoCompiled),
         new("Tanh", Every),

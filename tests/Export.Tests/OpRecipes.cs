@@ -204,6 +204,15 @@ internal static class OpRecipes
         list.Add(Make("Unsqueeze Squeeze", (g, h) => (g.Op("Squeeze", g.Op("Tanh", g.Op("Unsqueeze", h, g.Ints(2))), g.Ints(-1)), 4)));
         list.Add(Make("Unsqueeze Squeeze opset 11", (g, h) =>
             (g.Op("Squeeze", [g.Op("Unsqueeze", [h], null, RecipeGraph.Ints("axes", 1))], null, RecipeGraph.Ints("axes", 1)), 4), opset: 11));
+        // Nodes on the data alone (no sampled weight yet) are written in their opset-17 form.
+        list.Add(Make("Data preprocessing", (g, h) => (g.Op("Concat", [h,
+            g.Op("Softmax", [g.Op("Reshape", "x", g.Ints(-1, 3))], null, RecipeGraph.Int("axis", -1)),
+            g.Op("Unsqueeze", g.Op("ReduceMean", ["x"], null, RecipeGraph.Ints("axes", 1), RecipeGraph.Int("keepdims", 0)), g.Ints(1))], null,
+            RecipeGraph.Int("axis", 1)), 8)));
+        list.Add(Make("Data preprocessing opset 11", (g, h) => (g.Op("Concat", [h,
+            g.Op("Softmax", [g.Op("Reshape", "x", g.Ints(-1, 3))], null, RecipeGraph.Int("axis", 1)),
+            g.Op("Unsqueeze", [g.Op("ReduceSum", ["x"], null, RecipeGraph.Ints("axes", 1), RecipeGraph.Int("keepdims", 0))], null, RecipeGraph.Ints("axes", 1))], null,
+            RecipeGraph.Int("axis", 1)), 8), opset: 11));
         return list;
     }
 

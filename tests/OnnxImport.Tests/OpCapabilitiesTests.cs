@@ -83,6 +83,12 @@ public class OpCapabilitiesTests
         Assert.Null(OpCapabilities.Unsupported(where, 17, OpStage.Ensemble));
         Assert.Contains("the compiled CPU backend", OpCapabilities.Unsupported(where, 17, OpStage.CompiledBackend));
         Assert.Contains("'pick' (Where)", OpCapabilities.Unsupported(where, 17, OpStage.CompiledBackend));
+        var training = new Node("bn", "BatchNormalization", "", ["x", "s", "b", "m", "v"], ["y"],
+            new Dictionary<string, NodeAttribute> { ["training_mode"] = new("training_mode", AttributeKind.Int, Int: 1) });
+        Assert.Contains("inference mode", OpCapabilities.Unsupported(training, 15, OpStage.TorchBackend));
+        Assert.Null(OpCapabilities.Unsupported(training with { Attributes = new Dictionary<string, NodeAttribute>() }, 15, OpStage.Ensemble));
+        string? listed = OpCapabilities.Unsupported(training with { Attributes = new Dictionary<string, NodeAttribute>(), Outputs = ["y", "mean"] }, 9, OpStage.Ensemble);
+        Assert.True(listed?.Contains("running statistics") == true, listed);
         var foreign = where with { Domain = "com.microsoft" };
         Assert.Contains("default ONNX domain", OpCapabilities.Unsupported(foreign, 17, OpStage.TorchBackend));
     }
