@@ -142,6 +142,7 @@ public static class EnsembleBuilder
         private readonly Dictionary<string, (ElementType Type, int[] Shape, double[] Data)> _constant = new(); // unstacked initializer -> its values
         private readonly Dictionary<string, string> _materialized = new(); // feature-major value -> its batch-major copy
         private readonly Dictionary<string, string> _transposeOf = new(); // stacked rank-2 Transpose output -> its input
+        private readonly Dictionary<string, string> _featureMajor = new(); // computed value -> its feature-major copy
         private int _counter;
 
         public GraphWriter(OnnxGraph graph, ParameterLayout layout, IReadOnlyList<double[]> members, EnsembleOptions options)
@@ -787,8 +788,10 @@ public static class EnsembleBuilder
                 return v.Rank == 1
                     ? ConstantInitializer($"bnn_{v.Name}_col", c.Type, [c.Shape[0], 1], c.Data)
                     : ConstantInitializer($"bnn_{v.Name}_T", c.Type, [c.Shape[1], c.Shape[0]], Transposed(c.Data, c.Shape[0], c.Shape[1]));
-            if (v.Rank == 1) return Emit("Unsqueeze", [v.Name, Int64Constant([v.Stacked ? 2 : 1])]);
-            return Emit("Transpose", [v.Name], [Attr("perm", v.Stacked ? new long[] { 0, 2, 1 } : [1, 0])]);
+            if (_featureMajor.TryGetValue(v.Name, out var arranged)) return arranged;
+            return _featureMajor[v.Name] = v.Rank == 1
+                ? Emit("Unsqueeze", [v.Name, Int64Constant([v.Stacked ? 2 : 1])])
+                : Emit("Transpose", [v.Name], [Attr("perm", v.Stacked ? new long[] { 0, 2, 1 } : [1, 0])]);
         }
 
         /// <summary>The rewritten value for a source value name: a graph input, a node output, a parameter or a constant.</summary>
