@@ -127,6 +127,24 @@ public sealed class OpStageTests : IDisposable
     }
 
     /// <summary>
+    /// A limit only shapes reveal (Softmax before opset 13 over an axis that is not the last, which is a softmax over
+    /// the flattened trailing axes): the table passes the node, the trial build names it.
+    /// </summary>
+    [Fact]
+    public void Given_a_limit_that_only_shapes_reveal_Then_the_trial_build_names_the_node()
+    {
+        var g = new RecipeGraph("softmax_axis", seed: 2);
+        var z = g.Op("Reshape", g.Op("Softmax", [g.Op("Reshape", "h", g.Ints(-1, 2, 2))], "p", RecipeGraph.Int("axis", 1)), g.Ints(-1, 4));
+        var graph = OnnxImporter.Import(Save(g.Finish(z, 4, opset: 11), "softmax_axis.onnx"));
+        Assert.Null(OpCapabilities.Unsupported(graph, OpStage.Ensemble));
+        string? reason = EnsembleBuilder.Unsupported(graph);
+        Assert.NotNull(reason);
+        Assert.Contains("Softmax", reason);
+        Assert.Contains("'Softmax_p'", reason);
+        Assert.Contains("last axis", reason);
+    }
+
+    /// <summary>
     /// Builds a 3-member ensemble of <paramref name="type"/> and checks every member against ONNX Runtime on that member's
     /// file, and against the compiled backend's forward pass where the compiled backend covers the graph.
     /// </summary>
