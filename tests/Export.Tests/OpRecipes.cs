@@ -278,5 +278,4 @@ internal static class OpRecipes
         var g = new RecipeGraph(name, seed: 3, firstLayer: false);
         return new Recipe(name, g.Finish(body(g), 2, 17), weights);
     }
-
 }
