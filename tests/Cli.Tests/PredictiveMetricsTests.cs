@@ -49,6 +49,18 @@ public class PredictiveMetricsTests
     }
 
     [Fact]
+    public void Mixture_quantiles_invert_the_mixture_cdf_across_a_gap_between_components()
+    {
+        // Two narrow components far apart: the CDF is flat between them, where a bare Newton step would overshoot.
+        double[] means = [-50, 0.3, 80], sigmas = [0.1, 2, 0.01];
+        foreach (double p in new[] { 0.001, 0.05, 0.25, 1.0 / 3, 0.5, 0.66, 0.9, 0.975, 0.999 })
+        {
+            double q = NormalMixture.Quantile(means, sigmas, p);
+            Assert.Equal(p, NormalMixture.Cdf(q, means, sigmas), 9);
+        }
+    }
+
+    [Fact]
     public void Log_density_of_a_far_target_is_finite_where_every_component_underflows()
     {
         // exp(−½ 60²) underflows to 0 in each component; the log-sum-exp keeps the value.

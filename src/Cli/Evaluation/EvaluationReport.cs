@@ -15,7 +15,7 @@ public static class EvaluationReport
 
     /// <summary>How the interval ends are computed, as written into the JSON and under the table.</summary>
     public const string IntervalMethod =
-        "central intervals of the predictive normal mixture, ends by bisection on the mixture CDF (no sampling)";
+        "central intervals of the predictive normal mixture, ends solved on the mixture CDF (Newton steps safeguarded by bisection; no sampling)";
 
     /// <summary>The JSON document (indented, no trailing newline); non-finite numbers are written as null.</summary>
     public static string ToJson(HeldOutEvaluation e)

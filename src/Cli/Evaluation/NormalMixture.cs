@@ -39,25 +39,38 @@ public static class NormalMixture
     }
 
     /// <summary>
-    /// The p-quantile F⁻¹(p), by bisection on <see cref="Cdf"/> over [min μ_s − 10σ_s, max μ_s + 10σ_s] until the
-    /// bracket is 1e-10 of its starting width.
+    /// The p-quantile F⁻¹(p): Newton's method on <see cref="Cdf"/> (its derivative is the mixture density) from the
+    /// mean of the μ_s, safeguarded by bisection inside the bracket [min μ_s − 10σ_s, max μ_s + 10σ_s], which every
+    /// step narrows; stops when |F(x) − p| &lt; 1e-13 or the bracket is 1e-10 of its starting width.
     /// </summary>
     public static double Quantile(ReadOnlySpan<double> means, ReadOnlySpan<double> sigmas, double p)
     {
-        double lo = double.PositiveInfinity, hi = double.NegativeInfinity;
+        double lo = double.PositiveInfinity, hi = double.NegativeInfinity, start = 0;
         for (int i = 0; i < means.Length; i++)
         {
             lo = Math.Min(lo, means[i] - 10 * sigmas[i]);
             hi = Math.Max(hi, means[i] + 10 * sigmas[i]);
+            start += means[i] / means.Length;
         }
         double tolerance = (hi - lo) * 1e-10;
+        double x = start;
         while (hi - lo > tolerance)
         {
-            double mid = 0.5 * (lo + hi);
-            if (Cdf(mid, means, sigmas) < p) lo = mid;
-            else hi = mid;
+            double cdf = 0, density = 0;
+            for (int s = 0; s < means.Length; s++)
+            {
+                double z = (x - means[s]) / sigmas[s];
+                cdf += NormalCdf(z);
+                density += Math.Exp(-0.5 * z * z - HalfLogTwoPi) / sigmas[s];
+            }
+            double excess = cdf / means.Length - p;
+            if (Math.Abs(excess) < 1e-13) return x;
+            if (excess < 0) lo = x;
+            else hi = x;
+            double newton = density > 0 ? x - excess / (density / means.Length) : double.NaN;
+            x = newton > lo && newton < hi ? newton : 0.5 * (lo + hi);
         }
-        return 0.5 * (lo + hi);
+        return x;
     }
 
     /// <summary>Φ(z) = ½ erfc(−z/√2), erfc by the Chebyshev fit of Numerical Recipes §6.2 (relative error &lt; 1.2e-7).</summary>

@@ -15,8 +15,8 @@ public static class PredictiveMetrics
 
     /// <summary>
     /// Regression under a normal likelihood: the predictive of row n is (1/S) Σ_s N(μ_sn, σ_s²).
-    /// Interval ends are the mixture's quantiles (<see cref="NormalMixture.Quantile"/>, bisection on the mixture CDF),
-    /// so no sampling is involved and the result is exact to the bisection tolerance.
+    /// Interval ends are the mixture's quantiles (<see cref="NormalMixture.Quantile"/>: the mixture CDF solved by Newton
+    /// steps safeguarded by bisection), so no sampling is involved and the result is exact to the solver's tolerance.
     /// </summary>
     /// <param name="means"><c>[draw][row]</c>: μ_sn = f(x_n; θ_s).</param>
     /// <param name="sigmas">σ_s per draw.</param>
