@@ -244,6 +244,7 @@ public class EvaluateCommandTests(EvaluationRuns runs) : IClassFixture<Evaluatio
             (["evaluate", emptyRun, "--data", runs.RegressionTest], "no draws.parquet"),
             (["evaluate", runs.RegressionRun, "--data", dir["missing.csv"]], "not found"),
             (["evaluate", runs.RegressionRun, "--data", runs.RegressionTest, "--members", "0"], "--members 0"),
+            (["evaluate", runs.RegressionRun, "--data", runs.RegressionTest, "--model", Repo.Model("regression8_tanh_pytorch.onnx")], "differs from the model the run sampled"),
             (["evaluate", runs.RegressionRun], "--data"),
             (["plot", runs.RegressionRun, "--kind", "calibration"], "--data"),
         };

@@ -67,6 +67,8 @@ public sealed record HeldOutEvaluation(
         if (targets.Count != 1) throw new UsageException(targets.Count == 0 ? "name the target column with --target" : $"--target: one column, got {targets.Count}");
 
         var graph = OnnxImporter.Import(modelPath);
+        if (record is not null && !string.Equals(record.ModelSha256, graph.Sha256, StringComparison.OrdinalIgnoreCase))
+            throw new InvalidDataException($"{modelPath}: SHA-256 {graph.Sha256} differs from the model the run sampled ({record.ModelSha256})");
         int inputWidth = GraphShapes.InputWidth(graph);
         if (features.Count != inputWidth)
             throw new UsageException($"{features.Count} feature columns ({string.Join(", ", features)}) but {Path.GetFileName(modelPath)} takes {inputWidth} values per row");
