@@ -30,6 +30,14 @@ public static class ShapeInference
         return inference.Result();
     }
 
+    /// <summary>The ops (default domain) whose output shapes the inference derives; any other op's outputs are unknown.</summary>
+    public static IReadOnlySet<string> KnownOps { get; } = new SortedSet<string>(
+        Inference.SameShape.Concat(Inference.Broadcasting).Concat(Inference.Reductions).Concat(
+        [
+            "Constant", "Gemm", "MatMul", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Concat", "Shape", "Size",
+            "Gather", "Slice", "Expand", "ConstantOfShape", "Tile", "ArgMax", "ArgMin", "Split",
+        ]), StringComparer.Ordinal);
+
     /// <summary>A dimension as c · s₁ · s₂ ⋯ over named symbols; symbols are kept sorted so equal products compare equal.</summary>
     private sealed record Size(long Coefficient, string[] Symbols)
     {
@@ -75,7 +83,7 @@ public static class ShapeInference
 
     private sealed class Inference(OnnxGraph graph)
     {
-        private static readonly HashSet<string> SameShape = new(StringComparer.Ordinal)
+        public static readonly HashSet<string> SameShape = new(StringComparer.Ordinal)
         {
             "Identity", "Dropout", "Cast", "CastLike", "Abs", "Neg", "Exp", "Log", "Sqrt", "Erf", "Relu", "Tanh", "Sigmoid",
             "Softplus", "Softsign", "Elu", "Selu", "Celu", "HardSigmoid", "HardSwish", "LeakyRelu", "ThresholdedRelu", "Gelu",
@@ -84,13 +92,13 @@ public static class ShapeInference
             "BatchNormalization", "LayerNormalization", "InstanceNormalization", "LpNormalization", "Shrink",
         };
 
-        private static readonly HashSet<string> Broadcasting = new(StringComparer.Ordinal)
+        public static readonly HashSet<string> Broadcasting = new(StringComparer.Ordinal)
         {
             "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Where", "Equal", "Less", "LessOrEqual",
             "Greater", "GreaterOrEqual", "And", "Or", "Xor", "PRelu", "Mod", "BitShift",
         };
 
-        private static readonly HashSet<string> Reductions = new(StringComparer.Ordinal)
+        public static readonly HashSet<string> Reductions = new(StringComparer.Ordinal)
         {
             "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
             "ReduceLogSumExp", "ReduceSumSquare",
