@@ -71,6 +71,13 @@ public static class InputShapeOption
                 $"model input '{input.Name}' {shape.DeclaredText} has {shape.Unresolved.Count} dimensions of unknown size besides the batch ({open}): " +
                 $"give all but one with --input-shape (e.g. --input-shape {example}=5; repeatable)");
         }
+        if (shape.Width != rowWidth && input.Shape.Skip(1).Any(d => d.Value is null))
+        {
+            var sizes = input.Shape.Skip(1).Select((d, i) => (d, i)).Where(p => p.d.Value is null)
+                .Select(p => $"{p.d} = {shape.SampleShape[p.i].ToString(CultureInfo.InvariantCulture)}");
+            throw new UsageException(
+                $"{widthSource}: {rowWidth} values per row, but model input '{input.Name}' {shape.DeclaredText} takes {shape.Width} with {string.Join(", ", sizes)}");
+        }
         if (shape.FromRowWidth is string note) log.WriteLine($"note: {note}");
         return shape;
     }

@@ -14,6 +14,7 @@ internal sealed class CompiledGraphFunction<T> : IGraphFunction where T : unmana
     {
         if (graph.Inputs.Count != 1)
             throw new NotSupportedException($"model: the graph has {graph.Inputs.Count} data inputs; one input with the batch on axis 0 is supported");
+        if (new CompiledBackend().Unsupported(graph) is string reason) throw new NotSupportedException($"model: {reason}");
         _graph = graph;
         InputWidth = GraphShapes.InputWidth(graph);
         OutputWidth = GraphShapes.OutputWidth(graph, 0);
