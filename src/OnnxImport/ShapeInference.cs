@@ -258,7 +258,9 @@ public static class ShapeInference
                 else if (db is { IsConstant: true, Coefficient: 1 }) shape[i] = da;
                 else if (da is { IsConstant: true } && db is { IsConstant: true })
                     throw Mismatch(node, $"{Text(a)} and {Text(b)} do not broadcast");
-                else shape[i] = da is { IsConstant: true } ? da : db is { IsConstant: true } ? db : da ?? db;
+                else if (da is { IsConstant: true }) shape[i] = da;
+                else if (db is { IsConstant: true }) shape[i] = db;
+                else shape[i] = da is not null && db is not null ? null : da ?? db; // two different symbols: unknown
             }
             return shape;
         }
@@ -517,12 +519,14 @@ public static class ShapeInference
                 Set(node, null);
                 return;
             }
+            // Opset 10 moved starts, ends, axes and steps from attributes to inputs; a computed one leaves the sliced sizes unknown.
             bool fromInputs = graph.Opset >= 10;
             long[]? starts = fromInputs ? ConstInts(node, 1) : node.GetInts("starts")?.ToArray();
             long[]? ends = fromInputs ? ConstInts(node, 2) : node.GetInts("ends")?.ToArray();
-            long[]? axes = fromInputs ? (node.InputOrNull(3) is null ? null : ConstInts(node, 3) ?? [-999]) : node.GetInts("axes")?.ToArray();
-            long[]? steps = fromInputs && node.InputOrNull(4) is not null ? ConstInts(node, 4) ?? [0] : null;
-            if (starts is null || ends is null || starts.Length != ends.Length || axes is [-999] || steps is [0])
+            long[]? axes = fromInputs ? ConstInts(node, 3) : node.GetInts("axes")?.ToArray();
+            long[]? steps = fromInputs ? ConstInts(node, 4) : null;
+            bool computed = fromInputs && (node.InputOrNull(3) is not null && axes is null || node.InputOrNull(4) is not null && steps is null);
+            if (starts is null || ends is null || starts.Length != ends.Length || computed)
             {
                 Set(node, x.Select(_ => (Size?)null).ToArray());
                 return;

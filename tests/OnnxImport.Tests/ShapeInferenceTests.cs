@@ -97,6 +97,9 @@ public class ShapeInferenceTests
             Node("ReduceMean", ["x"], "m", Ints("axes", 1), Int("keepdims", 0)),
             Node("Transpose", ["x"], "t", Ints("perm", 2, 0, 1)),
             Node("MatMul", ["t", "w"], "mm"),
+            Node("Slice", ["shape", "one", "two"], "middle"),
+            Node("Concat", ["n1", "middle", "minus1"], "target3", Int("axis", 0)),
+            Node("Reshape", ["flat", "target3"], "r3"),
         ], "flat",
         new Dictionary<string, Tensor>
         {
@@ -104,6 +107,8 @@ public class ShapeInferenceTests
             ["axes0"] = Int64("axes0", 0),
             ["minus1"] = Int64("minus1", -1),
             ["rows4"] = Int64("rows4", -1, 4),
+            ["one"] = Int64("one", 1),
+            ["two"] = Int64("two", 2),
         },
         [new Parameter("w", "w", [3, 5], new double[15])]);
 
@@ -116,6 +121,8 @@ public class ShapeInferenceTests
         Assert.Equal([D(4), S("N"), D(3)], shapes["t"]);
         Assert.Equal([D(4), S("N"), D(5)], shapes["mm"]);
         Assert.Equal([D(3)], shapes["shape"]);
+        Assert.Equal([D(1)], shapes["middle"]);
+        Assert.Equal([S("N"), D(3), D(4)], shapes["r3"]);
     }
 
     [Fact]
