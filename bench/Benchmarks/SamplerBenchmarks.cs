@@ -13,6 +13,7 @@ namespace Bnn.Onnx.Benchmarks;
 public class SamplerBenchmarks
 {
     private NutsKernel _kernel = null!;
+    private NutsParameters _parameters = null!;
     private NutsState _start = null!;
 
     [Params(82, 1000)]
@@ -24,14 +25,15 @@ public class SamplerBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _kernel = new NutsKernel(new StandardNormal(Dimension), EuclideanMetric.Unit(MetricKind.Diagonal, Dimension), maxTreeDepth: 10);
+        _kernel = new NutsKernel(new StandardNormal(Dimension), maxTreeDepth: 10);
+        _parameters = new NutsParameters(0.05, EuclideanMetric.Unit(MetricKind.Diagonal, Dimension));
         _start = _kernel.Init(new double[Dimension]);
         var rng = new Rng(7);
         var state = _start;
         long steps = 0;
         for (int i = 0; i < 100; i++)
         {
-            (state, var info) = _kernel.Step(rng, state, 0.05);
+            (state, var info) = _kernel.Step(rng, state, _parameters);
             steps += info.LeapfrogSteps;
         }
         LeapfrogsPerCall = steps;
@@ -44,7 +46,7 @@ public class SamplerBenchmarks
     {
         var rng = new Rng(7);
         var state = _start;
-        for (int i = 0; i < 100; i++) (state, _) = _kernel.Step(rng, state, 0.05);
+        for (int i = 0; i < 100; i++) (state, _) = _kernel.Step(rng, state, _parameters);
         return state.LogDensity;
     }
 

@@ -1,48 +1,6 @@
 namespace Bnn.Onnx.Nuts;
 
 /// <summary>
-/// What one NUTS transition needs to carry to the next (BlackJAX's <c>HMCState</c>): the position θ,
-/// log p(θ) and ∇ log p(θ). Immutable by convention: the kernel never writes into a state it was given.
-/// </summary>
-public sealed record NutsState(double[] Position, double LogDensity, double[] Gradient);
-
-/// <summary>
-/// Diagnostics of one NUTS transition, with Stan's meanings: <c>accept_stat__</c> (mean Metropolis acceptance
-/// probability over the new trajectory states), <c>treedepth__</c>, <c>n_leapfrog__</c>, <c>divergent__</c>
-/// (the energy error exceeded the limit or was not finite) and <c>energy__</c> (H at the selected state).
-/// </summary>
-public readonly record struct NutsInfo(double AcceptStat, int TreeDepth, int LeapfrogSteps, bool Divergent, double Energy);
-
-/// <summary>
-/// A point in phase space (θ, p) with ∇ log p(θ), log p(θ) and the velocity v = M⁻¹ p cached (Stan's <c>ps_point</c>).
-/// </summary>
-internal sealed class PhasePoint
-{
-    public readonly double[] Position, Momentum, Gradient, Velocity;
-    public double LogDensity;
-
-    public PhasePoint(int d)
-    {
-        Position = new double[d];
-        Momentum = new double[d];
-        Gradient = new double[d];
-        Velocity = new double[d];
-    }
-
-    public void CopyFrom(PhasePoint other)
-    {
-        other.Position.AsSpan().CopyTo(Position);
-        other.Momentum.AsSpan().CopyTo(Momentum);
-        other.Gradient.AsSpan().CopyTo(Gradient);
-        other.Velocity.AsSpan().CopyTo(Velocity);
-        LogDensity = other.LogDensity;
-    }
-
-    /// <summary>H(θ, p) = −log p(θ) + ½ pᵀ M⁻¹ p.</summary>
-    public double Hamiltonian => -LogDensity + EuclideanMetric.KineticEnergy(Momentum, Velocity);
-}
-
-/// <summary>
 /// Multinomial No-U-Turn Sampler with the generalised U-turn criterion (Betancourt 2017, "A Conceptual Introduction to
 /// Hamiltonian Monte Carlo", appendix A), following Stan's <c>base_nuts::transition</c> / <c>build_tree</c>: the
 /// trajectory is doubled forwards or backwards at random, each new subtree is built recursively, states are drawn
@@ -73,15 +31,13 @@ public sealed class NutsKernel
     private bool _divergent;
     private double _h0;
     private double _stepSize;
+    private EuclideanMetric _metric = null!; // set from the parameters at the start of each call
 
-    public NutsKernel(ILogDensity density, EuclideanMetric metric, int maxTreeDepth = 10, double maxEnergyError = 1000)
+    public NutsKernel(ILogDensity density, int maxTreeDepth = 10, double maxEnergyError = 1000)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxTreeDepth, 1);
         _density = density;
         _d = density.Dimension;
-        if (metric.Dimension != _d)
-            throw new ArgumentException($"metric dimension {metric.Dimension} does not match the density's {_d}");
-        Metric = metric;
         MaxTreeDepth = maxTreeDepth;
         MaxEnergyError = maxEnergyError;
         _z = new PhasePoint(_d);
@@ -95,9 +51,6 @@ public sealed class NutsKernel
         _pBackwardBackward = new double[_d]; _pSharpBackwardBackward = new double[_d];
         _rho = new double[_d]; _rhoForward = new double[_d]; _rhoBackward = new double[_d]; _rhoExtended = new double[_d];
     }
-
-    /// <summary>The metric in use; warmup replaces it at the end of each adaptation window.</summary>
-    public EuclideanMetric Metric { get; set; }
 
     /// <summary>Maximum tree depth (Stan's services default 10; a depth-j tree holds 2^j leapfrog steps).</summary>
     public int MaxTreeDepth { get; }
@@ -117,17 +70,18 @@ public sealed class NutsKernel
     }
 
     /// <summary>
-    /// One NUTS transition from <paramref name="state"/> with step size ε = <paramref name="stepSize"/>.
-    /// Returns a new state (the input is left untouched) and the transition's diagnostics.
+    /// One NUTS transition from <paramref name="state"/> with the step size ε and metric M⁻¹ of
+    /// <paramref name="parameters"/>. Returns a new state (the input is left untouched) and the transition's diagnostics.
     /// </summary>
-    public (NutsState State, NutsInfo Info) Step(Rng rng, NutsState state, double stepSize)
+    public (NutsState State, NutsInfo Info) Step(Rng rng, NutsState state, NutsParameters parameters)
     {
-        _stepSize = stepSize;
+        UseMetric(parameters.Metric);
+        _stepSize = parameters.StepSize;
         state.Position.AsSpan().CopyTo(_z.Position);
         state.Gradient.AsSpan().CopyTo(_z.Gradient);
         _z.LogDensity = state.LogDensity;
-        Metric.SampleMomentum(rng, _z.Momentum);
-        Metric.Velocity(_z.Momentum, _z.Velocity);
+        _metric.SampleMomentum(rng, _z.Momentum);
+        _metric.Velocity(_z.Momentum, _z.Velocity);
 
         _zForward.CopyFrom(_z);
         _zBackward.CopyFrom(_z);
@@ -301,36 +255,42 @@ public sealed class NutsKernel
     internal void Leapfrog(PhasePoint z, double epsilon)
     {
         VectorMath.AddScaled(z.Momentum, 0.5 * epsilon, z.Gradient);
-        Metric.Velocity(z.Momentum, z.Velocity);
+        _metric.Velocity(z.Momentum, z.Velocity);
         VectorMath.AddScaled(z.Position, epsilon, z.Velocity);
         z.LogDensity = _density.LogDensityAndGradient(z.Position, z.Gradient);
         VectorMath.AddScaled(z.Momentum, 0.5 * epsilon, z.Gradient);
-        Metric.Velocity(z.Momentum, z.Velocity);
+        _metric.Velocity(z.Momentum, z.Velocity);
     }
 
     /// <summary>
-    /// Integrates <paramref name="steps"/> leapfrog steps from (θ, p) with a fresh gradient evaluation and returns
-    /// the final position, momentum and the Hamiltonian before and after. For tests of the integrator.
+    /// Integrates <paramref name="steps"/> leapfrog steps of the parameters' step size and metric from (θ, p) with a
+    /// fresh gradient evaluation and returns the final position, momentum and the Hamiltonian before and after.
+    /// For tests of the integrator.
     /// </summary>
     public (double[] Position, double[] Momentum, double InitialEnergy, double FinalEnergy) Integrate(
-        ReadOnlySpan<double> position, ReadOnlySpan<double> momentum, double epsilon, int steps)
+        ReadOnlySpan<double> position, ReadOnlySpan<double> momentum, NutsParameters parameters, int steps)
     {
+        UseMetric(parameters.Metric);
+        double epsilon = parameters.StepSize;
         var z = new PhasePoint(_d);
         position.CopyTo(z.Position);
         momentum.CopyTo(z.Momentum);
         z.LogDensity = _density.LogDensityAndGradient(z.Position, z.Gradient);
-        Metric.Velocity(z.Momentum, z.Velocity);
+        _metric.Velocity(z.Momentum, z.Velocity);
         double h0 = z.Hamiltonian;
         for (int s = 0; s < steps; s++) Leapfrog(z, epsilon);
         return ((double[])z.Position.Clone(), (double[])z.Momentum.Clone(), h0, z.Hamiltonian);
     }
 
     /// <summary>
-    /// Stan's <c>init_stepsize</c> heuristic: starting from ε, doubles or halves it until the acceptance probability
-    /// exp(H₀ − H) of one leapfrog step from a fresh momentum crosses 0.8.
+    /// Stan's <c>init_stepsize</c> heuristic: starting from the parameters' ε, doubles or halves it until the
+    /// acceptance probability exp(H₀ − H) of one leapfrog step (under the parameters' metric) from a fresh momentum
+    /// crosses 0.8. Returns the new ε.
     /// </summary>
-    public double FindReasonableStepSize(Rng rng, NutsState state, double stepSize)
+    public double FindReasonableStepSize(Rng rng, NutsState state, NutsParameters parameters)
     {
+        UseMetric(parameters.Metric);
+        double stepSize = parameters.StepSize;
         if (!(stepSize > 0) || stepSize > 1e7 || double.IsNaN(stepSize)) return stepSize;
         var z = _z;
         double DeltaH(double eps)
@@ -338,8 +298,8 @@ public sealed class NutsKernel
             state.Position.AsSpan().CopyTo(z.Position);
             state.Gradient.AsSpan().CopyTo(z.Gradient);
             z.LogDensity = state.LogDensity;
-            Metric.SampleMomentum(rng, z.Momentum);
-            Metric.Velocity(z.Momentum, z.Velocity);
+            _metric.SampleMomentum(rng, z.Momentum);
+            _metric.Velocity(z.Momentum, z.Velocity);
             double h0 = z.Hamiltonian;
             Leapfrog(z, eps);
             double h = z.Hamiltonian;
@@ -360,6 +320,13 @@ public sealed class NutsKernel
             if (stepSize < 1e-300) return 1e-300;
         }
         return stepSize;
+    }
+
+    private void UseMetric(EuclideanMetric metric)
+    {
+        if (metric.Dimension != _d)
+            throw new ArgumentException($"metric dimension {metric.Dimension} does not match the density's {_d}");
+        _metric = metric;
     }
 
     internal static double LogSumExp(double a, double b)

@@ -220,49 +220,19 @@ public static class Sampler
             var state = FindFiniteStart(density, rng, propose, o.MaxInitAttempts, o.InitRadius, chain);
             var initial = (double[])state.Position.Clone();
 
-            var kernel = new NutsKernel(density, EuclideanMetric.Unit(o.Metric, d), o.MaxTreeDepth, o.MaxEnergyError);
-            double stepSize = o.InitialStepSize;
+            var kernel = new NutsKernel(density, o.MaxTreeDepth, o.MaxEnergyError);
+            var warmup = new WindowAdaptation(kernel, o);
+            var parameters = warmup.Init(rng, state);
             int warmupDivergences = 0, warmupDone = 0;
-
-            if (o.Warmup > 0)
+            for (; warmupDone < o.Warmup && !ct.IsCancellationRequested; warmupDone++)
             {
-                // Stan: init_stepsize before warmup; μ = log(10 ε₀) from the user's ε₀.
-                stepSize = kernel.FindReasonableStepSize(rng, state, stepSize);
-                var dual = new DualAveraging(o.TargetAccept, o.Gamma, o.T0, o.Kappa) { Mu = Math.Log(10 * o.InitialStepSize) };
-                dual.Restart();
-                var schedule = new WindowedAdaptationSchedule(o.Warmup, o.InitBuffer, o.TermBuffer, o.BaseWindow);
-                bool gradientBased = o.MetricAdaptation == MetricAdaptation.GradientBased;
-                var positions = new WelfordEstimator(d, o.Metric == MetricKind.Dense);
-                var gradients = gradientBased ? new WelfordEstimator(d, dense: false) : null;
-
-                for (int it = 0; it < o.Warmup; it++)
-                {
-                    if (ct.IsCancellationRequested) break;
-                    (state, var info) = kernel.Step(rng, state, stepSize);
-                    if (info.Divergent) warmupDivergences++;
-                    Report(it, SamplerPhase.Warmup, stepSize, info.TreeDepth, warmupDivergences, density.Evaluations, force: it == 0);
-                    stepSize = dual.Update(info.AcceptStat);
-
-                    if (schedule.InWindow)
-                    {
-                        positions.Add(state.Position);
-                        gradients?.Add(state.Gradient);
-                    }
-                    if (schedule.IsWindowEnd)
-                    {
-                        var metric = gradients is null ? positions.RegularizedMetric() : GradientBasedMetric(positions, gradients);
-                        if (metric is not null) kernel.Metric = metric; // keep the previous metric on overflow
-                        positions.Restart();
-                        gradients?.Restart();
-                        stepSize = kernel.FindReasonableStepSize(rng, state, stepSize);
-                        dual.Mu = Math.Log(10 * stepSize);
-                        dual.Restart();
-                    }
-                    schedule.Advance();
-                    warmupDone++;
-                }
-                stepSize = dual.FinalStepSize;
+                (state, var info) = kernel.Step(rng, state, parameters);
+                if (info.Divergent) warmupDivergences++;
+                Report(warmupDone, SamplerPhase.Warmup, parameters.StepSize, info.TreeDepth, warmupDivergences,
+                    density.Evaluations, force: warmupDone == 0);
+                parameters = warmup.Update(rng, state, info);
             }
+            parameters = warmup.Final();
             warmupClock.Stop();
             long warmupEvaluations = density.Evaluations;
 
@@ -270,54 +240,36 @@ public static class Sampler
             var energies = new double[o.Draws];
             int divergences = 0, saturations = 0, drawsDone = 0;
             double acceptSum = 0;
-            if (warmupDone == o.Warmup)
+            for (; warmupDone == o.Warmup && drawsDone < o.Draws && !ct.IsCancellationRequested; drawsDone++)
             {
-                for (int draw = 0; draw < o.Draws; draw++)
-                {
-                    if (ct.IsCancellationRequested) break;
-                    (state, var info) = kernel.Step(rng, state, stepSize);
-                    if (info.Divergent) divergences++;
-                    if (info.TreeDepth >= o.MaxTreeDepth) saturations++;
-                    energies[draw] = info.Energy;
-                    acceptSum += info.AcceptStat;
-
-                    if (layout is null) state.Position.AsSpan().CopyTo(constrained);
-                    else layout.Constrain(state.Position, constrained);
-                    gq?.Compute(state.Position, generated);
-                    var stats = new SamplerStats(state.LogDensity, info.AcceptStat, stepSize, info.TreeDepth,
-                        info.LeapfrogSteps, info.Divergent, info.Energy);
-                    writer.Write(chain, draw, stats, constrained, generated);
-                    drawsDone++;
-                    Report(o.Warmup + draw, SamplerPhase.Sampling, stepSize, info.TreeDepth, divergences,
-                        density.Evaluations, force: draw == 0);
-                }
+                (state, var info) = kernel.Step(rng, state, parameters);
+                if (info.Divergent) divergences++;
+                if (info.TreeDepth >= o.MaxTreeDepth) saturations++;
+                energies[drawsDone] = info.Energy;
+                acceptSum += info.AcceptStat;
+                Write(drawsDone, state, info, parameters.StepSize);
+                Report(o.Warmup + drawsDone, SamplerPhase.Sampling, parameters.StepSize, info.TreeDepth, divergences,
+                    density.Evaluations, force: drawsDone == 0);
             }
             samplingClock.Stop();
-            Report(warmupDone + drawsDone, SamplerPhase.Done, stepSize, 0, divergences, density.Evaluations, force: true);
+            Report(warmupDone + drawsDone, SamplerPhase.Done, parameters.StepSize, 0, divergences, density.Evaluations, force: true);
 
-            return new ChainResult(chain, initial, stepSize, kernel.Metric.InverseMassDiagonal(), kernel.Metric.InverseMassDense(),
-                warmupEvaluations, density.Evaluations - warmupEvaluations,
+            return new ChainResult(chain, initial, parameters.StepSize, parameters.Metric.InverseMassDiagonal(),
+                parameters.Metric.InverseMassDense(), warmupEvaluations, density.Evaluations - warmupEvaluations,
                 warmupClock.Elapsed.TotalSeconds, samplingClock.Elapsed.TotalSeconds,
                 warmupDone, drawsDone, warmupDivergences, divergences, saturations,
-                Diagnostics.Ebfmi(energies.AsSpan(0, drawsDone)), drawsDone > 0 ? acceptSum / drawsDone : double.NaN);
-        }
+                ConvergenceDiagnostics.Ebfmi(energies.AsSpan(0, drawsDone)), drawsDone > 0 ? acceptSum / drawsDone : double.NaN);
 
-        /// <summary>nutpie's diagonal estimate sqrt(Var[θ] / Var[∇ log p]), shrunk like Stan's.</summary>
-        private static EuclideanMetric? GradientBasedMetric(WelfordEstimator positions, WelfordEstimator gradients)
-        {
-            if (positions.RegularizedMetric() is not DiagonalMetric q || gradients.RegularizedMetric() is not DiagonalMetric g) return null;
-            double n = positions.Count;
-            var v = new double[q.Dimension];
-            for (int i = 0; i < v.Length; i++)
+            // Passes one draw, its sampler columns and generated quantities to the sink.
+            void Write(int draw, NutsState s, NutsInfo info, double stepSize)
             {
-                // undo the regulariser on both, take the ratio, regularise once
-                double varQ = (q.InverseMass[i] - 1e-3 * 5 / (n + 5)) * (n + 5) / n;
-                double varG = (g.InverseMass[i] - 1e-3 * 5 / (n + 5)) * (n + 5) / n;
-                double ratio = Math.Sqrt(varQ / varG);
-                if (!double.IsFinite(ratio) || ratio <= 0) ratio = varQ > 0 ? varQ : 1.0;
-                v[i] = Math.Clamp(n / (n + 5) * ratio + 1e-3 * 5 / (n + 5), 1e-10, 1e10);
+                if (layout is null) s.Position.AsSpan().CopyTo(constrained);
+                else layout.Constrain(s.Position, constrained);
+                gq?.Compute(s.Position, generated);
+                var stats = new SamplerStats(s.LogDensity, info.AcceptStat, stepSize, info.TreeDepth,
+                    info.LeapfrogSteps, info.Divergent, info.Energy);
+                writer.Write(chain, draw, stats, constrained, generated);
             }
-            return new DiagonalMetric(v);
         }
 
         private void Report(int iteration, SamplerPhase phase, double stepSize, int depth, int divergences, long evaluations, bool force)

@@ -1,18 +1,5 @@
 namespace Bnn.Onnx.Nuts;
 
-/// <summary>How warmup estimates the metric.</summary>
-public enum MetricAdaptation
-{
-    /// <summary>Stan's windowed Welford (co)variance of the draws, regularised (the default).</summary>
-    Stan,
-
-    /// <summary>
-    /// Optional, diagonal only: nutpie-style estimate M⁻¹ᵢᵢ = sqrt(Var[θᵢ] / Var[∂ᵢ log p]) over each window's draws
-    /// and their gradients (Seyboldt et al., nutpie). Same windows and regularisation as <see cref="Stan"/>.
-    /// </summary>
-    GradientBased,
-}
-
 /// <summary>
 /// Settings of a sampling run (immutable). Defaults are Stan's: 4 chains, 1000 warmup + 1000 draws, target acceptance
 /// 0.8, max tree depth 10, diagonal metric, windows 75 / 25 / 50, dual averaging γ = 0.05, t₀ = 10, κ = 0.75.

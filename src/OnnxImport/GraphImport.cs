@@ -385,10 +385,18 @@ internal sealed class GraphImport
 
     private sealed record Use(string ValueName, ParameterRole Role, WeightLayout Layout);
 
+    /// <summary>A stored tensor as a node sees it: its name, and whether the nodes in between swap its last two axes.</summary>
+    private readonly record struct TensorPath(string Name, bool Transposed);
+
+    /// <summary>How many shape, cast and scaling nodes a weight may pass through on its way to its layer.</summary>
+    private const int MaxPathNodes = 16;
+
     /// <summary>
     /// Parameters are floating-point tensors in a weight or bias position: Gemm B and C, a MatMul operand, the
     /// scale and bias of BatchNormalization, an Add/Sub operand added to a MatMul or Gemm result (a Dense
-    /// layer's bias, on either side) or any Add/Sub/Mul operand with more than one element. Everything else
+    /// layer's bias, on either side) or any Add/Sub/Mul operand with more than one element. A tensor reaches that
+    /// position directly or through nodes that only rearrange, cast or scale it (see <see cref="Trace"/>); those
+    /// nodes stay in the graph and run on every call, and the parameter is the tensor as stored. Everything else
     /// (integer tensors, running statistics, scalar activation constants such as GELU's √2) stays constant.
     /// </summary>
     private (List<Parameter> Parameters, HashSet<string> Names) FindParameters(List<Node> sorted)
@@ -409,9 +417,8 @@ internal sealed class GraphImport
             var uses = new List<Use>();
             for (int i = 0; i < node.Inputs.Count; i++)
             {
-                string? name = ResolveTensor(node.Inputs[i], producerOp);
-                if (name is null || !ElementTypes.IsFloating(tensors[name].SourceType)) continue;
-                var use = Classify(node, i, name, tensors[name], producerOp);
+                if (Trace(node.Inputs[i], producerOp) is not { } path || !ElementTypes.IsFloating(tensors[path.Name].SourceType)) continue;
+                var use = Classify(node, i, path, tensors[path.Name], producerOp);
                 if (use is not null) uses.Add(use);
             }
             if (uses.Count == 0) continue;
@@ -419,7 +426,7 @@ internal sealed class GraphImport
             int layer = -1;
             if (node.OpType is "Add" or "Sub" && uses.All(u => u.Role == ParameterRole.Bias))
             {
-                string? other = node.Inputs.FirstOrDefault(n => n.Length > 0 && ResolveTensor(n, producerOp) is null);
+                string? other = node.Inputs.FirstOrDefault(n => n.Length > 0 && Trace(n, producerOp) is null);
                 if (other is not null && layerOfOutput.TryGetValue(other, out int previous) && !layersWithBias.Contains(previous))
                     layer = previous;
             }
@@ -432,16 +439,15 @@ internal sealed class GraphImport
             }
         }
 
+        var baseNames = BaseNames(order);
         var parameters = new List<Parameter>(order.Count);
         var taken = new HashSet<string>(StringComparer.Ordinal);
         var nextNameSuffix = new Dictionary<string, int>(StringComparer.Ordinal); // O(n) naming of n alike names
-        foreach (var (use, layer) in order)
+        for (int i = 0; i < order.Count; i++)
         {
+            var (use, layer) = order[i];
             var tensor = tensors[use.ValueName];
-            string original = originalNames.GetValueOrDefault(use.ValueName, use.ValueName);
-            string baseName = ParameterNames.IsOpaque(original)
-                ? $"layer{layer}.{(use.Role == ParameterRole.Bias ? "bias" : "weight")}"
-                : ParameterNames.Dotted(use.ValueName);
+            string baseName = baseNames[i];
             string name = baseName;
             int k = nextNameSuffix.GetValueOrDefault(baseName, 1);
             for (; !taken.Add(name); k++) name = $"{baseName}_{k}";
@@ -458,35 +464,108 @@ internal sealed class GraphImport
     }
 
     /// <summary>
-    /// The tensor a value is, directly or through Cast / Identity (float16 weights cast up to float32 are still
-    /// the weights); null when the value is computed from data.
+    /// The name of each parameter before duplicates are numbered. A meaningful ONNX name becomes its dotted path.
+    /// An opaque one (<c>onnx::MatMul_18</c>) takes the prefix of its layer's partner when the layer has exactly one
+    /// weight and one bias and the partner's name is meaningful (<c>0.bias</c> → <c>0.weight</c>), unless a
+    /// meaningful name already says that; otherwise it becomes <c>layer{k}.weight</c> / <c>layer{k}.bias</c>.
     /// </summary>
-    private string? ResolveTensor(string value, Dictionary<string, Node> producerOp)
+    private List<string> BaseNames(List<(Use Use, int Layer)> order)
     {
-        for (int hops = 0; hops < 16 && value.Length > 0; hops++)
+        string Original(Use use) => originalNames.GetValueOrDefault(use.ValueName, use.ValueName);
+        static string RoleWord(ParameterRole role) => role == ParameterRole.Bias ? "bias" : "weight";
+
+        var meaningful = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (use, _) in order)
+            if (!ParameterNames.IsOpaque(Original(use))) meaningful.Add(ParameterNames.Dotted(use.ValueName));
+
+        var byLayer = order.ToLookup(o => o.Layer, o => o.Use);
+        var names = new List<string>(order.Count);
+        foreach (var (use, layer) in order)
         {
-            if (tensors.ContainsKey(value)) return value;
-            if (!producerOp.TryGetValue(value, out var producer) || producer.Inputs.Count == 0) return null;
-            bool floatingCast = producer.OpType == "Cast" && ElementTypes.IsFloating((ElementType)producer.GetInt("to", 0));
-            if (!floatingCast && producer.OpType != "Identity") return null;
-            value = producer.Inputs[0];
+            if (!ParameterNames.IsOpaque(Original(use)))
+            {
+                names.Add(ParameterNames.Dotted(use.ValueName));
+                continue;
+            }
+            string? fromPartner = null;
+            var members = byLayer[layer].ToList();
+            if (members.Count == 2 && members.Count(u => u.Role == ParameterRole.Weight) == 1
+                && members.Single(u => !ReferenceEquals(u, use)) is var partner && !ParameterNames.IsOpaque(Original(partner)))
+            {
+                string[] segments = ParameterNames.Split(ParameterNames.Dotted(partner.ValueName));
+                string candidate = string.Join('.', segments[..^1].Append(RoleWord(use.Role)));
+                if (!meaningful.Contains(candidate)) fromPartner = candidate;
+            }
+            names.Add(fromPartner ?? $"layer{layer}.{RoleWord(use.Role)}");
+        }
+        return names;
+    }
+
+    /// <summary>
+    /// The stored tensor a value is, directly or through nodes that keep it a function of that tensor alone:
+    /// Identity, a floating Cast (float16 weights cast up to float32 are still the weights), Transpose, Reshape,
+    /// Flatten, Squeeze, Unsqueeze, and Mul or Div by a one-element constant. Null when the value is computed
+    /// from data (or from more than one stored tensor).
+    /// </summary>
+    private TensorPath? Trace(string value, Dictionary<string, Node> producerOp)
+    {
+        bool transposed = false;
+        for (int hops = 0; hops <= MaxPathNodes && value.Length > 0; hops++)
+        {
+            if (tensors.ContainsKey(value)) return new TensorPath(value, transposed);
+            if (!producerOp.TryGetValue(value, out var producer) || PassedInput(producer) is not { } next) return null;
+            if (producer.OpType == "Transpose" && SwapsLastTwoAxes(producer)) transposed = !transposed;
+            value = next;
         }
         return null;
     }
 
-    private Use? Classify(Node node, int index, string name, Tensor tensor, Dictionary<string, Node> producerOp)
+    /// <summary>The input a node passes on unchanged up to shape, type or a constant factor; null for any other node.</summary>
+    private string? PassedInput(Node node)
     {
+        string? first = node.InputOrNull(0);
+        switch (node.OpType)
+        {
+            case "Identity" or "Transpose" or "Reshape" or "Flatten" or "Squeeze" or "Unsqueeze":
+                return first;
+            case "Cast":
+                return ElementTypes.IsFloating((ElementType)node.GetInt("to", 0)) ? first : null;
+            case "Mul" when node.Inputs.Count == 2:
+                return IsScalarConstant(node.InputOrNull(1)) ? first
+                    : IsScalarConstant(first) ? node.InputOrNull(1) : null;
+            case "Div" when node.Inputs.Count == 2:
+                return IsScalarConstant(node.InputOrNull(1)) ? first : null;
+            default:
+                return null;
+        }
+    }
+
+    private bool IsScalarConstant(string? value) => value is not null && tensors.TryGetValue(value, out var t) && t.Size == 1;
+
+    /// <summary>True when a Transpose exchanges the last two axes (its default, reversing, perm does for a matrix).</summary>
+    private static bool SwapsLastTwoAxes(Node transpose)
+    {
+        var perm = transpose.GetInts("perm");
+        if (perm is null) return true;
+        int r = perm.Count;
+        return r >= 2 && perm[r - 1] == r - 2 && perm[r - 2] == r - 1;
+    }
+
+    private Use? Classify(Node node, int index, TensorPath path, Tensor tensor, Dictionary<string, Node> producerOp)
+    {
+        string name = path.Name;
         bool matrix = tensor.Shape.Length == 2;
+        // The stored layout: a Transpose on the way swaps what the node sees.
+        WeightLayout Stored(bool outIn) => !matrix ? WeightLayout.NotAMatrix : outIn != path.Transposed ? WeightLayout.OutIn : WeightLayout.InOut;
         switch (node.OpType)
         {
             case "Gemm":
-                if (index == 1)
-                    return new Use(name, ParameterRole.Weight, node.GetInt("transB", 0) != 0 ? WeightLayout.OutIn : WeightLayout.InOut);
+                if (index == 1) return new Use(name, ParameterRole.Weight, Stored(node.GetInt("transB", 0) != 0));
                 if (index == 2) return new Use(name, ParameterRole.Bias, WeightLayout.NotAMatrix);
                 return null;
             case "MatMul":
-                if (index == 1) return new Use(name, ParameterRole.Weight, matrix ? WeightLayout.InOut : WeightLayout.NotAMatrix);
-                if (index == 0) return new Use(name, ParameterRole.Weight, matrix ? WeightLayout.OutIn : WeightLayout.NotAMatrix);
+                if (index == 1) return new Use(name, ParameterRole.Weight, Stored(outIn: false));
+                if (index == 0) return new Use(name, ParameterRole.Weight, Stored(outIn: true));
                 return null;
             case "BatchNormalization":
                 if (index == 1) return new Use(name, ParameterRole.Weight, WeightLayout.NotAMatrix);
@@ -496,7 +575,7 @@ internal sealed class GraphImport
             {
                 if (node.Inputs.Count != 2 || index > 1) return null;
                 string other = node.Inputs[1 - index];
-                if (ResolveTensor(other, producerOp) is not null) return null;
+                if (Trace(other, producerOp) is not null) return null;
                 bool afterLinear = producerOp.TryGetValue(other, out var source) && source.OpType is "MatMul" or "Gemm";
                 bool vector = tensor.Shape.Length >= 1 && tensor.Size > 1;
                 if (node.OpType == "Mul")

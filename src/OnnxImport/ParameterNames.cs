@@ -5,7 +5,8 @@ namespace Bnn.Onnx.OnnxImport;
 /// <summary>
 /// Parameter naming. Meaningful initializer names become a dotted tree path (<c>encoder.0.weight</c>,
 /// <c>params/Dense_0/kernel</c> → <c>params.Dense_0.kernel</c>); names an exporter made up (<c>const_3</c>,
-/// <c>onnx::MatMul_18</c>, <c>17</c>, <c>/0/Constant_output_0</c>) are opaque and replaced by
+/// <c>onnx::MatMul_18</c>, <c>17</c>, <c>/0/Constant_output_0</c>) are opaque: such a weight or bias takes the prefix of
+/// its layer's one named partner (<c>onnx::MatMul_18</c> beside <c>0.bias</c> → <c>0.weight</c>), or else becomes
 /// <c>layer{k}.weight</c> / <c>layer{k}.bias</c> in layer order.
 /// </summary>
 public static partial class ParameterNames

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Bnn.Onnx.Cli;
 using Bnn.Onnx.Cli.Commands;
 using Bnn.Onnx.Cli.Plotting;
+using Bnn.Onnx.Cli.Reporting;
 using Bnn.Onnx.Export;
 using Bnn.Onnx.GraphToPotential;
 using Bnn.Onnx.Nuts;
@@ -64,7 +65,7 @@ public static class PlotRuns
             Sampler.Run(options, _ => potential.CreateLogDensity(), posterior.Layout, new TeeSink(writer, memory));
         }
         using var summary = new StreamWriter(Path.Combine(runDir, "summary.csv"));
-        PosteriorSummary.WriteCsv(summary, PosteriorSummary.Summarize(memory));
+        SummaryWriter.WriteCsv(summary, PosteriorSummary.Summarize(memory));
     }
 
     /// <summary>

@@ -8,10 +8,11 @@ public class KernelTests
     public void Leapfrog_is_reversible()
     {
         var precision = new double[] { 2, 0.5, 0, 0.5, 1, 0.3, 0, 0.3, 3 };
-        var kernel = new NutsKernel(new DenseGaussian([0.5, -1, 2], precision), EuclideanMetric.Unit(MetricKind.Diagonal, 3));
+        var kernel = new NutsKernel(new DenseGaussian([0.5, -1, 2], precision));
+        var parameters = new NutsParameters(0.1, EuclideanMetric.Unit(MetricKind.Diagonal, 3));
         double[] q0 = [0.3, -0.2, 1.1], p0 = [0.7, 0.1, -0.4];
-        var (q1, p1, _, _) = kernel.Integrate(q0, p0, 0.1, 25);
-        var (q2, p2, _, _) = kernel.Integrate(q1, p1.Select(v => -v).ToArray(), 0.1, 25);
+        var (q1, p1, _, _) = kernel.Integrate(q0, p0, parameters, 25);
+        var (q2, p2, _, _) = kernel.Integrate(q1, p1.Select(v => -v).ToArray(), parameters, 25);
         for (int i = 0; i < 3; i++)
         {
             Assert.Equal(q0[i], q2[i], 1e-12);
@@ -22,11 +23,12 @@ public class KernelTests
     [Fact]
     public void Energy_error_is_second_order_in_the_step_size()
     {
-        var kernel = new NutsKernel(new DiagonalGaussian([0, 0], [1, 0.5]), new DiagonalMetric([1.0, 0.5]));
+        var kernel = new NutsKernel(new DiagonalGaussian([0, 0], [1, 0.5]));
+        var metric = new DiagonalMetric([1.0, 0.5]);
         double[] q0 = [1.0, 0.2], p0 = [0.3, -0.8];
         double Error(double eps) // |ΔH| after integrating to t = 1
         {
-            var (_, _, h0, h1) = kernel.Integrate(q0, p0, eps, (int)Math.Round(1 / eps));
+            var (_, _, h0, h1) = kernel.Integrate(q0, p0, new NutsParameters(eps, metric), (int)Math.Round(1 / eps));
             return Math.Abs(h1 - h0);
         }
         double e1 = Error(0.1), e2 = Error(0.05), e3 = Error(0.025);
@@ -59,14 +61,14 @@ public class KernelTests
     [Fact]
     public void Tree_depth_is_capped_and_info_is_consistent()
     {
-        var kernel = new NutsKernel(DiagonalGaussian.Standard(3), EuclideanMetric.Unit(MetricKind.Diagonal, 3), maxTreeDepth: 4);
+        var kernel = new NutsKernel(DiagonalGaussian.Standard(3), maxTreeDepth: 4);
+        var parameters = new NutsParameters(0.01, EuclideanMetric.Unit(MetricKind.Diagonal, 3)); // a tiny step size forces long trajectories
         var rng = new Rng(21);
         var state = kernel.Init([0.1, 0.2, 0.3]);
         bool saturated = false;
         for (int i = 0; i < 50; i++)
         {
-            // a tiny step size forces long trajectories
-            (state, var info) = kernel.Step(rng, state, 0.01);
+            (state, var info) = kernel.Step(rng, state, parameters);
             Assert.InRange(info.TreeDepth, 1, 4);
             Assert.InRange(info.LeapfrogSteps, 1, 15);
             Assert.InRange(info.AcceptStat, 0, 1);
@@ -82,9 +84,9 @@ public class KernelTests
     [Fact]
     public void Step_size_heuristic_brackets_acceptance_0_8()
     {
-        var kernel = new NutsKernel(new DiagonalGaussian([0], [0.01]), EuclideanMetric.Unit(MetricKind.Diagonal, 1));
+        var kernel = new NutsKernel(new DiagonalGaussian([0], [0.01]));
         var state = kernel.Init([0.005]);
-        double eps = kernel.FindReasonableStepSize(new Rng(2), state, 1.0);
+        double eps = kernel.FindReasonableStepSize(new Rng(2), state, new NutsParameters(1.0, EuclideanMetric.Unit(MetricKind.Diagonal, 1)));
         Assert.InRange(eps, 0.001, 0.05); // from ε = 1, halved down to the scale of σ = 0.01
     }
 
@@ -137,22 +139,90 @@ public class AdaptationTests
     }
 
     [Fact]
-    public void Welford_variance_is_regularised_as_Stan()
+    public void Welford_estimates_are_raw_and_the_regulariser_shrinks_them_as_Stan()
     {
-        var w = new WelfordEstimator(2, dense: false);
         double[][] xs = [[1, 10], [2, 20], [4, 40], [7, 70]];
-        foreach (var x in xs) w.Add(x);
-        var m = (DiagonalMetric)w.RegularizedMetric()!;
-        double var0 = Diagnostics.Variance(xs.Select(x => x[0]).ToArray());
+        double var0 = ConvergenceDiagnostics.Variance(xs.Select(x => x[0]).ToArray());
         double n = 4;
+
+        var w = new WelfordEstimator(2, dense: false);
+        foreach (var x in xs) w.Add(x);
+        Assert.Equal(4, w.Count);
+        var raw = w.Estimate();
+        Assert.Equal(var0, raw[0], 12);
+        Assert.Equal(var0 * 100, raw[1], 9);
+        var m = (DiagonalMetric)MetricRegularizer.Regularize(w)!;
         Assert.Equal(n / (n + 5) * var0 + 1e-3 * 5 / (n + 5), m.InverseMass[0], 12);
         Assert.Equal(n / (n + 5) * var0 * 100 + 1e-3 * 5 / (n + 5), m.InverseMass[1], 9);
 
         var dense = new WelfordEstimator(2, dense: true);
         foreach (var x in xs) dense.Add(x);
-        var full = dense.RegularizedMetric()!.InverseMassDense()!;
+        Assert.Equal(var0 * 10, dense.Estimate()[1], 9);
+        var full = MetricRegularizer.Regularize(dense)!.InverseMassDense()!;
         Assert.Equal(n / (n + 5) * var0 * 10, full[1], 9);
         Assert.Equal(full[1], full[2]);
+        Assert.Equal(n / (n + 5) * var0 + 1e-3 * 5 / (n + 5), full[0], 12);
+
+        w.Restart();
+        w.Add([1.0, 1.0]);
+        Assert.Null(MetricRegularizer.Regularize(w)); // one draw: no variance, the previous metric stays
+    }
+
+    [Fact]
+    public void Gradient_based_estimate_is_the_scale_of_a_gaussian_before_regularisation()
+    {
+        // For N(0, σ²): ∂ log p = −θ/σ², so sqrt(Var[θ] / Var[∂ log p]) = σ² exactly, whatever the draws.
+        double[] sd = [0.1, 3];
+        var estimator = new GradientBasedVarianceEstimator(2);
+        var rng = new Rng(6);
+        for (int i = 0; i < 50; i++)
+        {
+            double[] q = [sd[0] * rng.NextNormal(), sd[1] * rng.NextNormal()];
+            estimator.Add(new NutsState(q, 0, [-q[0] / (sd[0] * sd[0]), -q[1] / (sd[1] * sd[1])]));
+        }
+        var raw = estimator.Estimate();
+        Assert.Equal(sd[0] * sd[0], raw[0], 12);
+        Assert.Equal(sd[1] * sd[1], raw[1], 10);
+        var metric = (DiagonalMetric)MetricRegularizer.Regularize(estimator)!;
+        Assert.Equal(50.0 / 55 * 9 + 1e-3 * 5 / 55, metric.InverseMass[1], 10);
+    }
+
+    [Fact]
+    public void Window_adaptation_updates_the_metric_only_at_window_ends()
+    {
+        var density = new DiagonalGaussian([0, 0], [0.2, 5]);
+        var kernel = new NutsKernel(density);
+        var options = new SamplerOptions { Warmup = 150 }; // one window, iterations 75..99
+        var adapter = new WindowAdaptation(kernel, options);
+        var rng = new Rng(8);
+        var state = kernel.Init([0.1, 0.1]);
+        var parameters = adapter.Init(rng, state);
+        Assert.Equal([1.0, 1.0], parameters.Metric.InverseMassDiagonal());
+        var estimator = new WelfordEstimator(2, dense: false);
+        for (int it = 0; it < options.Warmup; it++)
+        {
+            var previous = parameters.Metric;
+            (state, var info) = kernel.Step(rng, state, parameters);
+            if (it is >= 75 and <= 99) estimator.Add(state);
+            parameters = adapter.Update(rng, state, info);
+            if (it == 99) Assert.Equal(MetricRegularizer.Regularize(estimator)!.InverseMassDiagonal(), parameters.Metric.InverseMassDiagonal());
+            else Assert.Same(previous, parameters.Metric);
+        }
+        var final = adapter.Final();
+        Assert.Same(parameters.Metric, final.Metric);
+        Assert.True(final.StepSize > 0 && double.IsFinite(final.StepSize));
+        Assert.InRange(final.Metric.InverseMassDiagonal()[1] / final.Metric.InverseMassDiagonal()[0], 20, 5000); // learnt the scales
+    }
+
+    [Fact]
+    public void Without_warmup_the_adapter_returns_the_initial_step_size_and_unit_metric()
+    {
+        var kernel = new NutsKernel(DiagonalGaussian.Standard(3));
+        var adapter = new WindowAdaptation(kernel, new SamplerOptions { Warmup = 0, InitialStepSize = 0.3, Metric = MetricKind.Dense });
+        var init = adapter.Init(new Rng(1), kernel.Init([0.0, 0.0, 0.0]));
+        Assert.Equal(0.3, init.StepSize);
+        Assert.IsType<DenseMetric>(init.Metric);
+        Assert.Same(init, adapter.Final());
     }
 
     [Fact]

@@ -159,9 +159,9 @@ public class SamplerTests
         Assert.Contains(result.Warnings(), w => w.Contains("divergent transitions after warmup"));
 
         // The kernel alone: an absurd step size diverges at once, without throwing.
-        var kernel = new NutsKernel(new NonFiniteBeyond(2, 0.5), EuclideanMetric.Unit(MetricKind.Diagonal, 2));
+        var kernel = new NutsKernel(new NonFiniteBeyond(2, 0.5));
         var state = kernel.Init([0.0, 0.0]);
-        var (next, info) = kernel.Step(new Rng(1), state, 1e3);
+        var (next, info) = kernel.Step(new Rng(1), state, new NutsParameters(1e3, EuclideanMetric.Unit(MetricKind.Diagonal, 2)));
         Assert.True(info.Divergent);
         Assert.Equal(1, info.LeapfrogSteps);
         Assert.Equal(state.Position, next.Position);

@@ -16,8 +16,10 @@ public class SamplingFailureTests
         var result = Result(Chain(100, 1000, 100, 999), Chain(100, 1000, 90, 950));
         var failure = result.Failure();
         Assert.NotNull(failure);
-        Assert.Contains("1,949 of 2,000 post-warmup transitions diverged", failure);
-        Assert.Contains("--init onnx", failure);
+        Assert.Equal(1949, failure.DivergentTransitions);
+        Assert.Equal(2000, failure.Transitions);
+        Assert.True(failure.PostWarmup);
+        Assert.Equal([1e-9, 1e-9], failure.StepSizes);
     }
 
     [Fact]
@@ -30,7 +32,10 @@ public class SamplingFailureTests
     [Fact]
     public void GivenAWarmupOnlyRunThatAlwaysDiverged_ThenTheRunIsFailed()
     {
-        Assert.NotNull(Result(Chain(200, 0, 195, 0)).Failure());
+        var failure = Result(Chain(200, 0, 195, 0)).Failure();
+        Assert.NotNull(failure);
+        Assert.False(failure.PostWarmup);
+        Assert.Equal((195, 200), (failure.DivergentTransitions, failure.Transitions));
         Assert.Null(Result(Chain(200, 0, 10, 0)).Failure());
         Assert.Null(Result(Chain(0, 0, 0, 0)).Failure()); // nothing ran (interrupted at once)
     }

@@ -180,6 +180,11 @@ public class ImportModelsTests
         { "regression8_relu_pytorch", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 8 * 16 + 16 + 16 + 1 },
         { "external_data_pytorch", ["0.weight", "0.bias", "2.weight", "2.bias"], 5 + 5 + 5 + 1 },
         { "float16_weights", ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"], 5 + 5 + 5 + 1 },
+        { "step_mlp_op13_folded", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 8 * 16 + 16 + 16 + 1 },
+        { "step_mlp_op13_unfolded", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 8 * 16 + 16 + 16 + 1 },
+        { "step_mlp_op17_folded", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 8 * 16 + 16 + 16 + 1 },
+        { "step_mlp_op17_unfolded", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 8 * 16 + 16 + 16 + 1 },
+        { "weight_paths_pytorch", ["w1", "b1", "w2", "b2"], 128 + 16 + 16 + 1 },
     };
 
     [Theory]
@@ -217,7 +222,7 @@ public class ImportModelsTests
         Assert.Equal([Dimension.Symbolic("batch"), Dimension.Fixed(1)], Assert.Single(graph.Outputs).Shape);
         Assert.Equal(["MatMul", "Add", "Tanh", "ReduceMean", "Gemm"], graph.Nodes.Select(n => n.OpType));
         Assert.Equal(["onnx::MatMul_11", "step.bias", "head.weight", "head.bias"], graph.Parameters.Select(p => p.OnnxName));
-        Assert.Equal(["step.bias", "head.weight", "head.bias"], graph.Parameters.Skip(1).Select(p => p.Name));
+        Assert.Equal(["step.weight", "step.bias", "head.weight", "head.bias"], graph.Parameters.Select(p => p.Name));
         Assert.Equal([[1, 4], [4], [1, 4], [1]], graph.Parameters.Select(p => p.Shape));
         Assert.Equal(13, graph.TotalParameters);
         Assert.Equal(["t0", "t1", "t2", "t3", "t4", "y"], File.ReadLines(TestPaths.Model("sequence_data.csv")).First().Split(','));

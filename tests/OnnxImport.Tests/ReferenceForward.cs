@@ -3,14 +3,24 @@ using Bnn.Onnx.OnnxImport;
 namespace Bnn.Onnx.Tests;
 
 /// <summary>
-/// A deliberately plain forward pass over the imported graph (2-D activations, vectors broadcast along rows),
-/// used only to check that the imported weights, their layouts and the committed expected outputs agree.
+/// A deliberately plain forward pass over the imported graph, used only to check that the imported weights, their
+/// layouts and the committed expected outputs agree. Every value is viewed as a matrix: its last axis is the
+/// columns and all the others together the rows (vectors broadcast along rows); shape ops change the ONNX shape
+/// and leave the data as it is.
 /// </summary>
 internal static class ReferenceForward
 {
-    private sealed record Mat(int Rows, int Cols, double[] Data)
+    private sealed record Mat(int[] Shape, double[] Data)
     {
+        public Mat(int rows, int cols, double[] data) : this([rows, cols], data) { }
+
+        public int Rows => Shape.Length <= 1 ? 1 : Shape[..^1].Aggregate(1, (a, b) => a * b);
+
+        public int Cols => Shape.Length == 0 ? 1 : Shape[^1];
+
         public double this[int r, int c] => Data[(Rows == 1 ? 0 : r) * Cols + (Cols == 1 ? 0 : c)];
+
+        public long[] Longs => Data.Select(v => (long)v).ToArray();
     }
 
     public static double[][] Run(OnnxGraph graph, double[][] rows)
@@ -18,25 +28,32 @@ internal static class ReferenceForward
         var values = new Dictionary<string, Mat>();
         int n = rows.Length, f = rows[0].Length;
         values[graph.Inputs[0].Name] = new Mat(n, f, rows.SelectMany(r => r).ToArray());
-        foreach (var p in graph.Parameters) values[p.OnnxName] = FromTensor(p.Shape, p.Values);
-        foreach (var (name, t) in graph.Constants) values[name] = FromTensor(t.Shape, t.Data);
+        foreach (var p in graph.Parameters) values[p.OnnxName] = new Mat(p.Shape, p.Values);
+        foreach (var (name, t) in graph.Constants) values[name] = new Mat(t.Shape, t.Data);
 
         foreach (var node in graph.Nodes)
         {
             Mat In(int i) => values[node.Inputs[i]];
+            long[]? Axes() => node.InputOrNull(1) is string axes ? values[axes].Longs : node.GetInts("axes")?.ToArray();
             Mat result = node.OpType switch
             {
                 "Gemm" => Gemm(In(0), In(1), node.GetInt("transB", 0) != 0, node.InputOrNull(2) is null ? null : In(2),
                     node.GetFloat("alpha", 1), node.GetFloat("beta", 1)),
-                "MatMul" => Gemm(In(0), In(1), false, null, 1, 1),
+                "MatMul" => MatMul(In(0), In(1)),
                 "Add" => Zip(In(0), In(1), (a, b) => a + b),
                 "Sub" => Zip(In(0), In(1), (a, b) => a - b),
                 "Mul" => Zip(In(0), In(1), (a, b) => a * b),
+                "Div" => Zip(In(0), In(1), (a, b) => a / b),
                 "Softplus" => Map(In(0), x => Math.Log(1 + Math.Exp(x))),
                 "Tanh" => Map(In(0), Math.Tanh),
                 "Relu" => Map(In(0), x => Math.Max(0, x)),
                 "Sigmoid" => Map(In(0), x => 1 / (1 + Math.Exp(-x))),
                 "Identity" or "Cast" => In(0),
+                "Transpose" => Transpose(In(0)),
+                "Reshape" => Reshape(In(0), In(1).Longs),
+                "Flatten" => Flatten(In(0), (int)node.GetInt("axis", 1)),
+                "Squeeze" => Squeeze(In(0), Axes()),
+                "Unsqueeze" => Unsqueeze(In(0), Axes()!),
                 "Softmax" => Softmax(In(0)),
                 "BatchNormalization" => BatchNorm(In(0), In(1), In(2), In(3), In(4), node.GetFloat("epsilon", 1e-5)),
                 "Gelu" => node.GetString("approximate") == "tanh"
@@ -50,13 +67,50 @@ internal static class ReferenceForward
         return Enumerable.Range(0, y.Rows).Select(r => Enumerable.Range(0, y.Cols).Select(c => y[r, c]).ToArray()).ToArray();
     }
 
-    private static Mat FromTensor(int[] shape, double[] data) => shape.Length switch
+    private static Mat MatMul(Mat a, Mat b)
     {
-        0 => new Mat(1, 1, data),
-        1 => new Mat(1, shape[0], data),
-        2 => new Mat(shape[0], shape[1], data),
-        _ => new Mat(1, data.Length, data),
-    };
+        Assert.Equal(2, b.Shape.Length);
+        var y = Gemm(a, b, false, null, 1, 1);
+        return y with { Shape = [.. a.Shape[..^1], b.Cols] };
+    }
+
+    private static Mat Transpose(Mat a)
+    {
+        Assert.Equal(2, a.Shape.Length);
+        var data = new double[a.Data.Length];
+        for (int r = 0; r < a.Rows; r++)
+            for (int c = 0; c < a.Cols; c++) data[c * a.Rows + r] = a.Data[r * a.Cols + c];
+        return new Mat(a.Cols, a.Rows, data);
+    }
+
+    private static Mat Reshape(Mat a, long[] target)
+    {
+        var shape = target.Select((d, i) => d == 0 ? a.Shape[i] : (int)d).ToArray();
+        int known = shape.Where(d => d != -1).Aggregate(1, (p, d) => p * d);
+        return a with { Shape = shape.Select(d => d == -1 ? a.Data.Length / known : d).ToArray() };
+    }
+
+    private static Mat Flatten(Mat a, int axis)
+    {
+        if (axis < 0) axis += a.Shape.Length;
+        return a with { Shape = [a.Shape[..axis].Aggregate(1, (p, d) => p * d), a.Shape[axis..].Aggregate(1, (p, d) => p * d)] };
+    }
+
+    private static Mat Squeeze(Mat a, long[]? axes)
+    {
+        var drop = axes?.Select(x => x < 0 ? x + a.Shape.Length : x).ToHashSet()
+            ?? Enumerable.Range(0, a.Shape.Length).Where(i => a.Shape[i] == 1).Select(i => (long)i).ToHashSet();
+        return a with { Shape = a.Shape.Where((_, i) => !drop.Contains(i)).ToArray() };
+    }
+
+    private static Mat Unsqueeze(Mat a, long[] axes)
+    {
+        int rank = a.Shape.Length + axes.Length;
+        var added = axes.Select(x => x < 0 ? x + rank : x).ToHashSet();
+        var shape = new int[rank];
+        for (int i = 0, from = 0; i < rank; i++) shape[i] = added.Contains(i) ? 1 : a.Shape[from++];
+        return a with { Shape = shape };
+    }
 
     private static Mat Gemm(Mat a, Mat b, bool transB, Mat? c, double alpha, double beta)
     {
@@ -79,7 +133,12 @@ internal static class ReferenceForward
         var data = new double[rows * cols];
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < cols; c++) data[r * cols + c] = op(a[r, c], b[r, c]);
-        return new Mat(rows, cols, data);
+        int rank = Math.Max(a.Shape.Length, b.Shape.Length);
+        int Dim(int[] shape, int i) => i - (rank - shape.Length) is int j && j >= 0 ? shape[j] : 1;
+        var broadcast = Enumerable.Range(0, rank).Select(i => Math.Max(Dim(a.Shape, i), Dim(b.Shape, i))).ToArray();
+        return rank >= 1 && broadcast[..^1].Aggregate(1, (p, d) => p * d) == rows && broadcast[^1] == cols
+            ? new Mat(broadcast, data)
+            : new Mat(rows, cols, data);
     }
 
     private static Mat Map(Mat a, Func<double, double> op) => a with { Data = a.Data.Select(op).ToArray() };

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Bnn.Onnx.Cli.Reporting;
 using Bnn.Onnx.Cli.Sampling;
 using Bnn.Onnx.GraphToPotential;
 using Bnn.Onnx.Nuts;
@@ -110,7 +111,7 @@ public static class SampleCommand
             }
             if (outcome.Result.Failure() is { } failure)
             {
-                Console.Error.WriteLine($"error: {failure}");
+                Console.Error.WriteLine($"error: {SamplingFailureMessage.Describe(failure)}");
                 return CliRunner.ExitSamplingFailed;
             }
             return 0;
@@ -132,7 +133,7 @@ public static class SampleCommand
             parameters = parameters.Where(x => x.Variable != "lp__").OrderBy(x => x.EssBulk).Take(FullTableLimit)
                 .Concat(parameters.Where(x => x.Variable == "lp__")).ToList();
         }
-        output.Write(PosteriorSummary.FormatTable(parameters));
+        output.Write(SummaryWriter.FormatTable(parameters));
 
         var predictive = report.Rows.Where(x => SampleRun.IsPredictive(x.Variable)).ToList();
         if (predictive.Count > 0)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Bnn.Onnx.Cli.Reporting;
 using Bnn.Onnx.Nuts;
 
 namespace Bnn.Onnx.Cli.Commands;
@@ -91,7 +92,7 @@ public static class SummaryCommand
         switch (format)
         {
             case "csv":
-                PosteriorSummary.WriteCsv(Console.Out, report.Rows);
+                SummaryWriter.WriteCsv(Console.Out, report.Rows);
                 foreach (var w in report.SamplerWarnings.Concat(report.ConvergenceWarnings)) Console.Error.WriteLine($"warning: {w}");
                 break;
             case "json":
@@ -103,7 +104,7 @@ public static class SummaryCommand
                     json.WriteNumber("chains", report.Chains);
                     json.WriteNumber("draws_per_chain", report.DrawsPerChain);
                     json.WritePropertyName("summary");
-                    PosteriorSummary.WriteJson(json, report.Rows);
+                    SummaryWriter.WriteJson(json, report.Rows);
                     json.WriteStartArray("warnings");
                     foreach (var w in report.SamplerWarnings.Concat(report.ConvergenceWarnings)) json.WriteStringValue(w);
                     json.WriteEndArray();
@@ -122,7 +123,7 @@ public static class SummaryCommand
             }
             default:
                 Console.Out.WriteLine($"{report.Chains} chains x {report.DrawsPerChain} draws");
-                Console.Out.Write(PosteriorSummary.FormatTable(report.Rows));
+                Console.Out.Write(SummaryWriter.FormatTable(report.Rows));
                 foreach (var w in report.SamplerWarnings.Concat(report.ConvergenceWarnings))
                     Console.Out.WriteLine($"warning: {w}");
                 if (report.Verdict is { } verdict)

@@ -30,7 +30,7 @@ public static class EnergyPlot
         if (energy.All(c => c.Length < 2))
             throw new InvalidDataException($"{run.Path}: the energy plot needs at least 2 draws in a chain");
         var (marginal, transitions) = Series(energy);
-        var ebfmi = energy.Select(c => Bnn.Onnx.Nuts.Diagnostics.Ebfmi(c)).ToArray();
+        var ebfmi = energy.Select(c => Bnn.Onnx.Nuts.ConvergenceDiagnostics.Ebfmi(c)).ToArray();
 
         double h = Math.Max(Density.Bandwidth(marginal), Density.Bandwidth(transitions));
         var grid = Density.Grid(marginal.Concat(transitions), h, 300);

@@ -22,7 +22,7 @@ public static class RankPlot
     public static (double[][] Counts, double[] Edges) RankHistograms(double[][] draws, int bins)
     {
         var pooled = draws.SelectMany(c => c).ToArray();
-        var ranks = Bnn.Onnx.Nuts.Diagnostics.AverageRanks(pooled);
+        var ranks = Bnn.Onnx.Nuts.ConvergenceDiagnostics.AverageRanks(pooled);
         int total = pooled.Length;
         var edges = Enumerable.Range(0, bins + 1).Select(i => (double)total * i / bins).ToArray();
         var counts = new double[draws.Length][];

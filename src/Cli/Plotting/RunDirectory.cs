@@ -118,7 +118,7 @@ public sealed class RunDirectory
         int n = chains.Length == 0 ? 0 : chains.Min(c => c.Length);
         if (n < 4) return (double.NaN, double.NaN, double.NaN);
         var equal = chains.Select(c => c[..n]).ToArray();
-        return (Diagnostics.Rhat(equal), Diagnostics.EssBulk(equal), Diagnostics.EssTail(equal));
+        return (ConvergenceDiagnostics.Rhat(equal), ConvergenceDiagnostics.EssBulk(equal), ConvergenceDiagnostics.EssTail(equal));
     }
 
     /// <summary>Reads <c>summary.csv</c> (the variable may be quoted: <c>"0.weight[3,0]"</c>; <c>NA</c> is NaN).</summary>

@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Bnn.Onnx.Cli.Reporting;
 using Bnn.Onnx.Export;
 using Bnn.Onnx.GraphToPotential;
 using Bnn.Onnx.Nuts;
@@ -174,7 +175,7 @@ public static class SampleRun
         if (table.Note is { } note) log.WriteLine($"note: {note}");
 
         using var csv = new StringWriter(CultureInfo.InvariantCulture);
-        PosteriorSummary.WriteCsv(csv, report.Rows);
+        SummaryWriter.WriteCsv(csv, report.Rows);
         string runJson = RunJson(s, graph, featureNames, targetName, factory.Name, result, result.Interrupted, table.Thinning);
         string predictiveCsv = PredictiveCsv(table, predictiveNames);
 

@@ -16,6 +16,12 @@ internal sealed class CompiledProgram<T> where T : unmanaged, IFloatingPointIeee
     /// <summary>Per op: whether a gradient reaches its output (otherwise its reverse step is skipped).</summary>
     public required bool[] OpNeedsBackward { get; init; }
 
+    /// <summary>
+    /// Per op: whether its output is a function of the parameters and constants alone (no rows). Such an op runs in
+    /// <see cref="ProgramState{T}.Prepare"/>, once per position, so that the ops after it prepare from its result.
+    /// </summary>
+    public required bool[] OpPerPosition { get; init; }
+
     public required int ValueSize { get; init; }
     public required int GradSize { get; init; }
 
@@ -101,18 +107,28 @@ internal sealed class ProgramState<T> where T : unmanaged, IFloatingPointIeee754
         ForwardPrepared(withGradient);
     }
 
-    /// <summary>Per-parameter work of the ops (packed weights), done once per position whatever the number of row blocks.</summary>
+    /// <summary>
+    /// Per-position work, done once whatever the number of row blocks: the ops on parameters alone (a weight's
+    /// Transpose or Reshape) in graph order, each op's own preparation (packed weights) after its inputs are ready.
+    /// </summary>
     public void Prepare()
     {
         var v = V.AsSpan();
-        foreach (var op in Program.Ops) op.Prepare(v);
+        var ops = Program.Ops;
+        for (int i = 0; i < ops.Length; i++)
+        {
+            if (Program.OpPerPosition[i]) ops[i].Forward(v, withGradient: true);
+            ops[i].Prepare(v);
+        }
     }
 
-    /// <summary>The forward pass, after <see cref="Prepare"/> for the current parameters.</summary>
+    /// <summary>The forward pass over the rows, after <see cref="Prepare"/> for the current parameters.</summary>
     public void ForwardPrepared(bool withGradient)
     {
         var v = V.AsSpan();
-        foreach (var op in Program.Ops) op.Forward(v, withGradient);
+        var ops = Program.Ops;
+        for (int i = 0; i < ops.Length; i++)
+            if (!Program.OpPerPosition[i]) ops[i].Forward(v, withGradient);
     }
 
     public void ClearGradients() => Array.Clear(G);

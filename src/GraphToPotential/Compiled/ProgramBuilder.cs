@@ -28,6 +28,7 @@ internal sealed class ProgramBuilder<T> where T : unmanaged, IFloatingPointIeee7
     private readonly List<ParameterSlot> _parameters = [];
     private readonly List<Op<T>> _ops = [];
     private readonly List<bool> _opNeedsBackward = [];
+    private readonly List<bool> _opPerPosition = [];
     private readonly Dictionary<string, int> _uses = [];
     private readonly HashSet<int> _fused = [];
     private int _valueSize, _gradSize;
@@ -49,6 +50,7 @@ internal sealed class ProgramBuilder<T> where T : unmanaged, IFloatingPointIeee7
         {
             Ops = b._ops.ToArray(),
             OpNeedsBackward = b._opNeedsBackward.ToArray(),
+            OpPerPosition = b._opPerPosition.ToArray(),
             ValueSize = b._valueSize,
             GradSize = b._gradSize,
             ParameterGradSize = b._parameters.Where(p => p.GradOffset >= 0).Select(p => p.GradOffset + p.Size).DefaultIfEmpty(0).Max(),
@@ -106,10 +108,7 @@ internal sealed class ProgramBuilder<T> where T : unmanaged, IFloatingPointIeee7
             var node = nodes[i];
             if (node.Domain.Length > 0 && node.Domain != "ai.onnx")
                 throw Unsupported(node, $"domain '{node.Domain}' is not supported");
-            int before = _ops.Count;
             BuildNode(node, i);
-            for (int k = before; k < _ops.Count; k++) _opNeedsBackward.Add(OpOutputNeedsGrad[k - before]);
-            OpOutputNeedsGrad.Clear();
         }
 
         foreach (var o in _graph.Outputs)
@@ -117,12 +116,16 @@ internal sealed class ProgramBuilder<T> where T : unmanaged, IFloatingPointIeee7
                 throw new NotSupportedException($"output '{o.Name}' is not produced by any node");
     }
 
-    private readonly List<bool> OpOutputNeedsGrad = [];
-
+    /// <summary>
+    /// Appends an op. One whose output carries no rows depends on the parameters and constants alone (no op mixes
+    /// the rows away): a weight transposed, reshaped or scaled on its way to its layer. It runs once per position,
+    /// before the ops that read it are prepared, not once per block of rows.
+    /// </summary>
     private void AddOp(Op<T> op, Value output)
     {
         _ops.Add(op);
-        OpOutputNeedsGrad.Add(output.NeedsGrad);
+        _opNeedsBackward.Add(output.NeedsGrad);
+        _opPerPosition.Add(!output.HasRows);
     }
 
     // ---- values -------------------------------------------------------------------------------------------

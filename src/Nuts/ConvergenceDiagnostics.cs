@@ -4,8 +4,10 @@ namespace Bnn.Onnx.Nuts;
 /// Convergence diagnostics exactly as the R package posterior 1.4.0 computes them (Vehtari, Gelman, Simpson,
 /// Carpenter &amp; Bürkner 2021, "Rank-normalization, folding, and localization"). Input: one variable's draws as
 /// <c>draws[chain][iteration]</c>, chains of equal length, warmup excluded. Non-finite draws give NaN.
+/// Means and variances are rounded as R and matrixStats round them, so that near-constant draws agree too; the
+/// golden values in tests/Nuts.Tests/Golden pin every value to 1e-8 relative.
 /// </summary>
-public static class Diagnostics
+public static class ConvergenceDiagnostics
 {
     /// <summary>R-hat: the larger of rank-normalised split-R̂ of the draws and of the folded draws |x − median|.</summary>
     public static double Rhat(double[][] draws)
@@ -67,9 +69,8 @@ public static class Diagnostics
         var pooled = Pool(squared);
         double ess = EssMean(squared);
         double eVar = Mean(pooled);
-        double fourth = 0;
-        foreach (double v in pooled) fourth += v * v;
-        double varVar = (fourth / pooled.Length - eVar * eVar) / ess;
+        double fourth = Mean(pooled.Select(v => v * v).ToArray());
+        double varVar = (fourth - eVar * eVar) / ess;
         return Math.Sqrt(varVar / eVar / 4.0);
     }
 
@@ -172,8 +173,12 @@ public static class Diagnostics
         var chainVar = new double[m];
         for (int j = 0; j < m; j++)
         {
-            chainMean[j] = Mean(x[j]);
-            chainVar[j] = Variance(x[j]);
+            // matrixStats: colMeans2, then colVars(x, center) = colMeans((x − center)²) · n / (n − 1)
+            chainMean[j] = PlainMean(x[j]);
+            double center = chainMean[j];
+            var squares = new ExtendedSum();
+            foreach (double v in x[j]) squares.Add((v - center) * (v - center));
+            chainVar[j] = squares.Divide(n) * ((double)n / (n - 1));
         }
         double varBetween = n * Variance(chainMean);
         double varWithin = Mean(chainVar);
@@ -204,9 +209,9 @@ public static class Diagnostics
         for (int j = 0; j < m; j++)
         {
             acov[j] = Autocovariance(x[j]);
-            chainMean[j] = Mean(x[j]);
+            chainMean[j] = PlainMean(x[j]); // matrixStats' colMeans2
         }
-        double MeanAcov(int lag)
+        double MeanAcov(int lag) // matrixStats' rowMeans2: a plain sum
         {
             double s = 0;
             for (int j = 0; j < m; j++) s += acov[j][lag];
@@ -262,15 +267,18 @@ public static class Diagnostics
     }
 
     /// <summary>
-    /// posterior's <c>autocovariance</c>: the biased estimate Σₜ yₜ yₜ₊ₖ scaled as R computes it,
-    /// Re(ifft(|fft(y padded to 2M)|²))[k] / (2N²) with M = the next 2·3·5-smooth size ≥ N.
+    /// posterior's <c>autocovariance</c>: the biased estimate at lags 0 … N − 1, normalised by its lag-0 value as
+    /// posterior 1.4.0 does, ac[k] = c[k] / c[0] · var(x) · (N − 1) / N with c[k] = Σₜ yₜ yₜ₊ₖ over the centred draws
+    /// (so ac[k] = c[k] / N, whatever the FFT's padding). A chain with zero variance gives zeros.
     /// </summary>
     public static double[] Autocovariance(double[] x)
     {
         int n = x.Length;
-        int m = NextGoodSize(n);
+        var ac = new double[n];
+        double variance = Variance(x);
+        if (variance == 0) return ac;
         double mean = Mean(x);
-        // Linear correlation through a power-of-two FFT of length ≥ 2n (identical sums to R's padding to 2M).
+        // Linear correlation through a power-of-two FFT of length ≥ 2n: the same sums as R's padding to 2·nextn(n).
         int size = 1;
         while (size < 2 * n) size <<= 1;
         var re = new double[size];
@@ -282,26 +290,10 @@ public static class Diagnostics
             re[i] = re[i] * re[i] + im[i] * im[i];
             im[i] = 0;
         }
-        Fft.Transform(re, im, inverse: true); // unnormalised: size · Σ yₜ yₜ₊ₖ
-        var ac = new double[n];
-        double scale = 2.0 * m / size / (2.0 * n * (double)n);
-        for (int k = 0; k < n; k++) ac[k] = re[k] * scale;
+        Fft.Transform(re, im, inverse: true); // unnormalised: size · c[k]
+        double lag0 = re[0];
+        for (int k = 0; k < n; k++) ac[k] = re[k] / lag0 * variance * (n - 1) / n;
         return ac;
-    }
-
-    /// <summary>posterior's <c>fft_next_good_size</c>: the smallest N' ≥ N with no prime factor above 5.</summary>
-    public static int NextGoodSize(int n)
-    {
-        if (n <= 2) return 2;
-        while (true)
-        {
-            int m = n;
-            while (m % 2 == 0) m /= 2;
-            while (m % 3 == 0) m /= 3;
-            while (m % 5 == 0) m /= 5;
-            if (m <= 1) return n;
-            n++;
-        }
     }
 
     /// <summary>Sample quantile of R's type 7 (R's default and posterior's): linear interpolation of order statistics.</summary>
@@ -326,32 +318,69 @@ public static class Diagnostics
         return qs;
     }
 
-    // ---- small numerics ----
+    // ---- small numerics, rounded as R rounds them ----
 
+    /// <summary>
+    /// R's <c>mean</c>: the sum accumulated in extended precision and refined by a second pass, which makes it the
+    /// correctly rounded mean (to the last bit, which near-constant draws need: their deviations from the mean are
+    /// a few units in the last place of the mean).
+    /// </summary>
     public static double Mean(ReadOnlySpan<double> x)
     {
-        // Two passes, as R's mean() refines the first estimate.
-        double s = 0;
-        foreach (double v in x) s += v;
-        double mean = s / x.Length;
-        if (!double.IsFinite(mean)) return mean;
-        double t = 0;
-        foreach (double v in x) t += v - mean;
-        return mean + t / x.Length;
+        var sum = new ExtendedSum();
+        foreach (double v in x) sum.Add(v);
+        return sum.Divide(x.Length);
     }
 
-    /// <summary>Sample variance with the n − 1 denominator.</summary>
+    /// <summary>matrixStats' <c>colMeans2</c> / <c>rowMeans2</c>: a plain double sum divided by n.</summary>
+    internal static double PlainMean(ReadOnlySpan<double> x)
+    {
+        double s = 0;
+        foreach (double v in x) s += v;
+        return s / x.Length;
+    }
+
+    /// <summary>R's <c>var</c>: squared deviations from R's mean, summed in extended precision, over n − 1.</summary>
     public static double Variance(ReadOnlySpan<double> x)
     {
         int n = x.Length;
         if (n < 2) return double.NaN;
         double mean = Mean(x);
-        double s = 0;
-        foreach (double v in x) s += (v - mean) * (v - mean);
-        return s / (n - 1);
+        var sum = new ExtendedSum();
+        foreach (double v in x) sum.Add((v - mean) * (v - mean));
+        return sum.Divide(n - 1);
     }
 
     public static double StandardDeviation(ReadOnlySpan<double> x) => Math.Sqrt(Variance(x));
+
+    /// <summary>
+    /// A double-double running sum (Knuth's TwoSum): carries the rounding error of every addition, standing in for
+    /// the 80-bit <c>long double</c> accumulators of R's <c>mean</c>, <c>var</c> and <c>colMeans</c>.
+    /// </summary>
+    private struct ExtendedSum
+    {
+        private double _high, _low;
+
+        public void Add(double v)
+        {
+            double s = _high + v;
+            double bp = s - _high;
+            double error = (_high - (s - bp)) + (v - bp);
+            _high = s;
+            _low += error;
+        }
+
+        /// <summary>(high + low) / n, rounded once: the exact quotient's remainder is folded back in.</summary>
+        public readonly double Divide(int n)
+        {
+            double sum = _high + _low;
+            if (!double.IsFinite(sum)) return sum / n;
+            double low = _low - (sum - _high);
+            double q = sum / n;
+            double remainder = Math.FusedMultiplyAdd(-q, n, sum);
+            return q + (remainder + low) / n;
+        }
+    }
 
     internal static double[] Pool(double[][] draws)
     {
@@ -428,44 +457,5 @@ public static class Diagnostics
                     .59983220655588793769) * r + 1.0);
         }
         return q < 0.0 ? -val : val;
-    }
-}
-
-/// <summary>An in-place iterative radix-2 complex FFT (power-of-two lengths).</summary>
-internal static class Fft
-{
-    public static void Transform(double[] re, double[] im, bool inverse)
-    {
-        int n = re.Length;
-        for (int i = 1, j = 0; i < n; i++)
-        {
-            int bit = n >> 1;
-            for (; (j & bit) != 0; bit >>= 1) j ^= bit;
-            j ^= bit;
-            if (i < j)
-            {
-                (re[i], re[j]) = (re[j], re[i]);
-                (im[i], im[j]) = (im[j], im[i]);
-            }
-        }
-        for (int len = 2; len <= n; len <<= 1)
-        {
-            double angle = 2 * Math.PI / len * (inverse ? 1 : -1);
-            int halfLen = len / 2;
-            for (int k = 0; k < halfLen; k++)
-            {
-                double wr = Math.Cos(angle * k), wi = Math.Sin(angle * k);
-                for (int i = k; i < n; i += len)
-                {
-                    int j = i + halfLen;
-                    double xr = re[j] * wr - im[j] * wi;
-                    double xi = re[j] * wi + im[j] * wr;
-                    re[j] = re[i] - xr;
-                    im[j] = im[i] - xi;
-                    re[i] += xr;
-                    im[i] += xi;
-                }
-            }
-        }
     }
 }

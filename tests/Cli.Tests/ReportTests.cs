@@ -1,8 +1,11 @@
 using System.Globalization;
+using Bnn.Onnx.Cli;
+using Bnn.Onnx.Cli.Reporting;
 using Bnn.Onnx.Nuts;
 
 namespace Bnn.Onnx.Tests;
 
+/// <summary>Reading draws from CSV, the summary's output formats, the report with its warnings and the function-space verdict.</summary>
 public class ReportTests
 {
     private static string CmdStanCsv(string dir, int chain, Rng rng, int warmup, int draws, bool divergentFirst)
@@ -155,9 +158,19 @@ public class ReportTests
     {
         var rows = new[] { new SummaryRow("0.weight[3,0]", 1.5, 0.25, 1.5, 1.1, 1.9, 0.01, 0.005, 1234.5, 2345.5, 1.001) };
         using var sw = new StringWriter();
-        PosteriorSummary.WriteCsv(sw, rows);
+        SummaryWriter.WriteCsv(sw, rows);
         var lines = sw.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("variable,mean,sd,median,q5,q95,mcse_mean,mcse_sd,ess_bulk,ess_tail,rhat", lines[0].TrimEnd('\r'));
         Assert.Equal("\"0.weight[3,0]\",1.5,0.25,1.5,1.1,1.9,0.01,0.005,1234.5,2345.5,1.001", lines[1].TrimEnd('\r'));
+    }
+
+    [Fact]
+    public void Sampling_failure_message_gives_the_counts_the_step_sizes_and_what_to_try()
+    {
+        var message = SamplingFailureMessage.Describe(new SamplingFailure(1949, 2000, PostWarmup: true, [1e-9, 2.5e-9]));
+        Assert.StartsWith("sampling failed: 1,949 of 2,000 post-warmup transitions diverged (adapted step sizes 1E-09, 2.5E-09)", message);
+        Assert.Contains("--init onnx", message);
+        Assert.DoesNotContain('\n', message);
+        Assert.Contains(" 195 of 200 warmup transitions", SamplingFailureMessage.Describe(new SamplingFailure(195, 200, PostWarmup: false, [1.0])));
     }
 }

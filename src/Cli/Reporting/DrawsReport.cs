@@ -1,4 +1,6 @@
-namespace Bnn.Onnx.Nuts;
+using Bnn.Onnx.Nuts;
+
+namespace Bnn.Onnx.Cli.Reporting;
 
 /// <summary>
 /// Everything <c>bnn summary</c> and <c>bnn sample</c> print about a set of draws: the summary rows, Stan's sampler
@@ -26,7 +28,7 @@ public sealed record DrawsReport(
 
         int divergences = present.Contains("divergent__") ? (int)table.Column("divergent__").Sum(c => c.Sum()) : 0;
         int saturations = present.Contains("treedepth__") ? table.Column("treedepth__").Sum(c => c.Count(v => v >= maxTreeDepth)) : 0;
-        var ebfmi = present.Contains("energy__") ? table.Column("energy__").Select(c => Diagnostics.Ebfmi(c)).ToArray() : [];
+        var ebfmi = present.Contains("energy__") ? table.Column("energy__").Select(c => ConvergenceDiagnostics.Ebfmi(c)).ToArray() : [];
         var samplerWarnings = StanWarnings.Sampler(divergences, saturations, maxTreeDepth, ebfmi);
 
         var predictive = isPredictive is null ? [] : rows.Where(r => isPredictive(r.Variable)).ToList();

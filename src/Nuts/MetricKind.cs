@@ -1,0 +1,11 @@
+namespace Bnn.Onnx.Nuts;
+
+/// <summary>Which Euclidean metric (mass matrix M) the sampler adapts and uses.</summary>
+public enum MetricKind
+{
+    /// <summary>Diagonal M⁻¹ (Stan's <c>diag_e</c>, the default).</summary>
+    Diagonal,
+
+    /// <summary>Dense M⁻¹ (Stan's <c>dense_e</c>).</summary>
+    Dense,
+}

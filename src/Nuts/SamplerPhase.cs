@@ -1,0 +1,9 @@
+namespace Bnn.Onnx.Nuts;
+
+/// <summary>Where a chain is.</summary>
+public enum SamplerPhase
+{
+    Warmup,
+    Sampling,
+    Done,
+}
