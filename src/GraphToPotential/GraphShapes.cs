@@ -28,13 +28,18 @@ public static class GraphShapes
             [input.Name] = [batch, .. input.Shape.Skip(1)],
         });
         var inferred = shapes.GetValueOrDefault(output.Name);
-        // The inferred shape, unless it is incomplete where the file declares a complete one.
-        bool Complete(IReadOnlyList<Dimension>? shape, bool declared) => shape is { Count: > 0 }
-            && (shape[0] == batch || declared && shape[0].Value is null) && shape.Skip(1).All(d => d.Value is not null);
-        var chosen = Complete(inferred, false) || !Complete(output.Shape, true) ? inferred ?? (output.Shape.Count > 0 ? output.Shape : null) : output.Shape;
+        var declared = output.Shape.Count > 0 ? output.Shape : null;
+
+        // The batch on axis 0: the input's batch symbol, or (in a declared shape) any size not fixed.
+        bool CarriesBatch(IReadOnlyList<Dimension>? shape) => shape is { Count: > 0 }
+            && (shape[0] == batch || ReferenceEquals(shape, declared) && shape[0].Value is null);
+        bool Complete(IReadOnlyList<Dimension>? shape) => CarriesBatch(shape) && shape!.Skip(1).All(d => d.Value is not null);
+
+        // The inferred shape; the declared one only where inference could not complete it.
+        var chosen = Complete(inferred) ? inferred : Complete(declared) ? declared : inferred ?? declared;
         if (chosen is null)
             throw new NotSupportedException($"model: the shape of output '{output.Name}' cannot be inferred and the file does not declare it");
-        if (chosen.Count == 0 || chosen[0] != batch && !(ReferenceEquals(chosen, output.Shape) && chosen[0].Value is null))
+        if (!CarriesBatch(chosen))
             throw new NotSupportedException($"model: output '{output.Name}' [{string.Join(", ", chosen)}] does not carry the batch on axis 0");
         return chosen;
     }

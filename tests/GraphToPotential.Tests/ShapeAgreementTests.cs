@@ -2,6 +2,7 @@ using Bnn.Onnx.GraphToPotential;
 using Bnn.Onnx.GraphToPotential.Compiled;
 using Bnn.Onnx.OnnxImport;
 using Xunit.Abstractions;
+using static Bnn.Onnx.Tests.Graphs;
 
 namespace Bnn.Onnx.Tests;
 
@@ -78,6 +79,22 @@ public class ShapeAgreementTests(ITestOutputHelper output)
             .Concat(Directory.GetFiles(Path.Combine(shared, "onnx", "flax-style"), "*.onnx")).Order().ToArray();
         Assert.Equal(5, files.Length);
         foreach (var f in files) AssertAgrees(f);
+    }
+
+    [Fact]
+    public void An_output_without_the_batch_on_axis_0_is_refused_and_a_declared_shape_fills_in_for_an_unknown_op()
+    {
+        var x = new ValueInfo("x", ElementType.Float, [Dimension.Symbolic("N"), Dimension.Fixed(3)]);
+        var transposed = Graph([x], [new ValueInfo("y", ElementType.Float, [])], [Node("Transpose", ["x"], ["y"])], []);
+        var ex = Assert.Throws<NotSupportedException>(() => GraphShapes.OutputWidth(transposed, 0));
+        Assert.Equal("model: output 'y' [3, N] does not carry the batch on axis 0", ex.Message);
+
+        var declared = new ValueInfo("y", ElementType.Float, [Dimension.Symbolic("N"), Dimension.Fixed(2)]);
+        var opaque = Graph([x], [declared], [Node("TopK", ["x", "k"], ["y", "i"])], []);
+        Assert.Equal(2, GraphShapes.OutputWidth(opaque, 0));
+        var undeclared = Graph([x], [declared with { Shape = [] }], [Node("TopK", ["x", "k"], ["y", "i"])], []);
+        Assert.Equal("model: the shape of output 'y' cannot be inferred and the file does not declare it",
+            Assert.Throws<NotSupportedException>(() => GraphShapes.OutputWidth(undeclared, 0)).Message);
     }
 
     [Fact]
