@@ -1,7 +1,6 @@
 using Bnn.Onnx.GraphToPotential;
 using Bnn.Onnx.GraphToPotential.Compiled;
 using Bnn.Onnx.OnnxImport;
-using Xunit.Abstractions;
 using static Bnn.Onnx.Tests.Graphs;
 
 namespace Bnn.Onnx.Tests;
@@ -11,7 +10,7 @@ namespace Bnn.Onnx.Tests;
 /// PyTorch / Flax-style file in ../shared: for a given row count, every value the compiled program keeps has the
 /// inferred shape, and <see cref="GraphShapes.OutputWidth"/> (symbolic batch) is the compiled output's width.
 /// </summary>
-public class ShapeAgreementTests(ITestOutputHelper output)
+public class ShapeAgreementTests
 {
     public static TheoryData<string> ModelFiles()
     {
@@ -71,12 +70,11 @@ public class ShapeAgreementTests(ITestOutputHelper output)
     [MemberData(nameof(ModelFiles))]
     public void Inferred_shapes_match_the_compiled_program_on_fixture(string file) => AssertAgrees(Path.Combine(TestPaths.Models, file));
 
-    [Fact]
+    [SharedFact("onnx/flax-style")]
     public void Inferred_shapes_match_the_compiled_program_on_the_shared_pytorch_and_flax_style_files()
     {
-        if (TestPaths.Shared is not string shared) { output.WriteLine("SKIPPED: ../shared not found"); return; }
-        var files = Directory.GetFiles(Path.Combine(shared, "onnx", "pytorch"), "*.onnx")
-            .Concat(Directory.GetFiles(Path.Combine(shared, "onnx", "flax-style"), "*.onnx")).Order().ToArray();
+        var files = Directory.GetFiles(SharedFolder.Path("onnx", "pytorch"), "*.onnx")
+            .Concat(Directory.GetFiles(SharedFolder.Path("onnx", "flax-style"), "*.onnx")).Order().ToArray();
         Assert.Equal(5, files.Length);
         foreach (var f in files) AssertAgrees(f);
     }

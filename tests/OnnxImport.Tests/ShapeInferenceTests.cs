@@ -35,7 +35,7 @@ public class ShapeInferenceTests
     private static NodeAttribute Ints(string name, params long[] v) => new(name, AttributeKind.Ints, Ints: v);
     private static Tensor Int64(string name, params long[] values) => new(name, ElementType.Int64, [values.Length], values.Select(v => (double)v).ToArray());
 
-    [SharedFact]
+    [SharedFact("onnx/conformance")]
     public void Every_conformance_case_whose_ops_are_known_gets_the_recorded_output_shapes()
     {
         string folder = Path.Combine(TestPaths.SharedOnnx, "conformance");

@@ -34,8 +34,8 @@ public static class EvalCommand
         command.Options.Add(inputShape);
         command.SetAction(int (parseResult) =>
         {
-            var kind = BackendSelector.Parse(parseResult.GetValue(backend) ?? "auto");
-            var options = new BackendOptions(BackendOptions.ParsePrecision(parseResult.GetValue(precision) ?? "float64"));
+            var kind = CliRunner.Validated(() => BackendSelector.Parse(parseResult.GetValue(backend) ?? "auto"));
+            var options = new BackendOptions(CliRunner.Validated(() => BackendOptions.ParsePrecision(parseResult.GetValue(precision) ?? "float64")));
             var file = parseResult.GetValue(model)!;
             var given = InputShapeOption.Parse(parseResult.GetValue(inputShape));
             var graph = OnnxImporter.Import(file.FullName);
@@ -44,7 +44,7 @@ public static class EvalCommand
             graph = shape.Bind(graph);
             var (inputs, rows) = FeatureCsv.Read(inputPath, shape.Width);
 
-            var factory = BackendSelector.Select(kind, graph, Backends.All);
+            var factory = CliRunner.Validated(() => BackendSelector.Select(kind, graph, Backends.All));
 
             var parameters = graph.Parameters.SelectMany(p => p.Values).ToArray();
             using var function = factory.CompileGraph(graph, options);
