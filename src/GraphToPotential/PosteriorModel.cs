@@ -249,6 +249,4 @@ public sealed class PosteriorModel
             position[i] = _priorMean[i] + standardNormal() / Math.Sqrt(_priorInvVar[i]);
         if (SigmaOffset >= 0) position[SigmaOffset] = standardNormal();
     }
-
-    }
 }
