@@ -7,7 +7,7 @@ namespace Bnn.Onnx.Tests;
 /// <summary>
 /// Two short runs for the evaluation tests, sampled once: the 8-feature ReLU regressor on the first 70 rows of its
 /// data (the last 30 held out), the softmax classifier on its three-class data (every third row held out), and the
-/// binary logit classifier on its data; and the held-out fixture (<c>noisy3_*</c>) with a fixed σ.
+/// binary logit classifier on its data; the held-out fixture (<c>noisy3_*</c>) with a fixed σ; and the sequence model.
 /// </summary>
 public sealed class EvaluationRuns : IDisposable
 {
@@ -31,6 +31,9 @@ public sealed class EvaluationRuns : IDisposable
         FixedSigmaRun = _dir["fixed_run"];
         Sample(["sample", Repo.Model("noisy3_tanh_pytorch.onnx"), "--data", Repo.Model("noisy3_train.csv"), "--target", "y",
             "--sigma", "0.3", "--out", FixedSigmaRun, "--seed", "24", "--init", "onnx", .. Runs.Short]);
+        SequenceRun = _dir["seq_run"];
+        Sample(["sample", Repo.Model("sequence_mean_pytorch.onnx"), "--data", Repo.Model("sequence_data.csv"), "--target", "y",
+            "--out", SequenceRun, "--seed", "25", "--init", "onnx", .. Runs.Short]);
         BinaryRun = _dir["bin_run"];
         Sample(["sample", Repo.Model("binary_logit_pytorch.onnx"), "--data", Repo.Model("binary_data.csv"),
             "--likelihood", "bernoulli", "--out", BinaryRun, "--seed", "23", "--init", "onnx", .. Runs.Short]);
@@ -42,6 +45,9 @@ public sealed class EvaluationRuns : IDisposable
     public string ClassificationTest { get; }
     public string ClassificationRun { get; }
     public string BinaryRun { get; }
+
+    /// <summary>The sequence model (input <c>[batch, seq, 1]</c>) sampled on sequences of length 5.</summary>
+    public string SequenceRun { get; }
 
     /// <summary>The held-out fixture's network sampled with a fixed σ = 0.3 on its training rows.</summary>
     public string FixedSigmaRun { get; }
@@ -176,6 +182,29 @@ public class EvaluateCommandTests(EvaluationRuns runs) : IClassFixture<Evaluatio
         Assert.InRange(posterior.GetProperty("mean_log_predictive_density").GetDouble(), double.NegativeInfinity, peak);
         // The point estimate's σ is still fitted on the training rows (the fixture's training RMSE is 0.23).
         Assert.Equal(0.23, doc.RootElement.GetProperty("point_estimate").GetProperty("sigma").GetDouble(), 2);
+    }
+
+    [Fact]
+    public void A_symbolic_input_dimension_takes_its_size_from_the_held_out_columns()
+    {
+        // Given a run sampled on sequences of 5 steps, when evaluated on the first 3 steps of each row, then the
+        // point estimate's σ is still fitted on the 5-step training rows and its RMSE is that of `bnn eval` on 3 steps.
+        using var dir = new TempDir();
+        string[] steps5 = ["t0", "t1", "t2", "t3", "t4"], steps3 = ["t0", "t1", "t2"];
+        var (train, trainY) = EvalOutputs(dir, "sequence_mean_pytorch.onnx", Repo.Model("sequence_data.csv"), steps5, "y", width: 1);
+        var (short3, y) = EvalOutputs(dir, "sequence_mean_pytorch.onnx", Repo.Model("sequence_data.csv"), steps3, "y", width: 1);
+        double sigma = Math.Sqrt(trainY.Select((v, n) => Math.Pow(v - train[n][0], 2)).Average());
+        double rmse = Math.Sqrt(y.Select((v, n) => Math.Pow(v - short3[n][0], 2)).Average());
+
+        string json = dir["evaluation.json"];
+        var result = BnnProcess.Run(["evaluate", runs.SequenceRun, "--data", Repo.Model("sequence_data.csv"), "--features", "t0,t1,t2", "--out", json]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("seq = 3", result.Stderr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var point = doc.RootElement.GetProperty("point_estimate");
+        Assert.Equal(sigma, point.GetProperty("sigma").GetDouble(), 9);
+        Assert.Equal(rmse, point.GetProperty("rmse").GetDouble(), 9);
+        Assert.True(double.IsFinite(doc.RootElement.GetProperty("posterior").GetProperty("mean_log_predictive_density").GetDouble()));
     }
 
     [Fact]

@@ -24,11 +24,12 @@ public static class EvaluateCommand
         var members = new Option<int?>("--members") { Description = "Use S draws, evenly thinned (default: every kept draw)." };
         var model = new Option<string?>("--model") { Description = "The ONNX model (default: the one the run recorded)." };
         var output = new Option<string?>("--out") { Description = "The JSON to write (default: RUN_DIR/evaluation.json)." };
+        var inputShape = InputShapeOption.Create();
 
         var command = new Command("evaluate", "Score the posterior predictive and the network's own weights on held-out data: " +
                                               "RMSE, log predictive density and interval coverage, or accuracy, NLL, Brier score and calibration error.");
         command.Arguments.Add(runDir);
-        foreach (var o in new Option[] { data, features, target, members, model, output }) command.Options.Add(o);
+        foreach (var o in new Option[] { data, features, target, members, model, output, inputShape }) command.Options.Add(o);
         command.SetAction(int (parse) =>
         {
             string dir = parse.GetValue(runDir)!;
@@ -38,7 +39,7 @@ public static class EvaluateCommand
             var run = RunDirectory.Open(dir);
             var evaluation = HeldOutEvaluation.Evaluate(run, new HeldOutEvaluation.Inputs(parse.GetValue(data)!,
                 PlotCommand.SplitNames(parse.GetValue(features)), PlotCommand.SplitNames(parse.GetValue(target)),
-                parse.GetValue(members), parse.GetValue(model)), Console.Error);
+                parse.GetValue(members), parse.GetValue(model), InputShapeOption.Parse(parse.GetValue(inputShape))), Console.Error);
             outPath ??= Path.Combine(dir, EvaluationReport.FileName);
             AtomicFile.WriteAllText(outPath, EvaluationReport.ToJson(evaluation) + "\n");
             Console.Out.Write(EvaluationReport.FormatTable(evaluation));

@@ -39,7 +39,10 @@ public sealed record HeldOutEvaluation(
     /// <summary>Where the figures come from; null fields fall back to the run record.</summary>
     /// <param name="Data">The held-out data file (required).</param>
     /// <param name="Members">Evenly thinned draws to use; null: every kept draw.</param>
-    public sealed record Inputs(string Data, IReadOnlyList<string> Features, IReadOnlyList<string> Targets, int? Members = null, string? Model = null);
+    /// <param name="InputDimensions">Sizes of the model input's symbolic dimensions (<c>--input-shape</c>); a single one
+    /// left open takes its size from the number of feature columns.</param>
+    public sealed record Inputs(string Data, IReadOnlyList<string> Features, IReadOnlyList<string> Targets, int? Members = null,
+        string? Model = null, IReadOnlyDictionary<string, int>? InputDimensions = null);
 
     /// <summary>
     /// Loads the run's model and draws, evaluates the network per draw with the compiled CPU backend (TorchSharp when
@@ -69,9 +72,13 @@ public sealed record HeldOutEvaluation(
         var graph = OnnxImporter.Import(modelPath);
         if (record is not null && !string.Equals(record.ModelSha256, graph.Sha256, StringComparison.OrdinalIgnoreCase))
             throw new InvalidDataException($"{modelPath}: SHA-256 {graph.Sha256} differs from the model the run sampled ({record.ModelSha256})");
-        int inputWidth = GraphShapes.InputWidth(graph);
-        if (features.Count != inputWidth)
-            throw new UsageException($"{features.Count} feature columns ({string.Join(", ", features)}) but {Path.GetFileName(modelPath)} takes {inputWidth} values per row");
+        // The feature columns fill the input's non-batch dimensions in row-major order, as when sampling.
+        string columns = $"{features.Count} feature columns ({string.Join(", ", features)})";
+        var shape = InputShapeOption.Resolve(graph, inputs.InputDimensions ?? new Dictionary<string, int>(), features.Count, columns, log);
+        if (features.Count != shape.Width)
+            throw new UsageException($"{columns} but {Path.GetFileName(modelPath)} takes {shape.Width} values per row");
+        var unbound = graph;
+        graph = shape.Bind(graph);
         int outputWidth = GraphShapes.OutputWidth(graph, 0);
         int classes = kind switch
         {
@@ -142,7 +149,7 @@ public sealed record HeldOutEvaluation(
         string dataPath = Path.GetFullPath(inputs.Data);
         if (kind == EnsembleLikelihood.Normal)
         {
-            var (pointSigma, source) = FitSigma(run, function, fileWeights);
+            var (pointSigma, source) = FitSigma(run, unbound, inputs.InputDimensions, fileWeights);
             return new HeldOutEvaluation(run.Path, modelPath, dataPath, features, targets[0], likelihood, picks.Count, run.Draws.TotalDraws,
                 PredictiveMetrics.Regression(perDraw, sigmas, y), PredictiveMetrics.Regression([point], [pointSigma], y), null, null,
                 fixedSigma is double f ? $"fixed σ = {f.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)} (as sampled)" : "each draw's sampled σ",
@@ -158,7 +165,8 @@ public sealed record HeldOutEvaluation(
     /// The point estimate's σ: the maximum-likelihood σ̂ = √((1/N) Σ_n (y_n − f(x_n; θ̂))²) on the run's training
     /// rows (its recorded data file, features and target), since the file's weights hold no noise scale.
     /// </summary>
-    private static (double Sigma, string Source) FitSigma(RunDirectory run, IGraphFunction function, double[] fileWeights)
+    private static (double Sigma, string Source) FitSigma(RunDirectory run, OnnxGraph graph, IReadOnlyDictionary<string, int>? inputDimensions,
+        double[] fileWeights)
     {
         var record = run.Record
             ?? throw new UsageException($"{run.Path}: the point estimate's σ is fitted on the training rows, but the run does not record its training data");
@@ -167,6 +175,11 @@ public sealed record HeldOutEvaluation(
             throw new FileNotFoundException($"training data not found: {path} (the point estimate's σ is fitted on the training rows)", path);
         var data = DataFile.Read(path);
         var (x, y) = Table(data, record.Features, record.Target);
+        // The training rows may fill a symbolic input dimension to another size than the held-out rows do.
+        var shape = InputShapeOption.Resolve(graph, inputDimensions ?? new Dictionary<string, int>(), record.Features.Count,
+            $"{Path.GetFileName(path)} ({record.Features.Count} feature columns)", TextWriter.Null);
+        var backend = BackendSelector.Select(BackendKind.Auto, graph, Backends.All);
+        using var function = backend.CompileGraph(shape.Bind(graph), new BackendOptions());
         var output = new double[y.Length];
         function.Forward(fileWeights, x, y.Length, output);
         double ss = 0;
