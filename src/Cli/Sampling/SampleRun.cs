@@ -34,7 +34,7 @@ public static class SampleRun
         var graph = OnnxImporter.Import(s.ModelPath);
         var data = DataFile.Read(s.DataPath);
         var (dataSet, featureNames, targetName) = BuildDataSet(data, s, graph);
-        var posteriorOptions = new PosteriorOptions(PriorOptions.Parse(s.PriorScale, s.Priors), s.Likelihood, s.Sigma);
+        var posteriorOptions = new PosteriorOptions(PriorOptions.Parse(s.PriorScale, s.Priors) with { Scaling = s.PriorScaling }, s.Likelihood, s.Sigma);
         var model = CreateModel(graph, posteriorOptions, dataSet, data.Path);
         var factory = SelectBackend(s, graph);
         var backendOptions = new BackendOptions(s.Precision, s.Device);
@@ -151,7 +151,7 @@ public static class SampleRun
                 {
                     var f = factory.CompileGraph(graph, backendOptions);
                     lock (functions) functions.Add(f);
-                    return new PredictiveMean(f, predictiveInputs, predictiveRows.Length, model.OutputWidth, model.ParameterDimension, predictiveNames);
+                    return new PredictiveMean(f, predictiveInputs, predictiveRows.Length, model.OutputWidth, model, predictiveNames);
                 };
                 var progress = new ProgressView(sampler, s.LiveProgress, log);
                 var batched = factory.Name == "torch" && sampler.Chains > 1 ? potential.CreateBatched(sampler.Chains) : null;
