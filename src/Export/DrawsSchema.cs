@@ -31,6 +31,9 @@ public static class DrawsSchema
     /// <summary>Above this many scalars <see cref="DrawsLayout.Auto"/> picks <see cref="DrawsLayout.Tensor"/>.</summary>
     public const int MaxScalarColumns = 4096;
 
+    /// <summary>The draws file's name in a run directory.</summary>
+    public const string FileName = "draws.parquet";
+
     /// <summary>Metadata key: <c>scalar</c> or <c>tensor</c>.</summary>
     public const string LayoutKey = "bnn.layout";
 

@@ -52,6 +52,9 @@ public static class EnsembleBuilder
     public const string StdOutput = "std";
     public const string SigmaInitializer = "bnn_member_sigma";
 
+    /// <summary>Metadata key of the likelihood the members' outputs parameterise (read back by <see cref="EnsembleSession"/>).</summary>
+    public const string LikelihoodKey = "bnn.likelihood";
+
     private static readonly HashSet<string> Unary =
     [
         "Relu", "Sigmoid", "Tanh", "Softplus", "Softsign", "Elu", "Selu", "LeakyRelu", "HardSigmoid", "HardSwish",
@@ -166,7 +169,7 @@ public static class EnsembleBuilder
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
             AddMetadata(model, "bnn.source_sha256", _graph.Sha256);
             AddMetadata(model, "bnn.members", S.ToString(CultureInfo.InvariantCulture));
-            AddMetadata(model, "bnn.likelihood", _options.Likelihood.ToString().ToLowerInvariant());
+            AddMetadata(model, LikelihoodKey, _options.Likelihood.ToString().ToLowerInvariant());
             AddMetadata(model, "bnn.source_output", source.Name);
             if (_options.Metadata is not null)
                 foreach (var (k, v) in _options.Metadata) AddMetadata(model, k, v);
@@ -191,16 +194,23 @@ public static class EnsembleBuilder
         private void AddOutputs(ValueInfo source, Value output)
         {
             string members = output.Name;
-            _producer.TryGetValue(source.Name, out var lastOp);
+            // Members are probabilities: the graph's own head (the rule sampling used) is kept, else one is added.
+            var reading = _options.Likelihood switch
+            {
+                EnsembleLikelihood.Bernoulli => OutputReading.Logit,
+                EnsembleLikelihood.Categorical => OutputReading.ClassLogits,
+                _ => OutputReading.Value,
+            };
+            var (head, _) = OutputHeads.Detect(_graph, reading);
             switch (_options.Likelihood)
             {
-                case EnsembleLikelihood.Bernoulli when lastOp != "Sigmoid":
+                case EnsembleLikelihood.Bernoulli when head != OutputHead.Sigmoid:
                     members = Emit("Sigmoid", [members]);
                     break;
-                case EnsembleLikelihood.Categorical when lastOp == "LogSoftmax":
+                case EnsembleLikelihood.Categorical when head == OutputHead.LogSoftmax:
                     members = Emit("Exp", [members]);
                     break;
-                case EnsembleLikelihood.Categorical when lastOp != "Softmax":
+                case EnsembleLikelihood.Categorical when head != OutputHead.Softmax:
                     members = Emit("Softmax", [members], [Attr("axis", -1L)]);
                     break;
             }
@@ -227,7 +237,7 @@ public static class EnsembleBuilder
         private string SigmaValues(int rank)
         {
             if (rank < 1) throw new NotSupportedException("the output rank is unknown; cannot add the noise term");
-            var block = _layout.Find("sigma");
+            var block = _layout.Find(NoiseScale.Name);
             double[] values;
             int k;
             if (block is not null)

@@ -29,9 +29,9 @@ public sealed class EnsembleSession : IDisposable
     {
         var model = ModelFiles.Read(path);
         var meta = model.MetadataProps.ToDictionary(e => e.Key, e => e.Value);
-        Likelihood = meta.TryGetValue("bnn.likelihood", out var l) && Enum.TryParse<EnsembleLikelihood>(l, ignoreCase: true, out var kind)
+        Likelihood = meta.TryGetValue(EnsembleBuilder.LikelihoodKey, out var l) && Enum.TryParse<EnsembleLikelihood>(l, ignoreCase: true, out var kind)
             ? kind
-            : throw new InvalidDataException($"{path}: not a bnn ensemble (no 'bnn.likelihood' metadata)");
+            : throw new InvalidDataException($"{path}: not a bnn ensemble (no '{EnsembleBuilder.LikelihoodKey}' metadata)");
         Metadata = meta;
         var sigma = model.Graph.Initializer.FirstOrDefault(t => t.Name == EnsembleBuilder.SigmaInitializer);
         MemberSigma = sigma is null ? null : OnnxTensors.ToDoubles(sigma);

@@ -4,26 +4,6 @@ using Bnn.Onnx.OnnxImport;
 namespace Bnn.Onnx.GraphToPotential;
 
 /// <summary>
-/// The squashing node a graph ends in, which the likelihood removes so that it works on logits (numerically
-/// stable, and never squashing twice). The network's prediction (<c>bnn eval</c>, predictive draws) still
-/// includes it.
-/// </summary>
-public enum OutputHead
-{
-    /// <summary>The graph's output is the mean (normal) or the logits (bernoulli, categorical).</summary>
-    None,
-
-    /// <summary>The output is Sigmoid(z): bernoulli reads z as the logit.</summary>
-    Sigmoid,
-
-    /// <summary>The output is Softmax(z) over the class axis: categorical reads z as logits.</summary>
-    Softmax,
-
-    /// <summary>The output is LogSoftmax(z) over the class axis: categorical reads z as logits (log_softmax is shift-invariant).</summary>
-    LogSoftmax,
-}
-
-/// <summary>
 /// log p(θ | D) for an imported network: the layout of θ, the priors, the likelihood and where in the graph it reads.
 /// <code>
 /// log p(θ, u | D) = Σ_i log N(θ_i; μ_i, s_i²)                       parameters, graph order
@@ -111,7 +91,7 @@ public sealed class PosteriorModel
     /// <summary>K: outputs per row of the value the likelihood reads (= per row of the graph output).</summary>
     public int OutputWidth { get; }
 
-    /// <summary>The squashing node removed for the likelihood.</summary>
+    /// <summary>The squashing node removed for the likelihood (<see cref="OutputHeads.Detect"/>).</summary>
     public OutputHead Head { get; }
 
     /// <summary>The graph value the likelihood reads: the graph's first output, or the input of its final Sigmoid/Softmax/LogSoftmax (<see cref="Head"/>).</summary>
@@ -143,7 +123,7 @@ public sealed class PosteriorModel
         var output = graph.Outputs[0];
         int outputWidth = GraphShapes.OutputWidth(graph, 0);
 
-        var (head, likelihoodValue) = DetectHead(graph, options.Likelihood);
+        var (head, likelihoodValue) = OutputHeads.Detect(graph, options.Likelihood.Reading());
 
         switch (options.Likelihood)
         {
@@ -175,9 +155,9 @@ public sealed class PosteriorModel
             priors[i].Scale is null ? BlockTransform.Identity : BlockTransform.NonCentered, (string?)p.OnnxName)).ToList();
         if (options.SamplesSigma)
         {
-            if (names.Contains("sigma"))
-                throw new NotSupportedException("model: a parameter is named 'sigma', which the normal likelihood's noise scale uses");
-            blocks.Add(("sigma", Array.Empty<int>(), BlockTransform.Log, null));
+            if (names.Contains(NoiseScale.Name))
+                throw new NotSupportedException($"model: a parameter is named '{NoiseScale.Name}', which the normal likelihood's noise scale uses");
+            blocks.Add((NoiseScale.Name, Array.Empty<int>(), BlockTransform.Log, null));
         }
         for (int i = 0; i < priors.Length; i++)
         {
@@ -354,29 +334,5 @@ public sealed class PosteriorModel
                 return dims.Select(d => d.Value is long v ? (int)v : fallbackWidth / known).ToArray();
         }
         throw new NotSupportedException($"model: {what} '{value.Name}' [{string.Join(", ", value.Shape)}] has non-batch dimensions of unknown size");
-    }
-
-    private static (OutputHead Head, string Value) DetectHead(OnnxGraph graph, LikelihoodKind likelihood)
-    {
-        string output = graph.Outputs[0].Name;
-        var last = graph.Nodes.LastOrDefault(n => n.Outputs.Contains(output));
-        if (last is null || last.InputOrNull(0) is not string z) return (OutputHead.None, output);
-        bool lastAxis = LastAxis(graph, last);
-        return (likelihood, last.OpType) switch
-        {
-            (LikelihoodKind.Bernoulli, "Sigmoid") => (OutputHead.Sigmoid, z),
-            (LikelihoodKind.Categorical, "Softmax") when lastAxis => (OutputHead.Softmax, z),
-            (LikelihoodKind.Categorical, "LogSoftmax") when lastAxis => (OutputHead.LogSoftmax, z),
-            _ => (OutputHead.None, output),
-        };
-    }
-
-    /// <summary>True when a Softmax/LogSoftmax node normalises over the class axis of a [batch, K] output.</summary>
-    private static bool LastAxis(OnnxGraph graph, Node node)
-    {
-        int rank = graph.Outputs[0].Shape.Count;
-        if (rank != 2) return false;
-        long axis = node.GetInt("axis", graph.Opset >= 13 ? -1 : 1);
-        return axis == 1 || axis == -1;
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Bnn.Onnx.OnnxImport;
 
 namespace Bnn.Onnx.GraphToPotential;
 
@@ -13,6 +14,18 @@ public enum LikelihoodKind
 
     /// <summary>y ∈ {0, …, K−1} ~ Categorical(softmax(f(x))) on K logits (a graph ending in Softmax/LogSoftmax is used as is).</summary>
     Categorical,
+}
+
+/// <summary>What each likelihood reads from the network's output.</summary>
+public static class LikelihoodKinds
+{
+    /// <summary>How <paramref name="likelihood"/> reads the graph's first output, which decides its output head (<see cref="OutputHeads.Detect"/>).</summary>
+    public static OutputReading Reading(this LikelihoodKind likelihood) => likelihood switch
+    {
+        LikelihoodKind.Bernoulli => OutputReading.Logit,
+        LikelihoodKind.Categorical => OutputReading.ClassLogits,
+        _ => OutputReading.Value,
+    };
 }
 
 /// <summary>Floating-point type the backend computes the network in. Sums of log densities are always accumulated in double.</summary>

@@ -54,7 +54,7 @@ public static class PlotRuns
         var data = new DataSet(table.Values[table.IndexOf("x")], 1, table.Values[table.IndexOf("y")]);
         var posterior = PosteriorModel.Create(graph, PosteriorOptions.Default, data);
         using var potential = new CompiledBackend().CreatePotential(posterior, new BackendOptions());
-        string runJson = RunJson(model, ["x"], "normal", seed);
+        string runJson = RunJson(model, ["x"], EnsembleLikelihood.Normal, seed);
         File.WriteAllText(Path.Combine(runDir, "run.json"), runJson);
 
         var memory = new InMemoryDrawSink(posterior.Layout.ScalarNames(), chains, draws);
@@ -91,21 +91,42 @@ public static class PlotRuns
         writer.Complete(interrupted: drawsPerChain is not null);
     }
 
-    public static string RunJson(string model, string[] features, string likelihood, ulong seed, string data = "")
+    /// <summary>A run record as <c>bnn sample</c> writes it when sampling starts, for draws made here.</summary>
+    public static RunRecord Record(string model, string[] features, EnsembleLikelihood likelihood, ulong seed, string data = "", double? fixedSigma = null) => new()
     {
-        var features_ = new JsonArray();
-        foreach (var f in features) features_.Add(f);
-        return new JsonObject
+        Status = RunStatus.Running,
+        CommandLine = "",
+        Model = model,
+        ModelSha256 = OnnxImporter.Import(model).Sha256,
+        Data = data.Length > 0 ? data : BlogData,
+        DataSha256 = "",
+        Features = features,
+        Target = "y",
+        Seed = seed,
+        Backend = "cpu",
+        Device = "cpu",
+        Precision = "float64",
+        Settings = new RunSettings
         {
-            ["model"] = model,
-            ["data"] = data.Length > 0 ? data : BlogData,
-            ["features"] = features_,
-            ["target"] = "y",
-            ["likelihood"] = likelihood,
-            ["seed"] = seed,
-            ["backend"] = "cpu",
-        }.ToJsonString();
-    }
+            Likelihood = likelihood,
+            FixedSigma = fixedSigma,
+            PriorScale = 1,
+            Priors = [],
+            Chains = 4,
+            Warmup = 150,
+            Draws = 150,
+            TargetAccept = 0.8,
+            MaxDepth = 10,
+            Metric = "diag",
+            MetricAdaptation = "stan",
+            Init = "prior",
+        },
+        Outputs = new RunOutputs("draws.parquet", "summary.csv"),
+        Versions = new SoftwareVersions("test", Environment.Version.ToString(), ""),
+    };
+
+    public static string RunJson(string model, string[] features, EnsembleLikelihood likelihood, ulong seed, string data = "") =>
+        Record(model, features, likelihood, seed, data).ToJson();
 
     private sealed class TeeSink(params IDrawSink[] sinks) : IDrawSink
     {
@@ -336,19 +357,17 @@ public class PlotCommandTests(LinregRunFixture fixture) : IClassFixture<LinregRu
         var graph = OnnxImporter.Import(linreg);
         var noSigma = ParameterLayout.FromShapes(graph.Parameters.Select(p => (p.Name, p.Shape, BlockTransform.Identity, (string?)p.OnnxName)));
         string dir = Path.Combine(fixture.Root, "no-sigma");
-        PlotRuns.Write(dir, noSigma, chains: 2, draws: 20, (c, d, j) => 0.1 * j, PlotRuns.RunJson(linreg, ["x"], "normal", 1));
+        PlotRuns.Write(dir, noSigma, chains: 2, draws: 20, (c, d, j) => 0.1 * j, PlotRuns.RunJson(linreg, ["x"], EnsembleLikelihood.Normal, 1));
         var error = Assert.Throws<InvalidDataException>(() => PlotCommand.Run(dir, "predictive", [], null));
         Assert.Contains("sigma", error.Message);
         Assert.DoesNotContain('\n', error.Message);
 
         // With the fixed sigma recorded, the band is drawn.
-        var record = JsonNode.Parse(PlotRuns.RunJson(linreg, ["x"], "normal", 1))!.AsObject();
-        record["sigma"] = 0.3;
-        File.WriteAllText(Path.Combine(dir, "run.json"), record.ToJsonString());
+        File.WriteAllText(Path.Combine(dir, "run.json"), PlotRuns.Record(linreg, ["x"], EnsembleLikelihood.Normal, 1, fixedSigma: 0.3).ToJson());
         Assert.Equal(PredictivePlot.Width, PngSize(PlotCommand.Run(dir, "predictive", [], null)).Width);
 
         // A bernoulli run is not regression.
-        File.WriteAllText(Path.Combine(dir, "run.json"), PlotRuns.RunJson(linreg, ["x"], "bernoulli", 1));
+        File.WriteAllText(Path.Combine(dir, "run.json"), PlotRuns.RunJson(linreg, ["x"], EnsembleLikelihood.Bernoulli, 1));
         Assert.Throws<UsageException>(() => PlotCommand.Run(dir, "predictive", [], null));
 
         // An 8-feature model.
@@ -358,7 +377,7 @@ public class PlotCommandTests(LinregRunFixture fixture) : IClassFixture<LinregRu
             .Append(("sigma", Array.Empty<int>(), BlockTransform.Log, null)));
         string wideDir = Path.Combine(fixture.Root, "wide");
         string[] features = Enumerable.Range(0, 8).Select(i => $"x{i + 1}").ToArray();
-        PlotRuns.Write(wideDir, wideLayout, chains: 1, draws: 10, (c, d, j) => 0.5, PlotRuns.RunJson(wide, features, "normal", 1,
+        PlotRuns.Write(wideDir, wideLayout, chains: 1, draws: 10, (c, d, j) => 0.5, PlotRuns.RunJson(wide, features, EnsembleLikelihood.Normal, 1,
             Path.Combine(PlotRuns.Models, "regression8_data.csv")));
         Assert.Throws<UsageException>(() => PlotCommand.Run(wideDir, "predictive", [], null));
         // Naming one feature does not make the model take one input.

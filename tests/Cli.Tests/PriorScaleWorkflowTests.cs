@@ -37,6 +37,13 @@ public class PriorScaleWorkflowTests
         var summary = CsvTable.Read(Path.Combine(runDir, "summary.csv"));
         foreach (var name in scales) Assert.Contains(name, summary.Keys);
 
+        // The run record says which prior each parameter got: 2.weight is [10,5], fan-in 5.
+        var record = RunRecord.Parse(File.ReadAllText(Path.Combine(runDir, "run.json")), "run.json");
+        Assert.Equal("hierarchical", record.Settings.PriorScaling);
+        Assert.Equal(1.0, record.Settings.PriorScale);
+        Assert.Equal("normal(0,s), s ~ lognormal(log(0.447214),1)", record.Settings.ParameterPriors!["2.weight"]);
+        Assert.Equal("normal(0,1)", record.Settings.ParameterPriors["2.bias"]);
+
         // Every draw a member: the ensemble's mean prediction at a data row is the mean over draws of the predictive
         // mean mu[row] the sampler computed from the same position. The draws (and so the ensemble) hold w = s·z.
         string ensemble = dir["ensemble.onnx"];
@@ -71,6 +78,10 @@ public class PriorScaleWorkflowTests
         var draws = ParquetDrawReader.Read(Path.Combine(runDir, "draws.parquet"));
         Assert.DoesNotContain(draws.ColumnNames, c => c.StartsWith("scale[", StringComparison.Ordinal));
         Assert.Contains("sigma", draws.ColumnNames);
+        var record = RunRecord.Parse(File.ReadAllText(Path.Combine(runDir, "run.json")), "run.json");
+        Assert.Equal("fan-in", record.Settings.PriorScaling);
+        Assert.Equal(2.0, record.Settings.PriorScale);
+        Assert.Equal("normal(0,0.632456)", record.Settings.ParameterPriors!["4.weight"]); // [1,10]: 2/√10
     }
 
     [Theory]

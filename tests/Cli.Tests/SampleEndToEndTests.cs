@@ -170,5 +170,28 @@ public class SampleEndToEndTests
         }
     }
 
+    [Fact]
+    public void Run_json_and_the_draws_metadata_are_one_record_read_by_one_parser()
+    {
+        string text = File.ReadAllText(Path.Combine(run.RunDir, RunRecord.FileName));
+        var final = RunRecord.Parse(text, "run.json");
+        var started = RunRecord.Parse(ParquetDrawReader.Read(Path.Combine(run.RunDir, "draws.parquet")).RunJson!, "bnn.run");
+
+        Assert.Equal(text, final.ToJson() + "\n");
+        Assert.Equal(RunStatus.Completed, final.Status);
+        Assert.Equal(RunStatus.Running, started.Status);
+        Assert.Equal(EnsembleLikelihood.Normal, final.Settings.Likelihood);
+        Assert.Null(final.Settings.FixedSigma);
+        Assert.Equal(10, final.Settings.MaxDepth);
+        Assert.Null(started.Chains);
+        // The record the draws carry is the final one without results.
+        var withoutResults = final with
+        {
+            Status = RunStatus.Running, GradientEvaluations = null, Timing = null, Divergences = null, TreedepthSaturations = null,
+            Chains = null, SummaryThinning = null,
+        };
+        Assert.Equal(withoutResults.ToJson(), started.ToJson());
+    }
+
     private static string Sha256(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));
 }

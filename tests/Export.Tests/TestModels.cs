@@ -27,11 +27,7 @@ internal static class TestModels
         return File.Exists(path) ? path : null;
     }
 
-    public static string? SharedFile(string relative)
-    {
-        string path = Path.GetFullPath(Path.Combine(RepoRoot(), "..", "shared", relative));
-        return File.Exists(path) ? path : null;
-    }
+    public static string? SharedFile(string relative) => SharedFolder.File(relative);
 
     /// <summary>x [batch,2] → Gemm(5, transB) → Tanh → MatMul [5,3] + b → Softplus → Gemm(1, transB) → y [batch,1].</summary>
     public static ModelProto Regression()

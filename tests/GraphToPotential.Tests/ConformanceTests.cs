@@ -97,7 +97,7 @@ public class ConformanceTests(ITestOutputHelper output)
         return null;
     }
 
-    [Fact]
+    [SharedFact("onnx/conformance")]
     public void EveryClaimedOpMatchesTheConformanceCasesForward()
     {
         var cases = Cases();
@@ -137,7 +137,7 @@ public class ConformanceTests(ITestOutputHelper output)
         Assert.True(unverified.Length == 0, "claimed ops without a passing case: " + string.Join(", ", unverified));
     }
 
-    [Fact]
+    [SharedFact("onnx/conformance")]
     public void EveryClaimedOpGradientMatchesFiniteDifferences()
     {
         var cases = Cases();

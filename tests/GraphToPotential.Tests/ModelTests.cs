@@ -79,7 +79,7 @@ public class ModelTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
+    [SharedFact("onnx/jax2onnx")]
     public void Jax2OnnxFilesAreCoveredByTheCompiledBackend()
     {
         if (TestPaths.Shared is not string shared) { output.WriteLine("SKIPPED: ../shared not found"); return; }
@@ -92,7 +92,7 @@ public class ModelTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
+    [SharedFact("reference/seed")]
     public void BlogModelGradientMatchesFiniteDifferencesAndFloat32AgreesWithFloat64()
     {
         string path = Path.Combine(TestPaths.Models, "blog_mlp_pytorch.onnx");

@@ -8,15 +8,8 @@ internal static class TestPaths
 {
     public static string RepoRoot { get; } = FindRoot();
 
-    /// <summary>../shared from the repository root, or null when absent.</summary>
-    public static string? Shared
-    {
-        get
-        {
-            string p = Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared"));
-            return Directory.Exists(p) ? p : null;
-        }
-    }
+    /// <summary>The shared reference folder (<see cref="SharedFolder"/>), or null when absent.</summary>
+    public static string? Shared => SharedFolder.Root;
 
     public static string Models => Path.Combine(RepoRoot, "models");
 

@@ -12,7 +12,7 @@ public class DiagnosticsTests(ITestOutputHelper output)
         Assert.True(rel <= tolerance, $"{what}: expected {expected:R}, got {actual:R} (relative error {rel:E2})");
     }
 
-    [Fact]
+    [SharedFact("reference/diagnostics")]
     public void Given_posterior_reference_draws_When_summarised_Then_matches_posterior_1_4_0_to_1e_8()
     {
         var draws = TestData.Shared("reference/diagnostics/draws.csv");

@@ -91,7 +91,7 @@ public class SamplerTests
         Assert.True(depth < 3.5, $"mean tree depth {depth} with a dense metric");
     }
 
-    [Fact]
+    [SharedFact("reference/seed")]
     public void Blog_linear_regression_matches_exact_posterior()
     {
         var model = LinearRegression.FromSharedData();

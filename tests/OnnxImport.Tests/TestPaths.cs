@@ -7,11 +7,10 @@ internal static class TestPaths
 
     public static string Models => Path.Combine(RepoRoot, "models");
 
-    public static string Shared => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared"));
+    /// <summary>The shared reference folder (see <see cref="SharedFolder"/>), present or not.</summary>
+    public static string Shared => SharedFolder.Expected;
 
     public static string SharedOnnx => Path.Combine(Shared, "onnx");
-
-    public static bool HasSharedOnnx => Directory.Exists(SharedOnnx);
 
     public static string Model(string fileName) => Path.Combine(Models, fileName);
 
@@ -25,24 +24,6 @@ internal static class TestPaths
         for (var dir = new DirectoryInfo(Path.GetDirectoryName(SourceFile()) ?? "."); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "Bnn.Onnx.sln"))) return dir.FullName;
         throw new InvalidOperationException("Bnn.Onnx.sln not found above " + AppContext.BaseDirectory);
-    }
-}
-
-/// <summary>A fact that is skipped, saying why, when ../shared/onnx is absent.</summary>
-public sealed class SharedFactAttribute : FactAttribute
-{
-    public SharedFactAttribute()
-    {
-        if (!TestPaths.HasSharedOnnx) Skip = $"shared reference folder not found at {TestPaths.SharedOnnx}";
-    }
-}
-
-/// <summary>A theory that is skipped, saying why, when ../shared/onnx is absent.</summary>
-public sealed class SharedTheoryAttribute : TheoryAttribute
-{
-    public SharedTheoryAttribute()
-    {
-        if (!TestPaths.HasSharedOnnx) Skip = $"shared reference folder not found at {TestPaths.SharedOnnx}";
     }
 }
 

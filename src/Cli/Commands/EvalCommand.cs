@@ -31,14 +31,14 @@ public static class EvalCommand
         command.Options.Add(output);
         command.SetAction(int (parseResult) =>
         {
-            var kind = BackendSelector.Parse(parseResult.GetValue(backend) ?? "auto");
-            var options = new BackendOptions(BackendOptions.ParsePrecision(parseResult.GetValue(precision) ?? "float64"));
+            var kind = CliRunner.Validated(() => BackendSelector.Parse(parseResult.GetValue(backend) ?? "auto"));
+            var options = new BackendOptions(CliRunner.Validated(() => BackendOptions.ParsePrecision(parseResult.GetValue(precision) ?? "float64")));
             var file = parseResult.GetValue(model)!;
             var graph = OnnxImporter.Import(file.FullName);
             int width = GraphShapes.InputWidth(graph);
             var (inputs, rows) = FeatureCsv.Read(parseResult.GetValue(input)!.FullName, width);
 
-            var factory = BackendSelector.Select(kind, graph, Backends.All);
+            var factory = CliRunner.Validated(() => BackendSelector.Select(kind, graph, Backends.All));
 
             var parameters = graph.Parameters.SelectMany(p => p.Values).ToArray();
             using var function = factory.CompileGraph(graph, options);

@@ -50,7 +50,7 @@ public static class PlotCommand
         {
             string path = Run(parse.GetValue(runDir)!, parse.GetValue(kind)!, parse.GetValue(vars) ?? [], parse.GetValue(output),
                 new PredictivePlot.Inputs(parse.GetValue(model), parse.GetValue(data),
-                    RunRecord.SplitNames(parse.GetValue(features)), RunRecord.SplitNames(parse.GetValue(target))));
+                    SplitNames(parse.GetValue(features)), SplitNames(parse.GetValue(target))));
             Console.WriteLine($"wrote {path}");
             return 0;
         });
@@ -95,4 +95,8 @@ public static class PlotCommand
         Console.Error.WriteLine($"note: --vars matches {chosen.Count} variables; plotting the first {VariableSelection.MaxPanels}");
         return chosen.Take(VariableSelection.MaxPanels).ToArray();
     }
+
+    /// <summary>Column names given as <c>a,b</c> or as repeated options.</summary>
+    private static IReadOnlyList<string> SplitNames(IEnumerable<string>? values) =>
+        values?.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray() ?? [];
 }

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Text.Json;
 using Bnn.Onnx.Cli.Reporting;
+using Bnn.Onnx.Cli.Sampling;
+using Bnn.Onnx.Export;
 using Bnn.Onnx.Nuts;
 
 namespace Bnn.Onnx.Cli.Commands;
@@ -12,15 +14,6 @@ namespace Bnn.Onnx.Cli.Commands;
 /// </summary>
 public static class SummaryCommand
 {
-    /// <summary>
-    /// Reads a draws Parquet file into a table. Set by the code that owns the Parquet schema; while it is null,
-    /// Parquet input is reported as not supported.
-    /// </summary>
-    public static Func<string, IDrawTable>? ParquetReader { get; set; } = ParquetDrawTable.Read;
-
-    /// <summary>Which variables are posterior predictive quantities (they and lp__ decide the verdict).</summary>
-    public static Func<string, bool> IsPredictive { get; set; } = Sampling.SampleRun.IsPredictive;
-
     public static Command Create()
     {
         var paths = new Argument<string[]>("draws")
@@ -36,7 +29,7 @@ public static class SummaryCommand
         format.AcceptOnlyFromAmong("table", "csv", "json");
         var maxDepth = new Option<int?>("--max-depth")
         {
-            Description = "Maximum tree depth used when sampling, for the saturation warning (default: from a CmdStan CSV, else 10).",
+            Description = "Maximum tree depth used when sampling, for the saturation warning (default: as the run or CmdStan CSV records it, else 10).",
         };
 
         var command = new Command("summary", "Summarise saved draws: mean, sd, quantiles, MCSE, bulk/tail ESS, R-hat, and Stan's warnings.");
@@ -47,14 +40,14 @@ public static class SummaryCommand
         {
             var inputs = parseResult.GetValue(paths) ?? [];
             var table = Read(inputs, out int? recordedDepth);
-            var report = DrawsReport.Build(table, parseResult.GetValue(maxDepth) ?? recordedDepth ?? 10, IsPredictive);
+            var report = DrawsReport.Build(table, parseResult.GetValue(maxDepth) ?? recordedDepth ?? 10, SampleRun.IsPredictive);
             Write(report, parseResult.GetValue(format) ?? "table");
             return 0;
         });
         return command;
     }
 
-    /// <summary>Opens the draws the user named; the CmdStan max_depth comment, if any, comes back too.</summary>
+    /// <summary>Opens the draws the user named; the maximum tree depth the run record or a CmdStan CSV gives, if any, comes back too.</summary>
     public static IDrawTable Read(IReadOnlyList<string> inputs, out int? maxTreeDepth)
     {
         maxTreeDepth = null;
@@ -64,7 +57,7 @@ public static class SummaryCommand
         {
             if (Directory.Exists(input))
             {
-                var parquet = Path.Combine(input, "draws.parquet");
+                var parquet = Path.Combine(input, DrawsSchema.FileName);
                 if (!File.Exists(parquet)) throw new FileNotFoundException($"no draws.parquet in run directory {input}", parquet);
                 files.Add(parquet);
             }
@@ -76,11 +69,11 @@ public static class SummaryCommand
         if (parquetFiles.Count > 0)
         {
             if (files.Count > 1) throw new UsageException("give one draws.parquet file (or run directory) at a time");
-            var reader = ParquetReader
-                ?? throw new NotSupportedException($"{files[0]}: reading Parquet draws is not available in this build; give a CSV of draws instead");
-            var table = reader(files[0]);
+            var table = ParquetDrawTable.Read(files[0]);
+            string runDir = Path.GetDirectoryName(Path.GetFullPath(files[0]))!;
+            maxTreeDepth = RunRecord.Load(runDir, ParquetDrawStreamReader.Open(files[0]).RunJson)?.Settings.MaxDepth;
             // A run directory also holds the posterior predictive mean at each draw, which the verdict rests on.
-            var predictive = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(files[0]))!, Sampling.SampleRun.PredictiveFile);
+            var predictive = Path.Combine(runDir, SampleRun.PredictiveFile);
             return File.Exists(predictive) ? new JoinedDrawTable(table, DrawCsvReader.Read([predictive])) : table;
         }
         foreach (var f in files) maxTreeDepth ??= DrawCsvReader.CmdStanMaxDepth(f);

@@ -1,3 +1,4 @@
+using Bnn.Onnx.Export;
 using Bnn.Onnx.GraphToPotential;
 using Bnn.Onnx.OnnxImport;
 using ScottPlot;
@@ -99,19 +100,19 @@ public static class PredictivePlot
     public static Figure Prepare(RunDirectory run, Inputs inputs)
     {
         var record = run.Record;
-        if (record.Likelihood is string likelihood && likelihood is not ("normal" or "gaussian"))
-            throw new UsageException($"{run.Path}: the predictive plot is for regression with a normal likelihood; this run used '{likelihood}'");
+        if (record is { Settings.Likelihood: not EnsembleLikelihood.Normal and var likelihood })
+            throw new UsageException($"{run.Path}: the predictive plot is for regression with a normal likelihood; this run used '{likelihood.ToString().ToLowerInvariant()}'");
 
         string modelPath = inputs.Model
-            ?? (record.Model is string m ? RunRecord.Resolve(m, run.Path) : null)
+            ?? (record is not null ? RunRecord.Resolve(record.Model, run.Path) : null)
             ?? throw new UsageException($"{run.Path}: the run does not record its model; pass --model MODEL.onnx");
         if (!File.Exists(modelPath)) throw new FileNotFoundException($"model file not found: {modelPath} (pass --model to point elsewhere)", modelPath);
 
         string dataPath = inputs.Data
-            ?? (record.Data is string d ? RunRecord.Resolve(d, run.Path) : null)
+            ?? (record is not null ? RunRecord.Resolve(record.Data, run.Path) : null)
             ?? throw new UsageException($"{run.Path}: the run does not record its data; pass --data D.csv --features X --target Y");
-        var features = inputs.Features.Count > 0 ? inputs.Features : record.Features;
-        var targets = inputs.Targets.Count > 0 ? inputs.Targets : record.Targets;
+        var features = inputs.Features.Count > 0 ? inputs.Features : record?.Features ?? [];
+        var targets = inputs.Targets.Count > 0 ? inputs.Targets : record is not null ? [record.Target] : [];
         if (features.Count == 0) throw new UsageException("name the feature column with --features");
         if (targets.Count == 0) throw new UsageException("name the target column with --target");
         if (features.Count != 1)
@@ -132,8 +133,8 @@ public static class PredictivePlot
         var x = data.Values[data.IndexOf(features[0])];
         var y = data.Values[data.IndexOf(targets[0])];
 
-        var sigmaBlock = run.Draws.Layout.Find("sigma");
-        double? fixedSigma = sigmaBlock is null ? record.FixedSigma : null;
+        var sigmaBlock = run.Draws.Layout.Find(NoiseScale.Name);
+        double? fixedSigma = sigmaBlock is null ? record?.Settings.FixedSigma : null;
         if (sigmaBlock is null && fixedSigma is null)
             throw new InvalidDataException($"{run.Path}: the draws hold no sigma and the run records no fixed sigma, so there is no noise band for new observations");
         if (fixedSigma is <= 0 || fixedSigma is double fs && !double.IsFinite(fs))

@@ -5,7 +5,7 @@ using Bnn.Onnx.Nuts;
 namespace Bnn.Onnx.Cli.Plotting;
 
 /// <summary>
-/// A run directory opened for plotting: <c>draws.parquet</c> (required), the run record and, when present,
+/// A run directory opened for plotting: <c>draws.parquet</c> (required), the run record (<see cref="RunRecord.Load"/>) and, when present,
 /// <c>summary.csv</c>. The draws are streamed (<see cref="ParquetDrawStreamReader"/>): only the columns a plot asks
 /// for are read and kept, never the whole file.
 /// </summary>
@@ -13,7 +13,7 @@ public sealed class RunDirectory
 {
     private readonly Dictionary<string, double[][]> _columns = new(StringComparer.Ordinal);
 
-    private RunDirectory(string path, ParquetDrawStreamReader draws, RunRecord record, IReadOnlyDictionary<string, SummaryRow>? summary)
+    private RunDirectory(string path, ParquetDrawStreamReader draws, RunRecord? record, IReadOnlyDictionary<string, SummaryRow>? summary)
     {
         Path = path;
         Draws = draws;
@@ -27,7 +27,8 @@ public sealed class RunDirectory
     /// <summary>The draws file: footer, layout, chain and draw counts; columns are read on demand.</summary>
     public ParquetDrawStreamReader Draws { get; }
 
-    public RunRecord Record { get; }
+    /// <summary>The run's record, or null when the draws file has none and there is no <c>run.json</c>.</summary>
+    public RunRecord? Record { get; }
 
     /// <summary>Rows of <c>summary.csv</c> by variable, or null when the file is absent.</summary>
     public IReadOnlyDictionary<string, SummaryRow>? Summary { get; }
@@ -46,7 +47,7 @@ public sealed class RunDirectory
         if (File.Exists(path) && path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
             throw new UsageException($"{path}: give the run directory that holds it, not the draws file");
         if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"run directory not found: {path}");
-        string drawsPath = System.IO.Path.Combine(path, "draws.parquet");
+        string drawsPath = System.IO.Path.Combine(path, DrawsSchema.FileName);
         if (!File.Exists(drawsPath)) throw new FileNotFoundException($"no draws.parquet in run directory {path}", drawsPath);
         var draws = ParquetDrawStreamReader.Open(drawsPath);
         if (draws.TotalDraws == 0) throw new InvalidDataException($"{drawsPath}: holds no draws");

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Bnn.Onnx.OnnxImport;
 
 namespace Bnn.Onnx.Cli.Plotting;
 
@@ -23,7 +24,7 @@ public static class VariableSelection
     {
         var names = run.ParameterNames;
         var chosen = new List<string> { "lp__" };
-        if (names.Contains("sigma")) chosen.Add("sigma");
+        if (names.Contains(NoiseScale.Name)) chosen.Add(NoiseScale.Name);
 
         if (patterns.Count > 0)
         {
@@ -39,7 +40,7 @@ public static class VariableSelection
             return chosen;
         }
 
-        var parameters = names.Where(n => n != "sigma").ToArray();
+        var parameters = names.Where(n => n != NoiseScale.Name).ToArray();
         var diagnostics = run.DiagnoseAll(parameters, memoryBudgetBytes ?? SummaryMemory.BudgetBytes);
         var candidates = parameters
             .Select((n, i) => (Name: n, Diagnostics: diagnostics[i]))

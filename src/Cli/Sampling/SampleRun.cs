@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using Bnn.Onnx.Cli.Reporting;
 using Bnn.Onnx.Export;
 using Bnn.Onnx.GraphToPotential;
@@ -21,9 +20,9 @@ public sealed record SampleOutcome(SamplingResult Result, DrawsReport Report, st
 /// </summary>
 public static class SampleRun
 {
-    public const string DrawsFile = "draws.parquet";
+    public const string DrawsFile = DrawsSchema.FileName;
     public const string SummaryFile = "summary.csv";
-    public const string RunFile = "run.json";
+    public const string RunFile = RunRecord.FileName;
 
     /// <summary>The posterior predictive mean at each draw (long CSV: chain, draw, mu[…]), for <c>bnn summary RUN_DIR</c>.</summary>
     public const string PredictiveFile = "predictive.csv";
@@ -33,20 +32,21 @@ public static class SampleRun
         // Everything the user gave is read and checked before anything is written or sampled.
         var graph = OnnxImporter.Import(s.ModelPath);
         var data = DataFile.Read(s.DataPath);
-        var (dataSet, featureNames, targetName) = BuildDataSet(data, s, graph);
-        var posteriorOptions = new PosteriorOptions(PriorOptions.Parse(s.PriorScale, s.Priors) with { Scaling = s.PriorScaling }, s.Likelihood, s.Sigma);
-        var model = CreateModel(graph, posteriorOptions, dataSet, data.Path);
-        var factory = SelectBackend(s, graph);
+        // The library validators throw ArgumentException for bad settings; here they are the user's (exit 2).
+        var (dataSet, featureNames, targetName) = CliRunner.Validated(() => BuildDataSet(data, s, graph));
+        var posteriorOptions = new PosteriorOptions(CliRunner.Validated(() => PriorOptions.Parse(s.PriorScale, s.Priors) with { Scaling = s.PriorScaling }), s.Likelihood, s.Sigma);
+        var model = CliRunner.Validated(() => CreateModel(graph, posteriorOptions, dataSet, data.Path));
+        var factory = CliRunner.Validated(() => SelectBackend(s, graph));
         var backendOptions = new BackendOptions(s.Precision, s.Device);
         var sampler = s.Sampler;
-        sampler.Validate();
+        CliRunner.Validated(sampler.Validate);
         _ = SummaryMemory.BudgetBytes; // a malformed BNN_SUMMARY_MEMORY_MB fails here, not after sampling
 
         using var potential = factory.CreatePotential(model, backendOptions);
         Directory.CreateDirectory(s.OutDir);
         RemoveStaleTemporaries(s.OutDir);
 
-        string runJsonSettings = RunJson(s, graph, featureNames, targetName, factory.Name, result: null, interrupted: false);
+        string runJsonSettings = Record(s, model, featureNames, targetName, factory.Name, result: null).ToJson();
         // The draws go to a temporary name and replace DIR/draws.parquet only together with the summary and run.json
         // that describe them: a run that fails (or is killed) leaves an earlier run's three files as they were.
         string drawsPath = Path.Combine(s.OutDir, $".{DrawsFile}.{Environment.ProcessId}.tmp");
@@ -173,7 +173,7 @@ public static class SampleRun
 
         using var csv = new StringWriter(CultureInfo.InvariantCulture);
         SummaryWriter.WriteCsv(csv, report.Rows);
-        string runJson = RunJson(s, graph, featureNames, targetName, factory.Name, result, result.Interrupted, table.Thinning);
+        string runJson = Record(s, model, featureNames, targetName, factory.Name, result, table.Thinning).ToJson();
         string predictiveCsv = PredictiveCsv(table, predictiveNames);
 
         // Every output is complete before any replaces its predecessor; run.json, the record of the run, goes last.
@@ -287,98 +287,68 @@ public static class SampleRun
         return BackendSelector.Select(BackendKind.Torch, graph, Backends.All);
     }
 
-    private static string RunJson(SampleSettings s, OnnxGraph graph, string[] features, string target, string backend,
-        SamplingResult? result, bool interrupted, int? summaryThinning = null)
+    /// <summary>The run's record: settings only while <paramref name="result"/> is null (sampling starts), then with the results.</summary>
+    private static RunRecord Record(SampleSettings s, PosteriorModel model, string[] features, string target, string backend,
+        SamplingResult? result, int? summaryThinning = null)
     {
-        using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        var o = s.Sampler;
+        return new RunRecord
         {
-            var o = s.Sampler;
-            json.WriteStartObject();
-            json.WriteString("status", result is null ? "running" : interrupted ? "interrupted" : "completed");
-            json.WriteString("command_line", s.CommandLine);
-            json.WriteString("model", Path.GetFullPath(s.ModelPath));
-            json.WriteString("model_sha256", graph.Sha256);
-            json.WriteString("data", Path.GetFullPath(s.DataPath));
-            json.WriteString("data_sha256", Sha256Of(s.DataPath));
-            json.WriteStartArray("features");
-            foreach (var f in features) json.WriteStringValue(f);
-            json.WriteEndArray();
-            json.WriteString("target", target);
-            json.WriteNumber("seed", o.Seed);
-            json.WriteString("backend", backend);
-            json.WriteString("device", s.Device);
-            json.WriteString("precision", s.Precision == ComputePrecision.Float32 ? "float32" : "float64");
-            json.WriteStartObject("settings");
-            json.WriteString("likelihood", s.Likelihood.ToString().ToLowerInvariant());
-            if (s.Sigma is { } sigma) json.WriteNumber("sigma", sigma); else json.WriteString("sigma", "LogNormal(0,1)");
-            json.WriteNumber("prior_scale", s.PriorScale);
-            json.WriteStartArray("priors");
-            foreach (var p in s.Priors) json.WriteStringValue(p);
-            json.WriteEndArray();
-            json.WriteNumber("chains", o.Chains);
-            json.WriteNumber("warmup", o.Warmup);
-            json.WriteNumber("draws", o.Draws);
-            json.WriteNumber("target_accept", o.TargetAccept);
-            json.WriteNumber("max_depth", o.MaxTreeDepth);
-            json.WriteString("metric", o.Metric == MetricKind.Dense ? "dense" : "diag");
-            json.WriteString("metric_adaptation", o.MetricAdaptation == MetricAdaptation.GradientBased ? "gradient" : "stan");
-            json.WriteString("init", s.Init.ToString().ToLowerInvariant());
-            json.WriteEndObject();
-
-            if (result is not null)
+            Status = result is null ? RunStatus.Running : result.Interrupted ? RunStatus.Interrupted : RunStatus.Completed,
+            CommandLine = s.CommandLine,
+            Model = Path.GetFullPath(s.ModelPath),
+            ModelSha256 = model.Graph.Sha256,
+            Data = Path.GetFullPath(s.DataPath),
+            DataSha256 = Sha256Of(s.DataPath),
+            Features = features,
+            Target = target,
+            Seed = o.Seed,
+            Backend = backend,
+            Device = s.Device,
+            Precision = s.Precision == ComputePrecision.Float32 ? "float32" : "float64",
+            Settings = new RunSettings
             {
-                json.WriteStartObject("gradient_evaluations");
-                json.WriteNumber("warmup", result.GradientEvaluationsWarmup);
-                json.WriteNumber("sampling", result.GradientEvaluationsSampling);
-                json.WriteNumber("total", result.GradientEvaluationsWarmup + result.GradientEvaluationsSampling);
-                json.WriteEndObject();
-                json.WriteStartObject("timing");
-                json.WriteNumber("warmup_seconds", result.WarmupSeconds);
-                json.WriteNumber("sampling_seconds", result.SamplingSeconds);
-                json.WriteNumber("total_seconds", result.TotalSeconds);
-                json.WriteEndObject();
-                json.WriteNumber("divergences", result.Divergences);
-                json.WriteNumber("treedepth_saturations", result.TreeDepthSaturations);
-                json.WriteStartArray("chains");
-                foreach (var c in result.Chains)
+                Likelihood = s.Likelihood switch
                 {
-                    json.WriteStartObject();
-                    json.WriteNumber("chain", c.Chain);
-                    json.WriteNumber("step_size", c.StepSize);
-                    json.WriteNumber("draws", c.DrawsCompleted);
-                    json.WriteNumber("divergences", c.Divergences);
-                    json.WriteNumber("treedepth_saturations", c.TreeDepthSaturations);
-                    WriteNumberOrNull(json, "e_bfmi", c.Ebfmi);
-                    json.WriteNumber("mean_accept_stat", double.IsFinite(c.MeanAcceptStat) ? c.MeanAcceptStat : 0);
-                    json.WriteStartArray("inverse_metric");
-                    foreach (var v in c.InverseMassDense ?? c.InverseMassDiagonal) json.WriteNumberValue(v);
-                    json.WriteEndArray();
-                    json.WriteEndObject();
-                }
-                json.WriteEndArray();
-            }
-
-            // 1: every summary row uses every draw; k: per-parameter rows use every k-th draw (memory budget).
-            if (summaryThinning is { } thinning) json.WriteNumber("summary_thinning", thinning);
-            json.WriteStartObject("outputs");
-            json.WriteString("draws", DrawsFile);
-            json.WriteString("summary", SummaryFile);
-            json.WriteEndObject();
-            json.WriteStartObject("versions");
-            json.WriteString("bnn", typeof(SampleRun).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0");
-            json.WriteString("dotnet", Environment.Version.ToString());
-            json.WriteString("os", System.Runtime.InteropServices.RuntimeInformation.OSDescription);
-            json.WriteEndObject();
-            json.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(stream.ToArray());
-    }
-
-    private static void WriteNumberOrNull(Utf8JsonWriter json, string name, double value)
-    {
-        if (double.IsFinite(value)) json.WriteNumber(name, value);
-        else json.WriteNull(name);
+                    LikelihoodKind.Bernoulli => EnsembleLikelihood.Bernoulli,
+                    LikelihoodKind.Categorical => EnsembleLikelihood.Categorical,
+                    _ => EnsembleLikelihood.Normal,
+                },
+                FixedSigma = s.Sigma,
+                PriorScale = s.PriorScale,
+                Priors = s.Priors,
+                PriorScaling = model.Options.Priors.Scaling switch
+                {
+                    PriorScaling.FanIn => "fan-in",
+                    PriorScaling.Hierarchical => "hierarchical",
+                    _ => "fixed",
+                },
+                ParameterPriors = model.Graph.Parameters.Select((p, i) => (p.Name, Prior: model.Priors[i].ToString()))
+                    .ToDictionary(t => t.Name, t => t.Prior),
+                Chains = o.Chains,
+                Warmup = o.Warmup,
+                Draws = o.Draws,
+                TargetAccept = o.TargetAccept,
+                MaxDepth = o.MaxTreeDepth,
+                Metric = o.Metric == MetricKind.Dense ? "dense" : "diag",
+                MetricAdaptation = o.MetricAdaptation == MetricAdaptation.GradientBased ? "gradient" : "stan",
+                Init = s.Init.ToString().ToLowerInvariant(),
+            },
+            GradientEvaluations = result is null ? null : new GradientEvaluationCounts(result.GradientEvaluationsWarmup,
+                result.GradientEvaluationsSampling, result.GradientEvaluationsWarmup + result.GradientEvaluationsSampling),
+            Timing = result is null ? null : new RunTiming(result.WarmupSeconds, result.SamplingSeconds, result.TotalSeconds),
+            Divergences = result?.Divergences,
+            TreedepthSaturations = result?.TreeDepthSaturations,
+            Chains = result?.Chains.Select(c => new ChainRecord(c.Chain, c.StepSize, c.DrawsCompleted, c.Divergences, c.TreeDepthSaturations,
+                double.IsFinite(c.Ebfmi) ? c.Ebfmi : null, double.IsFinite(c.MeanAcceptStat) ? c.MeanAcceptStat : 0,
+                c.InverseMassDense ?? c.InverseMassDiagonal)).ToArray(),
+            SummaryThinning = summaryThinning,
+            Outputs = new RunOutputs(DrawsFile, SummaryFile),
+            Versions = new SoftwareVersions(
+                typeof(SampleRun).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0",
+                Environment.Version.ToString(),
+                System.Runtime.InteropServices.RuntimeInformation.OSDescription),
+        };
     }
 
     private static string Sha256Of(string path)

@@ -33,8 +33,14 @@ internal static class ImportProbe
     /// The exceptions <c>CliRunner.IsUserError</c> maps to exit code 2 with one line (the test project does not
     /// reference the CLI; this mirrors it).
     /// </summary>
-    public static bool IsUserError(Exception ex) => ex is InvalidDataException or ArgumentException
-        or NotSupportedException or FormatException or UnauthorizedAccessException or IOException;
+    public static bool IsUserError(Exception ex) => ex switch
+    {
+        IOException or UnauthorizedAccessException => true,
+        PlatformNotSupportedException => false,
+        InvalidDataException or NotSupportedException or FormatException =>
+            ex.TargetSite?.DeclaringType?.Assembly.GetName().Name?.StartsWith("Bnn.Onnx.", StringComparison.Ordinal) == true,
+        _ => false,
+    };
 
     public static ProbeResult Run(string path, ImportOptions? options = null)
     {
