@@ -40,8 +40,9 @@ public sealed record EnsembleOptions(
 /// standard deviation of the equally weighted mixture), otherwise the standard deviation of the probabilities.
 /// The per-member σ is stored as the initializer <see cref="SigmaInitializer"/> [S, 1, …, 1].
 /// </para>
-/// <para>Written as opset 17, IR version 8. Supported: the MLP operator set (see <see cref="SupportedOps"/>);
-/// anything else raises <see cref="NotSupportedException"/> naming the operator and node.</para>
+/// <para>Written as opset 17, IR version 8. Supported: the <see cref="OpStage.Ensemble"/> column of
+/// <see cref="OpCapabilities"/> (see <see cref="SupportedOps"/>); anything else raises
+/// <see cref="NotSupportedException"/> naming the operator and node.</para>
 /// </summary>
 public static class EnsembleBuilder
 {
@@ -55,18 +56,25 @@ public static class EnsembleBuilder
     /// <summary>Metadata key of the likelihood the members' outputs parameterise (read back by <see cref="EnsembleSession"/>).</summary>
     public const string LikelihoodKey = "bnn.likelihood";
 
+    /// <summary>Elementwise in their first input (Clip's bounds are scalars): shape and layout pass through.</summary>
     private static readonly HashSet<string> Unary =
     [
-        "Relu", "Sigmoid", "Tanh", "Softplus", "Softsign", "Elu", "Selu", "LeakyRelu", "HardSigmoid", "HardSwish",
-        "Celu", "ThresholdedRelu", "Exp", "Log", "Abs", "Neg", "Sqrt", "Erf", "Reciprocal", "Sin", "Cos", "Clip", "Cast",
+        "Relu", "Sigmoid", "Tanh", "Softplus", "Softsign", "Elu", "Selu", "LeakyRelu", "HardSigmoid", "Exp", "Log", "Abs",
+        "Neg", "Sqrt", "Erf", "Clip", "Cast",
     ];
 
-    private static readonly HashSet<string> Binary = ["Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "PRelu"];
+    /// <summary>Numpy-broadcasting binary operators.</summary>
+    private static readonly HashSet<string> Binary = ["Add", "Sub", "Mul", "Div", "Pow", "Less"];
 
-    /// <summary>The operators the builder rewrites.</summary>
-    public static IReadOnlyCollection<string> SupportedOps { get; } =
-        Unary.Concat(Binary).Concat(["Identity", "Dropout", "Gelu", "Mish", "MatMul", "Gemm", "Softmax", "LogSoftmax",
-            "Flatten", "Reshape", "Transpose", "Unsqueeze", "Squeeze", "BatchNormalization"]).Order().ToArray();
+    /// <summary>Numpy-broadcasting operators of any number of inputs, written pairwise.</summary>
+    private static readonly HashSet<string> Variadic = ["Sum", "Max", "Min"];
+
+    /// <summary>Operators whose form (axes or bounds as attribute or input, default axis) depends on the opset: always rewritten, never copied.</summary>
+    private static readonly HashSet<string> OpsetForms =
+        ["Clip", "Softmax", "LogSoftmax", "Squeeze", "Unsqueeze", "ReduceSum", "ReduceMean", "ReduceMax"];
+
+    /// <summary>The operators the builder rewrites: the <see cref="OpStage.Ensemble"/> column of <see cref="OpCapabilities"/>.</summary>
+    public static IReadOnlySet<string> SupportedOps => OpCapabilities.OpsFor(OpStage.Ensemble);
 
     /// <summary>
     /// Builds the ensemble for <paramref name="members"/> (constrained draws in <paramref name="layout"/> order).
@@ -88,13 +96,37 @@ public static class EnsembleBuilder
     }
 
     /// <summary>
+    /// Null when <paramref name="graph"/> can be written as an ensemble, else one line naming the node: the
+    /// <see cref="OpCapabilities"/> verdict on every node, then a one-member ensemble at the file's own weights is
+    /// built, which finds what only shapes rule out.
+    /// </summary>
+    public static string? Unsupported(OnnxGraph graph)
+    {
+        if (OpCapabilities.Unsupported(graph, OpStage.Ensemble) is string reason) return reason;
+        var layout = ParameterLayout.FromShapes(graph.Parameters.Select(p => (p.Name, p.Shape, BlockTransform.Identity, (string?)p.OnnxName)));
+        var member = graph.Parameters.SelectMany(p => p.Values).ToArray();
+        try
+        {
+            Build(graph, layout, [member], new EnsembleOptions(EnsembleLikelihood.Normal, FixedSigma: 1));
+            return null;
+        }
+        catch (Exception e) when (e is NotSupportedException or InvalidDataException or ArgumentException)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>
     /// A value of the rewritten graph: its name, whether it carries the member axis, and its rank without it.
     /// <see cref="Transposed"/> marks a stacked rank-2 value held feature-major, [S, features, batch], instead of
     /// [S, batch, features]: layers then run as [S,out,in] × [S,in,batch] and a bias broadcasts along the contiguous
     /// batch axis, which ONNX Runtime does far faster than along a short feature axis. Values return to the source
     /// layout (<c>Materialize</c>) before any operator that is not elementwise or a matrix product, and at the output.
+    /// <see cref="Shape"/> is the per-member shape when it is known whatever the batch (parameters, constants and what
+    /// Transpose, Reshape, Flatten, Squeeze, Unsqueeze, Concat and elementwise operators make of them), so a weight
+    /// reshaped on its way to a layer is reshaped per member; null otherwise.
     /// </summary>
-    private readonly record struct Value(string Name, bool Stacked, int Rank, bool Transposed = false);
+    private readonly record struct Value(string Name, bool Stacked, int Rank, bool Transposed = false, int[]? Shape = null);
 
     private sealed class GraphWriter
     {
@@ -105,13 +137,14 @@ public static class EnsembleBuilder
         private readonly ElementType _type;
         private readonly GraphProto _out = new() { Name = "bnn_ensemble" };
         private readonly Dictionary<string, Value> _values = new();
-        private readonly Dictionary<string, string> _producer = new(); // source value -> op type that produced it
         private readonly Dictionary<string, Parameter> _parameters;
         private readonly Dictionary<string, ParameterBlock> _blocks;
         private readonly HashSet<string> _emitted = new();
         private readonly Dictionary<string, ParameterBlock> _stackedBlock = new(); // stacked initializer -> its block
         private readonly Dictionary<string, (ElementType Type, int[] Shape, double[] Data)> _constant = new(); // unstacked initializer -> its values
         private readonly Dictionary<string, string> _materialized = new(); // feature-major value -> its batch-major copy
+        private readonly Dictionary<string, string> _transposeOf = new(); // stacked rank-2 Transpose output -> its input
+        private readonly Dictionary<string, string> _featureMajor = new(); // computed value -> its feature-major copy
         private int _counter;
 
         public GraphWriter(OnnxGraph graph, ParameterLayout layout, IReadOnlyList<double[]> members, EnsembleOptions options)
@@ -148,7 +181,6 @@ public static class EnsembleBuilder
             foreach (var node in _graph.Nodes)
             {
                 Rewrite(node);
-                foreach (var o in node.Outputs) _producer[o] = node.OpType;
             }
 
             var source = _graph.Outputs[0];
@@ -176,9 +208,21 @@ public static class EnsembleBuilder
             return model;
         }
 
-        /// <summary>Drops initializers no node reads (e.g. a weight used only in its pre-transposed form).</summary>
+        /// <summary>
+        /// Drops nodes whose outputs nothing reads (e.g. a Transpose of a weight whose untransposed form a
+        /// feature-major product used instead), then initializers no node reads (a weight used only pre-transposed).
+        /// </summary>
         private void PruneUnusedInitializers()
         {
+            var outputs = _out.Output.Select(o => o.Name).ToHashSet();
+            for (bool removed = true; removed;)
+            {
+                var read = _out.Node.SelectMany(n => n.Input).Concat(outputs).ToHashSet();
+                var dead = _out.Node.Where(n => !n.Output.Any(read.Contains)).ToList();
+                foreach (var n in dead) _out.Node.Remove(n);
+                removed = dead.Count > 0;
+            }
+
             var used = _out.Node.SelectMany(n => n.Input).ToHashSet();
             var unused = _out.Initializer.Where(t => !used.Contains(t.Name)).ToList();
             foreach (var t in unused) _out.Initializer.Remove(t);
@@ -266,8 +310,8 @@ public static class EnsembleBuilder
         private void Rewrite(Node node)
         {
             string where = $"{node.OpType} node '{node.Name}'";
-            if (node.Domain is not ("" or "ai.onnx"))
-                throw new NotSupportedException($"{where}: operator domain '{node.Domain}' is not supported in an ensemble");
+            if (OpCapabilities.Unsupported(node, _graph.Opset, OpStage.Ensemble) is string reason)
+                throw new NotSupportedException(reason);
             string op = node.OpType;
 
             if (op is "Identity" or "Dropout")
@@ -278,8 +322,8 @@ public static class EnsembleBuilder
 
             var inputs = node.Inputs.Select((n, i) => n.Length == 0 ? (Value?)null : Get(n, where)).ToArray();
             bool stacked = inputs.Any(v => v is { Stacked: true });
-            // Only elementwise operators and matrix products take feature-major values; everything else sees the source layout.
-            if (!(Unary.Contains(op) || Binary.Contains(op) || op is "MatMul" or "Gemm" or "Gelu" or "Mish"))
+            // Only elementwise operators, matrix products and Concat take feature-major values; everything else sees the source layout.
+            if (!(Unary.Contains(op) || Binary.Contains(op) || Variadic.Contains(op) || op is "MatMul" or "Gemm" or "Gelu" or "Where" or "CastLike" or "Concat"))
                 inputs = inputs.Select(v => v is Value x ? Materialize(x) : (Value?)null).ToArray();
 
             if (Unary.Contains(op))
@@ -287,30 +331,20 @@ public static class EnsembleBuilder
                 // Elementwise in the first input; Clip's min/max are scalars, which broadcast against any rank.
                 if (stacked && inputs.Skip(1).Any(v => v is { Stacked: true }))
                     throw new NotSupportedException($"{where}: sampled bounds are not supported");
-                var attrs = node.Attributes.Values.Select(ToProto).ToList();
-                if (op == "Clip" && _graph.Opset < 11)
-                    throw new NotSupportedException($"{where}: Clip before opset 11 is not supported");
                 var x0 = inputs[0]!.Value;
-                string y = UnaryOp(node, inputs.Select(v => v?.Name ?? "").ToArray(), attrs, where);
-                Set(node, y, x0.Stacked, x0.Rank, x0.Transposed);
+                string y = UnaryOp(node, inputs.Select(v => v?.Name ?? "").ToArray(), where);
+                Set(node, y, x0.Stacked, x0.Rank, x0.Transposed, x0.Shape);
                 return;
             }
 
-            if (!stacked && op is not ("Gelu" or "Mish" or "BatchNormalization"))
+            if (!stacked && !OpsetForms.Contains(op) && op is not ("Gelu" or "BatchNormalization"))
             {
-                // Member-independent: copy the node as is (attributes carry over; opset-specific forms are rewritten below).
-                if (op is "Unsqueeze" or "Squeeze")
-                {
-                    // fall through to the generic handling, which emits the opset-17 form
-                }
-                else
-                {
-                    var outs = node.Outputs.Select(_ => Fresh(op)).ToArray();
-                    _out.Node.Add(Node(op, inputs.Select(v => v?.Name ?? "").ToArray(), outs, node.Attributes.Values.Select(ToProto)));
-                    for (int i = 0; i < outs.Length; i++)
-                        _values[node.Outputs[i]] = new Value(outs[i], false, i == 0 ? OutputRank(node, inputs) : -1);
-                    return;
-                }
+                // Member-independent: copy the node as is (its form is the same at opset 17).
+                var outs = node.Outputs.Select(_ => Fresh(op)).ToArray();
+                _out.Node.Add(Node(op, inputs.Select(v => v?.Name ?? "").ToArray(), outs, node.Attributes.Values.Select(ToProto)));
+                for (int i = 0; i < outs.Length; i++)
+                    _values[node.Outputs[i]] = new Value(outs[i], false, i == 0 ? OutputRank(node, inputs) : -1);
+                return;
             }
 
             switch (op)
@@ -318,8 +352,29 @@ public static class EnsembleBuilder
                 case var _ when Binary.Contains(op):
                 {
                     if (inputs.Length != 2) throw new NotSupportedException($"{where}: only two inputs are supported");
-                    var y = Elementwise(op, inputs[0]!.Value, inputs[1]!.Value, where);
+                    _values[node.Outputs[0]] = Elementwise(op, inputs[0]!.Value, inputs[1]!.Value, where);
+                    return;
+                }
+                case var _ when Variadic.Contains(op):
+                {
+                    // Sum, Max and Min of any number of inputs, pairwise (numpy broadcasting is associative).
+                    string pairwise = op == "Sum" ? "Add" : op;
+                    var y = inputs[0]!.Value;
+                    foreach (var next in inputs.Skip(1)) y = Elementwise(pairwise, y, next!.Value, where);
                     _values[node.Outputs[0]] = y;
+                    return;
+                }
+                case "Where":
+                {
+                    _values[node.Outputs[0]] = Select(inputs[0]!.Value, inputs[1]!.Value, inputs[2]!.Value, where);
+                    return;
+                }
+                case "CastLike":
+                {
+                    // The output has the first input's shape and layout and the second's element type.
+                    var x = inputs[0]!.Value;
+                    var target = inputs[1]!.Value;
+                    Set(node, Emit("CastLike", [x.Name, target.Name]), x.Stacked, x.Rank, x.Transposed, x.Shape);
                     return;
                 }
                 case "MatMul":
@@ -362,13 +417,26 @@ public static class EnsembleBuilder
                     _values[node.Outputs[0]] = y;
                     return;
                 }
+                case "Concat":
+                {
+                    _values[node.Outputs[0]] = Concat(node, inputs.Select(v => v!.Value).ToArray(), where);
+                    return;
+                }
                 case "Softmax" or "LogSoftmax":
                 {
                     var x = inputs[0]!.Value;
                     long axis = node.GetInt("axis", _graph.Opset >= 13 ? -1 : 1);
-                    if (x.Rank < 0 || (axis < 0 ? axis + x.Rank : axis) != x.Rank - 1)
-                        throw new NotSupportedException($"{where}: only the last axis is supported (axis {axis}, rank {x.Rank})");
-                    Set(node, Emit(op, [x.Name], [Attr("axis", -1L)]), true, x.Rank);
+                    if (x.Rank < 0) throw new NotSupportedException($"{where}: the input rank must be known");
+                    if (axis < 0) axis += x.Rank;
+                    // Before opset 13 the input is coerced to 2-D at the axis; that equals a softmax over one axis only for the last.
+                    if (_graph.Opset < 13 && axis != x.Rank - 1)
+                        throw new NotSupportedException($"{where}: before opset 13 only the last axis is supported (axis {axis}, rank {x.Rank})");
+                    Set(node, Emit(op, [x.Name], [Attr("axis", axis + (x.Stacked ? 1 : 0))]), x.Stacked, x.Rank);
+                    return;
+                }
+                case "ReduceSum" or "ReduceMean" or "ReduceMax":
+                {
+                    _values[node.Outputs[0]] = Reduce(node, inputs, where);
                     return;
                 }
                 case "Gelu":
@@ -387,13 +455,7 @@ public static class EnsembleBuilder
                         inner = Erf(Emit("Mul", [x.Name, Scalar(1 / Math.Sqrt(2)).Name]));
                     }
                     var half = Emit("Mul", [x.Name, Scalar(0.5).Name]);
-                    Set(node, Emit("Mul", [half, Emit("Add", [inner, Scalar(1).Name])]), x.Stacked, x.Rank, x.Transposed);
-                    return;
-                }
-                case "Mish":
-                {
-                    var x = inputs[0]!.Value; // x·tanh(softplus(x)), opset 18
-                    Set(node, Emit("Mul", [x.Name, Emit("Tanh", [Softplus(x.Name)])]), x.Stacked, x.Rank, x.Transposed);
+                    Set(node, Emit("Mul", [half, Emit("Add", [inner, Scalar(1).Name])]), x.Stacked, x.Rank, x.Transposed, x.Shape);
                     return;
                 }
                 case "Flatten":
@@ -401,6 +463,14 @@ public static class EnsembleBuilder
                     var x = inputs[0]!.Value;
                     long axis = node.GetInt("axis", 1);
                     if (axis < 0 && x.Rank >= 0) axis += x.Rank;
+                    if (x.Shape is int[] known)
+                    {
+                        // A tensor of known shape (a weight on its way to a layer): [S, ∏ dims before axis, ∏ dims from axis].
+                        int outer = known.Take((int)axis).Aggregate(1, (p, d) => p * d);
+                        int inner = known.Skip((int)axis).Aggregate(1, (p, d) => p * d);
+                        Set(node, Emit("Reshape", [x.Name, Int64Constant([0, outer, inner])]), true, 2, shape: [outer, inner]);
+                        return;
+                    }
                     long[] shape = axis switch
                     {
                         0 => [0, 1, -1],
@@ -416,7 +486,7 @@ public static class EnsembleBuilder
                     var shape = ConstantInts(node.Inputs[1], where);
                     if (node.GetInt("allowzero", 0) != 0 && shape.Contains(0))
                         throw new NotSupportedException($"{where}: allowzero with a zero dimension is not supported");
-                    Set(node, Emit("Reshape", [x.Name, Int64Constant([0, .. shape])]), true, shape.Length);
+                    Set(node, Emit("Reshape", [x.Name, Int64Constant([0, .. shape])]), true, shape.Length, shape: ReshapedShape(x.Shape, shape));
                     return;
                 }
                 case "Transpose":
@@ -428,13 +498,18 @@ public static class EnsembleBuilder
                         if (x.Rank < 0) throw new NotSupportedException($"{where}: Transpose without perm needs a known rank");
                         perm = Enumerable.Range(0, x.Rank).Reverse().Select(i => (long)i).ToArray();
                     }
-                    Set(node, Emit("Transpose", [x.Name], [Attr("perm", new long[] { 0 }.Concat(perm.Select(p => p + 1)).ToArray())]), true, x.Rank);
+                    int[]? permuted = x.Shape is int[] s && s.Length == perm.Length ? perm.Select(p => s[p]).ToArray() : null;
+                    string y = Emit("Transpose", [x.Name], [Attr("perm", new long[] { 0 }.Concat(perm.Select(p => p + 1)).ToArray())]);
+                    if (perm is [1, 0]) _transposeOf[y] = x.Name;
+                    Set(node, y, true, x.Rank, shape: permuted);
                     return;
                 }
                 case "Unsqueeze" or "Squeeze":
                 {
                     var x = inputs[0]!.Value;
                     long[]? axes = node.GetInts("axes")?.ToArray() ?? (node.InputOrNull(1) is string a ? ConstantInts(a, where) : null);
+                    if (axes is null && op == "Squeeze" && x.Shape is int[] known)
+                        axes = Enumerable.Range(0, known.Length).Where(i => known[i] == 1).Select(i => (long)i).ToArray();
                     if (axes is null)
                     {
                         if (x.Stacked) throw new NotSupportedException($"{where}: Squeeze without axes is ambiguous once members are stacked");
@@ -443,12 +518,11 @@ public static class EnsembleBuilder
                     }
                     int outRank = x.Rank < 0 ? -1 : op == "Unsqueeze" ? x.Rank + axes.Length : x.Rank - axes.Length;
                     int refRank = op == "Unsqueeze" ? outRank : x.Rank;
-                    if (x.Stacked)
-                    {
-                        if (axes.Any(ax => ax < 0) && refRank < 0) throw new NotSupportedException($"{where}: negative axes need a known rank");
-                        axes = axes.Select(ax => (ax < 0 ? ax + refRank : ax) + 1).ToArray();
-                    }
-                    Set(node, Emit(op, [x.Name, Int64Constant(axes)]), x.Stacked, outRank);
+                    if (axes.Any(ax => ax < 0) && refRank < 0) throw new NotSupportedException($"{where}: negative axes need a known rank");
+                    axes = axes.Select(ax => ax < 0 ? ax + refRank : ax).ToArray();
+                    int[]? shape = x.Shape is int[] s ? SqueezedShape(s, axes, op == "Unsqueeze") : null;
+                    if (x.Stacked) axes = axes.Select(ax => ax + 1).ToArray();
+                    Set(node, Emit(op, [x.Name, Int64Constant(axes)]), x.Stacked, outRank, shape: shape);
                     return;
                 }
                 case "BatchNormalization":
@@ -477,25 +551,125 @@ public static class EnsembleBuilder
                     return;
                 }
                 default:
-                    throw new NotSupportedException(
-                        $"{where}: operator {op} is not supported in an ensemble (supported: {string.Join(", ", SupportedOps)})");
+                    throw new NotSupportedException($"{where}: operator {op} has no rewrite in the ensemble builder");
             }
         }
 
-        private static int OutputRank(Node node, Value?[] inputs)
+        private int OutputRank(Node node, Value?[] inputs)
         {
             int r0 = inputs.Length > 0 && inputs[0] is Value v ? v.Rank : -1;
             return node.OpType switch
             {
-                var op when Unary.Contains(op) || op is "Softmax" or "LogSoftmax" or "Transpose" => r0,
-                var op when Binary.Contains(op) => inputs.Max(i => i?.Rank ?? -1),
+                "Reshape" => node.InputOrNull(1) is string shape && _graph.Constants.TryGetValue(shape, out var t) ? t.Size : -1,
+                var op when Unary.Contains(op) || op is "Transpose" or "Concat" or "CastLike" => r0,
+                var op when Binary.Contains(op) || Variadic.Contains(op) || op == "Where" =>
+                    inputs.Any(i => i is null or { Rank: < 0 }) ? -1 : inputs.Max(i => i!.Value.Rank),
                 "MatMul" or "Gemm" or "Flatten" => 2,
                 _ => -1,
             };
         }
 
-        private void Set(Node node, string name, bool stacked, int rank, bool transposed = false) =>
-            _values[node.Outputs[0]] = new Value(name, stacked, rank, transposed);
+        private void Set(Node node, string name, bool stacked, int rank, bool transposed = false, int[]? shape = null) =>
+            _values[node.Outputs[0]] = new Value(name, stacked, rank, transposed, shape);
+
+        /// <summary>The shape after Reshape to <paramref name="target"/> (0 copies a dimension, −1 takes the rest); null when the input shape is unknown.</summary>
+        private static int[]? ReshapedShape(int[]? shape, long[] target)
+        {
+            if (shape is null) return null;
+            var result = target.Select((t, i) => t == 0 && i < shape.Length ? shape[i] : (int)t).ToArray();
+            int infer = Array.IndexOf(result, -1);
+            if (infer >= 0)
+            {
+                int known = result.Where((d, i) => i != infer).Aggregate(1, (p, d) => p * d);
+                result[infer] = known == 0 ? 0 : shape.Aggregate(1, (p, d) => p * d) / known;
+            }
+            return result;
+        }
+
+        /// <summary>The shape after Unsqueeze (unit axes at <paramref name="axes"/> of the output) or Squeeze (<paramref name="axes"/> of the input removed).</summary>
+        private static int[] SqueezedShape(int[] shape, long[] axes, bool unsqueeze)
+        {
+            if (!unsqueeze) return shape.Where((_, i) => !axes.Contains(i)).ToArray();
+            var result = new List<int>(shape);
+            foreach (long ax in axes.Order()) result.Insert((int)ax, 1);
+            return result.ToArray();
+        }
+
+        /// <summary>
+        /// Where(condition, a, b) with numpy broadcasting of all three. With a feature-major operand and every rank ≤ 2,
+        /// all three go feature-major; otherwise they return to the source layout and stacked ones line up their member axes.
+        /// </summary>
+        private Value Select(Value condition, Value a, Value b, string where)
+        {
+            Value[] operands = [condition, a, b];
+            bool stacked = operands.Any(v => v.Stacked);
+            if (operands.Any(v => v.Transposed) && operands.All(v => v.Rank is >= 0 and <= 2))
+                return new Value(Emit("Where", operands.Select(FeatureMajorOperand).ToArray()), true, 2, true);
+            operands = operands.Select(Materialize).ToArray();
+            if (operands.Any(v => v.Rank < 0)) throw new NotSupportedException($"{where}: operand ranks must be known");
+            int rank = operands.Max(v => v.Rank);
+            return new Value(Emit("Where", operands.Select(v => Lift(v, rank)).ToArray()), stacked, rank);
+        }
+
+        /// <summary>
+        /// Concat along one axis. Member-independent inputs are repeated along the member axis (Expand to [S, 1, …])
+        /// so all inputs have it. A feature-major input of a rank-2 concatenation along the features keeps the result
+        /// feature-major: the inputs are joined as [S, features, batch] along axis 1.
+        /// </summary>
+        private Value Concat(Node node, Value[] inputs, string where)
+        {
+            int rank = inputs[0].Rank;
+            if (rank < 0 || inputs.Any(v => v.Rank != rank)) throw new NotSupportedException($"{where}: input ranks must be known and equal");
+            long axis = node.GetInt("axis", 1);
+            if (axis < 0) axis += rank;
+            bool stacked = inputs.Any(v => v.Stacked);
+            if (rank == 2 && axis == 1 && inputs.Any(v => v.Transposed))
+            {
+                var parts = inputs.Select(v => Repeated(FeatureMajorOperand(v), v.Stacked)).ToArray();
+                return new Value(Emit("Concat", parts, [Attr("axis", 1L)]), true, 2, true);
+            }
+            var names = inputs.Select(Materialize).Select(v => stacked ? Repeated(v.Name, v.Stacked) : v.Name).ToArray();
+            int[]? shape = inputs.All(v => v.Shape is not null)
+                ? inputs[0].Shape!.Select((d, i) => i == axis ? inputs.Sum(v => v.Shape![i]) : d).ToArray()
+                : null;
+            return new Value(Emit("Concat", names, [Attr("axis", axis + (stacked ? 1 : 0))]), stacked, rank, false, shape);
+        }
+
+        /// <summary>A member-independent value with a member axis in front, repeated S times; a stacked value as is.</summary>
+        private string Repeated(string name, bool stacked)
+        {
+            if (stacked) return name;
+            var unit = Emit("Unsqueeze", [name, Int64Constant([0])]);
+            var shape = Emit("Concat", [Int64Constant([S]), Emit("Shape", [unit], [Attr("start", 1L)])], [Attr("axis", 0L)]);
+            return Emit("Expand", [unit, shape]);
+        }
+
+        /// <summary>
+        /// ReduceSum, ReduceMean and ReduceMax with their axes in either form (attribute before opsets 13 / 18, input
+        /// after), written in the opset-17 forms: ReduceSum takes axes as an input, the others as an attribute. With
+        /// stacked members the axes move one place right; reducing over every axis leaves the member axis alone.
+        /// </summary>
+        private Value Reduce(Node node, Value?[] inputs, string where)
+        {
+            var x = inputs[0]!.Value;
+            string op = node.OpType;
+            long[]? axes = node.GetInts("axes")?.ToArray() ?? (node.InputOrNull(1) is string a ? ConstantInts(a, where) : null);
+            bool keep = node.GetInt("keepdims", 1) != 0;
+            if (axes is { Length: 0 } && node.GetInt("noop_with_empty_axes", 0) != 0) return x;
+            if (axes is null or { Length: 0 })
+            {
+                if (x.Rank < 0) throw new NotSupportedException($"{where}: reducing every axis needs a known rank");
+                axes = Enumerable.Range(0, x.Rank).Select(i => (long)i).ToArray();
+            }
+            if (axes.Any(ax => ax < 0) && x.Rank < 0) throw new NotSupportedException($"{where}: negative axes need a known rank");
+            axes = axes.Select(ax => ax < 0 ? ax + x.Rank : ax).Distinct().ToArray();
+            int rank = x.Rank < 0 ? -1 : keep ? x.Rank : x.Rank - axes.Length;
+            var shifted = axes.Select(ax => ax + (x.Stacked ? 1 : 0)).ToArray();
+            string y = op == "ReduceSum"
+                ? Emit(op, [x.Name, Int64Constant(shifted)], [Attr("keepdims", keep ? 1L : 0L)])
+                : Emit(op, [x.Name], [Attr("axes", shifted), Attr("keepdims", keep ? 1L : 0L)]);
+            return new Value(y, x.Stacked, rank);
+        }
 
         /// <summary>
         /// softplus(x) = max(x, 0) + log1p(e^−|x|), written as Relu(x) − Log(Sigmoid(|x|)) for float ensembles:
@@ -511,15 +685,22 @@ public static class EnsembleBuilder
         }
 
         /// <summary>
-        /// An elementwise operator of the source graph. Softplus is always written out (<see cref="Softplus"/>). ONNX
-        /// Runtime's CPU provider has float-only kernels for Softplus, Softsign, Elu, Selu, HardSigmoid, Erf, Celu,
-        /// HardSwish and ThresholdedRelu, so a float64 ensemble writes the first five out in double from operators it
-        /// has, runs Erf in float32 between two Casts (it has no short exact form), and refuses the last three.
+        /// An elementwise operator of the source graph. Softplus is always written out (<see cref="Softplus"/>); Clip's
+        /// bounds, attributes before opset 11, become inputs. ONNX Runtime's CPU provider has float-only kernels for
+        /// Softplus, Softsign, Elu, Selu, HardSigmoid and Erf, so a float64 ensemble writes the first five out in double
+        /// from operators it has and runs Erf in float32 between two Casts (it has no short exact form).
         /// </summary>
-        private string UnaryOp(Node node, string[] inputs, List<AttributeProto> attrs, string where)
+        private string UnaryOp(Node node, string[] inputs, string where)
         {
             string op = node.OpType, x = inputs[0];
             if (op == "Softplus") return Softplus(x);
+            if (op == "Clip" && _graph.Opset < 11)
+            {
+                string Bound(string name, double fallback) =>
+                    node.Attributes.ContainsKey(name) ? Scalar(node.GetFloat(name, fallback)).Name : "";
+                return Emit("Clip", [x, Bound("min", double.NegativeInfinity), Bound("max", double.PositiveInfinity)]);
+            }
+            var attrs = node.Attributes.Values.Select(ToProto).ToList();
             if (_type != ElementType.Double) return Emit(op, inputs, attrs);
             switch (op)
             {
@@ -536,8 +717,6 @@ public static class EnsembleBuilder
                 }
                 case "Erf":
                     return Erf(x);
-                case "Celu" or "HardSwish" or "ThresholdedRelu":
-                    throw new NotSupportedException($"{where}: ONNX Runtime has no float64 {op} kernel; export the ensemble as float32");
                 default:
                     return Emit(op, inputs, attrs);
             }
@@ -592,13 +771,13 @@ public static class EnsembleBuilder
         {
             if (a.Transposed || b.Transposed)
             {
-                if (a.Rank is >= 0 and <= 2 && b.Rank is >= 0 and <= 2 && !(op == "PRelu" && b.Rank > a.Rank))
+                if (a.Rank is >= 0 and <= 2 && b.Rank is >= 0 and <= 2)
                     return new Value(Emit(op, [FeatureMajorOperand(a), FeatureMajorOperand(b)]), true, 2, true);
                 a = Materialize(a);
                 b = Materialize(b);
             }
             var name = BinaryOp(op, a, b, where, out int rank);
-            return new Value(name, a.Stacked || b.Stacked, rank);
+            return new Value(name, a.Stacked || b.Stacked, rank, Shape: BroadcastShape(a.Shape, b.Shape));
         }
 
         /// <summary>
@@ -609,6 +788,7 @@ public static class EnsembleBuilder
         private string FeatureMajorOperand(Value v)
         {
             if (v.Transposed || v.Rank == 0 && !v.Stacked) return v.Name;
+            if (v.Rank == 2 && _transposeOf.TryGetValue(v.Name, out var untransposed)) return untransposed; // (wᵀ)ᵀ = w
             if (v.Rank == 0) return Emit("Unsqueeze", [v.Name, Int64Constant([1, 2])]); // [S] → [S,1,1]
             if (v.Stacked && _stackedBlock.TryGetValue(v.Name, out var block))
                 return v.Rank == 1 ? StackedInitializer(block, transposeLast: false, unitAxis: true) : StackedInitializer(block, transposeLast: true);
@@ -616,8 +796,10 @@ public static class EnsembleBuilder
                 return v.Rank == 1
                     ? ConstantInitializer($"bnn_{v.Name}_col", c.Type, [c.Shape[0], 1], c.Data)
                     : ConstantInitializer($"bnn_{v.Name}_T", c.Type, [c.Shape[1], c.Shape[0]], Transposed(c.Data, c.Shape[0], c.Shape[1]));
-            if (v.Rank == 1) return Emit("Unsqueeze", [v.Name, Int64Constant([v.Stacked ? 2 : 1])]);
-            return Emit("Transpose", [v.Name], [Attr("perm", v.Stacked ? new long[] { 0, 2, 1 } : [1, 0])]);
+            if (_featureMajor.TryGetValue(v.Name, out var arranged)) return arranged;
+            return _featureMajor[v.Name] = v.Rank == 1
+                ? Emit("Unsqueeze", [v.Name, Int64Constant([v.Stacked ? 2 : 1])])
+                : Emit("Transpose", [v.Name], [Attr("perm", v.Stacked ? new long[] { 0, 2, 1 } : [1, 0])]);
         }
 
         /// <summary>The rewritten value for a source value name: a graph input, a node output, a parameter or a constant.</summary>
@@ -626,16 +808,16 @@ public static class EnsembleBuilder
             if (_values.TryGetValue(name, out var v)) return v;
             if (_blocks.TryGetValue(name, out var block))
             {
-                v = new Value(StackedInitializer(block, transposeLast: false), true, block.Shape.Length);
+                v = new Value(StackedInitializer(block, transposeLast: false), true, block.Shape.Length, Shape: block.Shape);
             }
             else if (_parameters.TryGetValue(name, out var p))
             {
-                v = new Value(ConstantInitializer(name, _type, p.Shape, p.Values), false, p.Shape.Length);
+                v = new Value(ConstantInitializer(name, _type, p.Shape, p.Values), false, p.Shape.Length, Shape: p.Shape);
             }
             else if (_graph.Constants.TryGetValue(name, out var t))
             {
                 var type = t.SourceType is ElementType.Float or ElementType.Double or ElementType.Float16 or ElementType.BFloat16 ? _type : t.SourceType;
-                v = new Value(ConstantInitializer(name, type, t.Shape, t.Data), false, t.Shape.Length);
+                v = new Value(ConstantInitializer(name, type, t.Shape, t.Data), false, t.Shape.Length, Shape: t.Shape);
             }
             else
             {
@@ -707,8 +889,21 @@ public static class EnsembleBuilder
                 throw new NotSupportedException($"{where}: operand ranks must be known");
             }
             rank = Math.Max(a.Rank, b.Rank);
-            if (op == "PRelu" && b.Rank > a.Rank) throw new NotSupportedException($"{where}: PRelu slope has a higher rank than its input");
             return Emit(op, [Lift(a, rank), Lift(b, rank)]);
+        }
+
+        /// <summary>The numpy broadcast of two known shapes; null when either is unknown.</summary>
+        private static int[]? BroadcastShape(int[]? a, int[]? b)
+        {
+            if (a is null || b is null) return null;
+            int rank = Math.Max(a.Length, b.Length);
+            var result = new int[rank];
+            for (int i = 0; i < rank; i++)
+            {
+                int da = i < rank - a.Length ? 1 : a[i - (rank - a.Length)], db = i < rank - b.Length ? 1 : b[i - (rank - b.Length)];
+                result[i] = da == 1 ? db : da;
+            }
+            return result;
         }
 
         /// <summary>Batched MatMul: [S,…,N,in] × [S,…,in,out]. Unstacked operands of rank above 2 get a unit member axis.</summary>

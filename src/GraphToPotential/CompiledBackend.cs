@@ -11,14 +11,8 @@ namespace Bnn.Onnx.GraphToPotential;
 /// </summary>
 public sealed class CompiledBackend : IPotentialBackendFactory
 {
-    /// <summary>The ONNX ops (default domain) the compiled backend claims, with the forms noted in <c>ProgramBuilder</c>.</summary>
-    public static IReadOnlySet<string> SupportedOps { get; } = new SortedSet<string>(StringComparer.Ordinal)
-    {
-        "Abs", "Add", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Div", "Dropout", "Elu", "Erf", "Exp",
-        "Flatten", "Gelu", "Gemm", "HardSigmoid", "Identity", "LeakyRelu", "Log", "LogSoftmax", "MatMul", "Mul", "Neg",
-        "Pow", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Selu", "Shape", "Sigmoid", "Softmax", "Softplus", "Softsign",
-        "Sqrt", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
-    };
+    /// <summary>The ONNX ops (default domain) the compiled backend claims: the <see cref="OpStage.CompiledBackend"/> column of <see cref="OpCapabilities"/>.</summary>
+    public static IReadOnlySet<string> SupportedOps => OpCapabilities.OpsFor(OpStage.CompiledBackend);
 
     /// <summary>Row count used to check coverage and infer shapes (a prime, so no other dimension is mistaken for the batch).</summary>
     private const int ProbeRows = 97;
@@ -27,9 +21,7 @@ public sealed class CompiledBackend : IPotentialBackendFactory
 
     public string? Unsupported(OnnxGraph graph)
     {
-        foreach (var node in graph.Nodes)
-            if (!SupportedOps.Contains(node.OpType) || (node.Domain.Length > 0 && node.Domain != "ai.onnx"))
-                return $"op {node.OpType} (node '{ProgramBuilder<double>.NodeLabel(node)}') is not supported by the compiled CPU backend";
+        if (OpCapabilities.Unsupported(graph, OpStage.CompiledBackend) is string reason) return reason;
         if (graph.Inputs.Count != 1)
             return $"the graph has {graph.Inputs.Count} data inputs; one input with the batch on axis 0 is supported";
         try

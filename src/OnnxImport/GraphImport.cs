@@ -504,7 +504,8 @@ internal sealed class GraphImport
     /// <summary>
     /// The stored tensor a value is, directly or through nodes that keep it a function of that tensor alone:
     /// Identity, a floating Cast (float16 weights cast up to float32 are still the weights), Transpose, Reshape,
-    /// Flatten, Squeeze, Unsqueeze, and Mul or Div by a one-element constant. Null when the value is computed
+    /// Flatten, Squeeze, Unsqueeze, and Mul or Div by a constant that keeps its shape (a one-element constant, or a
+    /// smaller one that broadcasts into the stored tensor's shape). Null when the value is computed
     /// from data (or from more than one stored tensor).
     /// </summary>
     private TensorPath? Trace(string value, Dictionary<string, Node> producerOp)
@@ -531,16 +532,32 @@ internal sealed class GraphImport
             case "Cast":
                 return ElementTypes.IsFloating((ElementType)node.GetInt("to", 0)) ? first : null;
             case "Mul" when node.Inputs.Count == 2:
-                return IsScalarConstant(node.InputOrNull(1)) ? first
-                    : IsScalarConstant(first) ? node.InputOrNull(1) : null;
+                return ScalesOther(node.InputOrNull(1), first) ? first
+                    : ScalesOther(first, node.InputOrNull(1)) ? node.InputOrNull(1) : null;
             case "Div" when node.Inputs.Count == 2:
-                return IsScalarConstant(node.InputOrNull(1)) ? first : null;
+                return ScalesOther(node.InputOrNull(1), first) ? first : null;
             default:
                 return null;
         }
     }
 
-    private bool IsScalarConstant(string? value) => value is not null && tensors.TryGetValue(value, out var t) && t.Size == 1;
+    /// <summary>
+    /// True when <paramref name="factor"/> is a constant that scales <paramref name="other"/> without changing its
+    /// shape: a one-element constant, or (when <paramref name="other"/> is itself a stored tensor) a smaller constant
+    /// that broadcasts into its shape, such as a per-column scale.
+    /// </summary>
+    private bool ScalesOther(string? factor, string? other)
+    {
+        if (factor is null || other is null || !tensors.TryGetValue(factor, out var c)) return false;
+        if (c.Size == 1) return true;
+        if (!tensors.TryGetValue(other, out var w) || c.Size >= w.Size || c.Shape.Length > w.Shape.Length) return false;
+        for (int i = 1; i <= c.Shape.Length; i++)
+        {
+            int cd = c.Shape[^i], wd = w.Shape[^i];
+            if (cd != 1 && cd != wd) return false;
+        }
+        return true;
+    }
 
     /// <summary>True when a Transpose exchanges the last two axes (its default, reversing, perm does for a matrix).</summary>
     private static bool SwapsLastTwoAxes(Node transpose)

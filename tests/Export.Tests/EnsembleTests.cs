@@ -158,23 +158,6 @@ public sealed class EnsembleTests : IDisposable
     }
 
     [Fact]
-    public void Given_an_unsupported_operator_Then_the_error_names_the_op_and_node()
-    {
-        var model = TestModels.Regression();
-        var topK = new NodeProto { OpType = "Sum", Name = "sum_1" };
-        topK.Input.Add("a1");
-        topK.Output.Add("a1n");
-        model.Graph.Node.Insert(2, topK);
-        model.Graph.Node[3].Input[0] = "a1n";
-        var graph = TestModels.Import(model);
-        var layout = TestModels.Layout(graph, withSigma: true);
-        var ex = Assert.Throws<NotSupportedException>(() =>
-            EnsembleBuilder.Build(graph, layout, TestModels.Draws(graph, layout, 2, 1), new EnsembleOptions(EnsembleLikelihood.Normal)));
-        Assert.Contains("Sum", ex.Message);
-        Assert.Contains("sum_1", ex.Message);
-    }
-
-    [Fact]
     public void Given_draws_in_chains_Then_members_are_thinned_evenly_in_chain_draw_order()
     {
         var picked = MemberSelection.Thin([4, 4, 2], 5, out double thinning);
@@ -209,6 +192,10 @@ public sealed class EnsembleTests : IDisposable
         ("models/binary_logit_pytorch.onnx", "bernoulli"),
         ("models/multiclass_logits_pytorch.onnx", "categorical"),
         ("models/multiclass_softmax_pytorch.onnx", "categorical"),
+        ("models/skip_regressor_op13.onnx", "normal"),
+        ("models/skip_regressor_op17.onnx", "normal"),
+        ("models/skip_classifier_op13.onnx", "categorical"),
+        ("models/skip_classifier_op17.onnx", "categorical"),
         ("shared/onnx/pytorch/nested_encoder_head_op17.onnx", "normal"),
         ("shared/onnx/pytorch/clf_softmax_op17.onnx", "categorical"),
         ("shared/onnx/jax2onnx/my_callable.onnx", "normal"),

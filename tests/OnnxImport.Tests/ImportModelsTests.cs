@@ -185,6 +185,10 @@ public class ImportModelsTests
         { "step_mlp_op17_folded", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 8 * 16 + 16 + 16 + 1 },
         { "step_mlp_op17_unfolded", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 8 * 16 + 16 + 16 + 1 },
         { "weight_paths_pytorch", ["w1", "b1", "w2", "b2"], 128 + 16 + 16 + 1 },
+        { "skip_regressor_op13", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 6 + 6 + 7 + 1 },
+        { "skip_regressor_op17", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 6 + 6 + 7 + 1 },
+        { "skip_classifier_op13", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 4 * 8 + 8 + 12 * 3 + 3 },
+        { "skip_classifier_op17", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 4 * 8 + 8 + 12 * 3 + 3 },
     };
 
     [Theory]

@@ -55,6 +55,7 @@ internal static class ReferenceForward
                 "Squeeze" => Squeeze(In(0), Axes()),
                 "Unsqueeze" => Unsqueeze(In(0), Axes()!),
                 "Softmax" => Softmax(In(0)),
+                "Concat" when node.GetInt("axis", 0) is 1 or -1 => Concat(node.Inputs.Select(i => values[i]).ToArray()),
                 "BatchNormalization" => BatchNorm(In(0), In(1), In(2), In(3), In(4), node.GetFloat("epsilon", 1e-5)),
                 "Gelu" => node.GetString("approximate") == "tanh"
                     ? Map(In(0), x => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))))
@@ -139,6 +140,20 @@ internal static class ReferenceForward
         return rank >= 1 && broadcast[..^1].Aggregate(1, (p, d) => p * d) == rows && broadcast[^1] == cols
             ? new Mat(broadcast, data)
             : new Mat(rows, cols, data);
+    }
+
+    /// <summary>Matrices with the same rows side by side (Concat along axis 1).</summary>
+    private static Mat Concat(Mat[] parts)
+    {
+        int rows = parts[0].Rows, cols = parts.Sum(m => m.Cols);
+        var data = new double[rows * cols];
+        for (int r = 0; r < rows; r++)
+        {
+            int at = 0;
+            foreach (var m in parts)
+                for (int c = 0; c < m.Cols; c++) data[r * cols + at++] = m[r, c];
+        }
+        return new Mat(rows, cols, data);
     }
 
     private static Mat Map(Mat a, Func<double, double> op) => a with { Data = a.Data.Select(op).ToArray() };

@@ -2,14 +2,25 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Bnn.Onnx.Export;
 using Bnn.Onnx.OnnxImport;
 using Spectre.Console;
 
 namespace Bnn.Onnx.Cli.Commands;
 
+/// <summary>One stage of the workflow and whether it takes the model: a one-line reason when it does not.</summary>
+/// <param name="Stage"><c>cpu</c>, <c>torch</c> (the sampling backends), <c>ensemble</c> or <c>member_files</c> (the exports).</param>
+/// <param name="Command">The command that uses the stage.</param>
+/// <param name="Reason">Null when the stage supports the model.</param>
+public sealed record StageSupport(string Stage, string Command, string? Reason)
+{
+    public bool Supported => Reason is null;
+}
+
 /// <summary>
 /// <c>bnn import MODEL.onnx [--json]</c>: reads the model and shows what the posterior will be placed over:
-/// producer, IR and opset, inputs and outputs, the op sequence, and every parameter with its prior.
+/// producer, IR and opset, inputs and outputs, the op sequence, every parameter with its prior, and which sampling
+/// backends and exports support the model (each backend's own check, and a trial build of the ensemble).
 /// </summary>
 public static class ImportCommand
 {
@@ -26,20 +37,40 @@ public static class ImportCommand
         command.SetAction(int (parseResult) =>
         {
             var graph = OnnxImporter.Import(parseResult.GetValue(model)!);
+            var support = Support(graph);
             if (parseResult.GetValue(json))
-                Console.Out.WriteLine(ToJson(graph));
+                Console.Out.WriteLine(ToJson(graph, support));
             else
-                WriteReport(graph, AnsiConsole.Console);
+                WriteReport(graph, AnsiConsole.Console, support);
             return 0;
         });
         return command;
     }
 
     /// <summary>
-    /// <c>{"inputs":[{"name","dtype","shape"}],"outputs":[…],"ops":[…],"parameters":[{"name","onnx_name","shape",
-    /// "size","prior"}],"total_parameters":N}</c>; symbolic dimensions are strings, unknown ones <c>"?"</c>.
+    /// Whether each sampling backend of this build (<see cref="Backends.All"/>, by its own check of the graph) and each
+    /// export (<see cref="EnsembleBuilder.Unsupported"/>, the member files' column of <see cref="OpCapabilities"/>)
+    /// supports <paramref name="graph"/>, in that order.
     /// </summary>
-    public static string ToJson(OnnxGraph graph)
+    public static IReadOnlyList<StageSupport> Support(OnnxGraph graph)
+    {
+        var stages = Backends.All.Select(b => new StageSupport(b.Name, $"bnn sample --backend {b.Name}", b.Unsupported(graph))).ToList();
+        if (stages.All(s => s.Stage != "torch"))
+            stages.Add(new StageSupport("torch", "bnn sample --backend torch", "this build has no TorchSharp backend"));
+        stages.Add(new StageSupport("ensemble", "bnn export", EnsembleBuilder.Unsupported(graph)));
+        stages.Add(new StageSupport("member_files", "bnn export --members-dir", OpCapabilities.Unsupported(graph, OpStage.MemberFiles)));
+        return stages;
+    }
+
+    /// <summary>
+    /// <c>{"inputs":[{"name","dtype","shape"}],"outputs":[…],"ops":[…],"parameters":[{"name","onnx_name","shape",
+    /// "size","prior"}],"total_parameters":N,"support":[{"stage","command","supported","reason"}]}</c>; symbolic
+    /// dimensions are strings, unknown ones <c>"?"</c>; <c>reason</c> is null where the stage supports the model.
+    /// </summary>
+    public static string ToJson(OnnxGraph graph) => ToJson(graph, Support(graph));
+
+    /// <inheritdoc cref="ToJson(OnnxGraph)"/>
+    public static string ToJson(OnnxGraph graph, IReadOnlyList<StageSupport> support)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -65,6 +96,18 @@ public static class ImportCommand
             }
             w.WriteEndArray();
             w.WriteNumber("total_parameters", graph.TotalParameters);
+            w.WriteStartArray("support");
+            foreach (var stage in support)
+            {
+                w.WriteStartObject();
+                w.WriteString("stage", stage.Stage);
+                w.WriteString("command", stage.Command);
+                w.WriteBoolean("supported", stage.Supported);
+                if (stage.Reason is null) w.WriteNull("reason");
+                else w.WriteString("reason", stage.Reason);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());
@@ -91,7 +134,10 @@ public static class ImportCommand
     }
 
     /// <summary>The human-readable report.</summary>
-    public static void WriteReport(OnnxGraph graph, IAnsiConsole console)
+    public static void WriteReport(OnnxGraph graph, IAnsiConsole console) => WriteReport(graph, console, Support(graph));
+
+    /// <inheritdoc cref="WriteReport(OnnxGraph, IAnsiConsole)"/>
+    public static void WriteReport(OnnxGraph graph, IAnsiConsole console, IReadOnlyList<StageSupport> support)
     {
         string producer = graph.Producer.Length == 0 ? "(unnamed producer)" : $"{graph.Producer} {graph.ProducerVersion}".Trim();
         string opsets = string.Join(", ", graph.Opsets.Select(o => o.Key.Length == 0 ? $"opset {o.Value}" : $"{o.Key} {o.Value}"));
@@ -116,6 +162,14 @@ public static class ImportCommand
         }
         table.AddRow("[bold]total[/]", "", "", $"[bold]{graph.TotalParameters.ToString(CultureInfo.InvariantCulture)}[/]", "");
         console.Write(table);
+
+        console.MarkupLine("supported by:");
+        foreach (var stage in support)
+        {
+            string verdict = stage.Supported ? "[green]yes[/]" : "[red]no[/] ";
+            string reason = stage.Reason is null ? "" : $": {Markup.Escape(stage.Reason)}";
+            console.MarkupLine($"  {verdict} {Markup.Escape(stage.Stage),-12} {Markup.Escape(stage.Command)}{reason}");
+        }
     }
 
     private static string Shape(ValueInfo v) => $"[{string.Join(",", v.Shape)}]";

@@ -53,29 +53,11 @@ internal sealed class OpInputs
 /// </summary>
 internal static class TorchOps
 {
-    /// <summary>Every default-domain op this backend evaluates.</summary>
-    public static readonly IReadOnlySet<string> Supported = new SortedSet<string>(StringComparer.Ordinal)
-    {
-        "Abs", "Add", "BatchNormalization", "Cast", "CastLike", "Clip", "Concat", "Constant", "Div", "Dropout",
-        "Elu", "Erf", "Exp", "Flatten", "Gelu", "Gemm", "HardSigmoid", "Identity", "LeakyRelu", "Less", "Log",
-        "LogSoftmax", "MatMul", "Max", "Min", "Mul", "Neg", "Pow", "ReduceMax", "ReduceMean", "ReduceSum", "Relu",
-        "Reshape", "Selu", "Sigmoid", "Softmax", "Softplus", "Softsign", "Sqrt", "Squeeze", "Sub", "Sum", "Tanh",
-        "Transpose", "Unsqueeze", "Where",
-    };
+    /// <summary>Every default-domain op this backend evaluates: the <see cref="OpStage.TorchBackend"/> column of <see cref="OpCapabilities"/>.</summary>
+    public static IReadOnlySet<string> Supported => OpCapabilities.OpsFor(OpStage.TorchBackend);
 
-    /// <summary>Null when the node can run here, else a one-line reason.</summary>
-    public static string? Unsupported(Node node)
-    {
-        if (node.Domain is not ("" or "ai.onnx"))
-            return $"node '{node.Name}' ({node.Domain}.{node.OpType}): ops outside the default ONNX domain are not supported by the TorchSharp backend";
-        if (!Supported.Contains(node.OpType))
-            return $"node '{node.Name}' ({node.OpType}): op not supported by the TorchSharp backend (supported: {string.Join(", ", Supported)})";
-        if (node.OpType == "BatchNormalization" && node.GetInt("training_mode", 0) != 0)
-            return $"node '{node.Name}' (BatchNormalization): training_mode=1 is not supported; export the model in eval mode";
-        if (node.OpType == "Gelu" && node.GetString("approximate") is string a && a is not ("none" or "tanh"))
-            return $"node '{node.Name}' (Gelu): approximate='{a}' is not one of none, tanh";
-        return null;
-    }
+    /// <summary>Null when the node can run here, else a one-line reason (the op and its attribute limits, from <see cref="OpCapabilities"/>).</summary>
+    public static string? Unsupported(Node node) => OpCapabilities.Unsupported(node, opset: 0, OpStage.TorchBackend);
 
     public static TorchValue[] Apply(Node node, OpInputs x, TorchContext ctx)
     {
