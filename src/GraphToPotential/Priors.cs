@@ -199,14 +199,6 @@ public sealed record PriorOptions(double Scale, IReadOnlyList<PriorOverride> Ove
         };
     }
 
-    /// <summary>The option as given: <c>1.5</c>, <c>fan-in:1</c>, <c>hierarchical:2</c>.</summary>
-    public string ScaleText => Scaling switch
-    {
-        PriorScaling.FanIn => $"fan-in:{Scale.ToString("R", CultureInfo.InvariantCulture)}",
-        PriorScaling.Hierarchical => $"hierarchical:{Scale.ToString("R", CultureInfo.InvariantCulture)}",
-        _ => Scale.ToString("R", CultureInfo.InvariantCulture),
-    };
-
     private NormalPrior? Override(string parameterName)
     {
         for (int i = Overrides.Count - 1; i >= 0; i--)
