@@ -278,36 +278,4 @@ internal static class OpRecipes
         var g = new RecipeGraph(name, seed: 3, firstLayer: false);
         return new Recipe(name, g.Finish(body(g), 2, 17), weights);
     }
-
-    /// <summary>
-    /// <paramref name="graph"/> with the named tensors among its parameters (after the ones it has), wherever the
-    /// importer put them: weights that reach a layer through other nodes are sampled like any other.
-    /// </summary>
-    public static OnnxGraph WithParameters(OnnxGraph graph, IReadOnlyCollection<string> names)
-    {
-        var constants = graph.Constants.ToDictionary(kv => kv.Key, kv => kv.Value);
-        var parameters = graph.Parameters.ToList();
-        foreach (string name in names)
-        {
-            if (parameters.Any(p => p.OnnxName == name)) continue;
-            var t = constants[name];
-            constants.Remove(name);
-            parameters.Add(new Parameter(name, name, t.Shape, t.Data) { SourceType = t.SourceType });
-        }
-        return new OnnxGraph
-        {
-            Producer = graph.Producer,
-            ProducerVersion = graph.ProducerVersion,
-            IrVersion = graph.IrVersion,
-            Opsets = graph.Opsets,
-            Inputs = graph.Inputs,
-            Outputs = graph.Outputs,
-            Nodes = graph.Nodes,
-            Parameters = parameters,
-            Constants = constants,
-            Sha256 = graph.Sha256,
-            ExportedBatchSize = graph.ExportedBatchSize,
-            SourcePath = graph.SourcePath,
-        };
-    }
 }
