@@ -56,7 +56,7 @@ public sealed class ParameterLayout
     /// <summary>d, the length of θ.</summary>
     public int Dimension { get; }
 
-    /// <summary>Every scalar name in position order (<c>0.weight[0,0]</c>, …, <c>sigma</c>).</summary>
+    /// <summary>Every scalar name in position order (<c>0.weight[0,0]</c>, …, <c>sigma</c>, <c>scale[0.weight]</c>).</summary>
     public IReadOnlyList<string> ScalarNames() => Blocks.SelectMany(b => b.ScalarNames()).ToArray();
 
     /// <summary>Writes the reported (constrained) values of <paramref name="position"/> into <paramref name="constrained"/>.</summary>
