@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Bnn.Onnx.OnnxImport;
 using Bnn.Onnx.OnnxImport.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -68,9 +69,13 @@ public sealed class EnsembleSession : IDisposable
             throw new NotSupportedException($"{path}: input '{InputName}' has element type {InputType}; predict reads float or double");
         if (input.Dimensions.Length == 0) throw new NotSupportedException($"{path}: input '{InputName}' is a scalar; a batch axis is needed");
         FeatureShape = input.Dimensions.Skip(1).ToArray();
-        if (FeatureShape.Any(d => d < 0))
-            throw new NotSupportedException($"{path}: input '{InputName}' has symbolic dimensions besides the batch axis");
+        Input = new ValueInfo(InputName, InputType == TensorElementType.Float ? ElementType.Float : ElementType.Double,
+            input.Dimensions.Select((d, i) => d >= 0 ? Dimension.Fixed(d)
+                : input.SymbolicDimensions is { } names && i < names.Length && names[i].Length > 0 ? Dimension.Symbolic(names[i]) : Dimension.Unknown).ToArray());
     }
+
+    /// <summary>The ensemble's input as declared (symbolic dimensions by name), for <see cref="InputShape.Resolve"/>.</summary>
+    public ValueInfo Input { get; }
 
     public EnsembleLikelihood Likelihood { get; }
     public IReadOnlyDictionary<string, string> Metadata { get; }
@@ -81,18 +86,29 @@ public sealed class EnsembleSession : IDisposable
     public string InputName { get; }
     public TensorElementType InputType { get; }
 
-    /// <summary>The input's dimensions after the batch axis.</summary>
+    /// <summary>The input's dimensions after the batch axis; −1 for a symbolic one (see <see cref="Input"/>).</summary>
     public int[] FeatureShape { get; }
 
-    /// <summary>Values per sample (the product of <see cref="FeatureShape"/>).</summary>
-    public int FeatureSize => FeatureShape.Aggregate(1, (a, b) => a * b);
+    /// <summary>Values per sample (the product of <see cref="FeatureShape"/>); throws when a dimension is symbolic.</summary>
+    public int FeatureSize => FeatureShape.Any(d => d < 0)
+        ? throw new NotSupportedException($"input '{InputName}' [{string.Join(", ", Input.Shape)}] has symbolic dimensions besides the batch axis; their sizes must be given")
+        : FeatureShape.Aggregate(1, (a, b) => a * b);
 
     /// <summary>Runs the ensemble on <paramref name="rows"/> samples stored row-major in <paramref name="features"/>.</summary>
-    public EnsembleOutputs Run(ReadOnlySpan<double> features, int rows)
+    public EnsembleOutputs Run(ReadOnlySpan<double> features, int rows) => Run(features, rows, FeatureShape);
+
+    /// <summary>
+    /// Runs the ensemble on <paramref name="rows"/> samples stored row-major in <paramref name="features"/>, each of shape
+    /// <paramref name="sampleShape"/> (the input's dimensions after the batch, symbolic ones resolved).
+    /// </summary>
+    public EnsembleOutputs Run(ReadOnlySpan<double> features, int rows, IReadOnlyList<int> sampleShape)
     {
-        if (features.Length != rows * FeatureSize)
-            throw new ArgumentException($"{features.Length} input values for {rows} rows of {FeatureSize}");
-        long[] shape = [rows, .. FeatureShape.Select(d => (long)d)];
+        if (sampleShape.Count != FeatureShape.Length || sampleShape.Where((d, i) => d <= 0 || FeatureShape[i] >= 0 && FeatureShape[i] != d).Any())
+            throw new ArgumentException($"sample shape [{string.Join(", ", sampleShape)}] does not fit input '{InputName}' [{string.Join(", ", Input.Shape)}]");
+        int size = sampleShape.Aggregate(1, (a, b) => checked(a * b));
+        if (features.Length != rows * size)
+            throw new ArgumentException($"{features.Length} input values for {rows} rows of {size}");
+        long[] shape = [rows, .. sampleShape.Select(d => (long)d)];
         using var input = InputType == TensorElementType.Float
             ? OrtValue.CreateTensorValueFromMemory(features.ToArray().Select(v => (float)v).ToArray(), shape)
             : OrtValue.CreateTensorValueFromMemory(features.ToArray(), shape);

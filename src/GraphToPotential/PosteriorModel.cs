@@ -59,6 +59,7 @@ public sealed class PosteriorModel
         _scaled = scaled.ToArray();
     }
 
+    /// <summary>The graph, with its data input declared at the resolved <see cref="InputSampleShape"/> (batch kept symbolic).</summary>
     public OnnxGraph Graph { get; }
     public PosteriorOptions Options { get; }
     public DataSet Data { get; }
@@ -104,7 +105,11 @@ public sealed class PosteriorModel
     /// Builds the posterior. Throws one-line <see cref="NotSupportedException"/> (graph shape not usable),
     /// <see cref="ArgumentException"/> (options) or <see cref="InvalidDataException"/> (data) otherwise.
     /// </summary>
-    public static PosteriorModel Create(OnnxGraph graph, PosteriorOptions options, DataSet data)
+    /// <param name="graph">The imported graph; its data input's symbolic non-batch dimensions are resolved (see <see cref="InputShape.Resolve"/>) and <see cref="Graph"/> declares them fixed.</param>
+    /// <param name="options">Priors, likelihood and σ.</param>
+    /// <param name="data">Features fill the input's non-batch dimensions in row-major order.</param>
+    /// <param name="inputDimensions">Sizes of symbolic input dimensions by symbol (<c>seq</c> → 5); a single one left open takes its size from the feature count.</param>
+    public static PosteriorModel Create(OnnxGraph graph, PosteriorOptions options, DataSet data, IReadOnlyDictionary<string, int>? inputDimensions = null)
     {
         options.Validate();
         if (graph.Inputs.Count != 1)
@@ -115,10 +120,20 @@ public sealed class PosteriorModel
             throw new NotSupportedException("model: the graph has no parameters to place a posterior over");
 
         var input = graph.Inputs[0];
-        int[] sampleShape = SampleShape(input, data.FeatureWidth, "input");
-        int featureWidth = sampleShape.Aggregate(1, (a, b) => a * b);
-        if (featureWidth != data.FeatureWidth)
-            throw new InvalidDataException($"data: {data.FeatureWidth} feature columns, but model input '{input.Name}' [{string.Join(", ", input.Shape)}] takes {featureWidth} per row");
+        InputShape inputShape;
+        try
+        {
+            inputShape = InputShape.Resolve(input, inputDimensions, data.FeatureWidth);
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new InvalidDataException($"data: {data.FeatureWidth} feature columns: {ex.Message}", ex);
+        }
+        if (inputShape.SampleShape is not int[] sampleShape)
+            throw new NotSupportedException($"model: input '{input.Name}' {inputShape.DeclaredText} has {inputShape.Unresolved.Count} dimensions of unknown size besides the batch ({string.Join(", ", inputShape.Unresolved)}); their sizes must be given");
+        if (inputShape.Width != data.FeatureWidth)
+            throw new InvalidDataException($"data: {data.FeatureWidth} feature columns, but model input '{input.Name}' {inputShape.DeclaredText} takes {inputShape.Width} per row");
+        graph = inputShape.Bind(graph);
 
         var output = graph.Outputs[0];
         int outputWidth = GraphShapes.OutputWidth(graph, 0);
@@ -318,21 +333,5 @@ public sealed class PosteriorModel
             position[i] = _priorMean[i] + standardNormal() / Math.Sqrt(_priorInvVar[i]);
         if (SigmaOffset >= 0) position[SigmaOffset] = standardNormal();
         foreach (var b in _scaled) position[b.ScaleOffset] = Math.Log(b.Hyperprior.Median) + standardNormal();
-    }
-
-    private static int[] SampleShape(ValueInfo value, int fallbackWidth, string what)
-    {
-        if (value.Shape.Count == 0)
-            throw new NotSupportedException($"model: {what} '{value.Name}' is a scalar; it needs a batch axis");
-        var dims = value.Shape.Skip(1).ToArray();
-        int unknown = dims.Count(d => d.Value is null);
-        if (unknown == 0) return dims.Select(d => checked((int)d.Value!.Value)).ToArray();
-        if (unknown == 1)
-        {
-            int known = dims.Where(d => d.Value is not null).Aggregate(1, (a, d) => a * (int)d.Value!.Value);
-            if (known > 0 && fallbackWidth % known == 0)
-                return dims.Select(d => d.Value is long v ? (int)v : fallbackWidth / known).ToArray();
-        }
-        throw new NotSupportedException($"model: {what} '{value.Name}' [{string.Join(", ", value.Shape)}] has non-batch dimensions of unknown size");
     }
 }

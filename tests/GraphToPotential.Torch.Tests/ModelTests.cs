@@ -57,7 +57,8 @@ public class ModelTests
     {
         var path = FullPath(relative);
         if (Recorded(path) is not var (inputs, outputs)) return; // jax2onnx files carry no recorded outputs
-        var graph = OnnxImporter.Import(path);
+        var imported = OnnxImporter.Import(path);
+        var graph = InputShape.Resolve(imported.Inputs[0], rowWidth: inputs[0].Length).Bind(imported); // symbolic non-batch dimensions from the row width
         using var f = new TorchBackend().CompileGraph(graph, BackendOptions.Default);
         var x = inputs.SelectMany(r => r).ToArray();
         var y = new double[inputs.Length * f.OutputWidth];
@@ -74,6 +75,7 @@ public class ModelTests
     internal static PosteriorModel Posterior(string path, out double[] position)
     {
         var graph = OnnxImporter.Import(path);
+        if (Recorded(path) is var (rows, _)) graph = InputShape.Resolve(graph.Inputs[0], rowWidth: rows[0].Length).Bind(graph);
         int inWidth = GraphShapes.InputWidth(graph);
         int outWidth = GraphShapes.OutputWidth(graph, 0);
         double[][] inputs;

@@ -8,9 +8,10 @@ using Bnn.Onnx.OnnxImport;
 namespace Bnn.Onnx.Cli.Commands;
 
 /// <summary>
-/// <c>bnn eval MODEL.onnx --input X.csv [--backend auto|cpu|torch] [--precision float64|float32] [--out Y.csv]</c>:
+/// <c>bnn eval MODEL.onnx --input X.csv [--input-shape NAME=SIZE]… [--backend auto|cpu|torch] [--precision float64|float32] [--out Y.csv]</c>:
 /// the rebuilt graph at the file's own weights, so a user can check that an import reproduces their model.
-/// Input CSV: no header, one sample per row filling the model input's non-batch dimensions in row-major order;
+/// Input CSV: no header, one sample per row filling the model input's non-batch dimensions in row-major order (a single
+/// symbolic dimension takes its size from the row width, see <see cref="InputShapeOption"/>);
 /// output CSV the same way for the first graph output (round-trip formatting, invariant culture).
 /// </summary>
 public static class EvalCommand
@@ -22,6 +23,7 @@ public static class EvalCommand
         var backend = new Option<string>("--backend") { Description = "auto (compiled CPU when it covers every op, else torch), cpu or torch.", DefaultValueFactory = _ => "auto" };
         var precision = new Option<string>("--precision") { Description = "float64 or float32.", DefaultValueFactory = _ => "float64" };
         var output = new Option<FileInfo?>("--out") { Description = "Write the outputs here instead of stdout." };
+        var inputShape = InputShapeOption.Create();
 
         var command = new Command("eval", "Evaluate the imported network at the file's own weights on inputs from a CSV file.");
         command.Arguments.Add(model);
@@ -29,14 +31,18 @@ public static class EvalCommand
         command.Options.Add(backend);
         command.Options.Add(precision);
         command.Options.Add(output);
+        command.Options.Add(inputShape);
         command.SetAction(int (parseResult) =>
         {
             var kind = CliRunner.Validated(() => BackendSelector.Parse(parseResult.GetValue(backend) ?? "auto"));
             var options = new BackendOptions(CliRunner.Validated(() => BackendOptions.ParsePrecision(parseResult.GetValue(precision) ?? "float64")));
             var file = parseResult.GetValue(model)!;
+            var given = InputShapeOption.Parse(parseResult.GetValue(inputShape));
             var graph = OnnxImporter.Import(file.FullName);
-            int width = GraphShapes.InputWidth(graph);
-            var (inputs, rows) = FeatureCsv.Read(parseResult.GetValue(input)!.FullName, width);
+            string inputPath = parseResult.GetValue(input)!.FullName;
+            var shape = InputShapeOption.Resolve(graph, given, InputShapeOption.FirstRowWidth(inputPath), inputPath, Console.Error);
+            graph = shape.Bind(graph);
+            var (inputs, rows) = FeatureCsv.Read(inputPath, shape.Width);
 
             var factory = CliRunner.Validated(() => BackendSelector.Select(kind, graph, Backends.All));
 

@@ -4,7 +4,7 @@ using Bnn.Onnx.Export;
 namespace Bnn.Onnx.Cli.Commands;
 
 /// <summary>
-/// <c>bnn predict ENSEMBLE.onnx --input X.csv</c>: runs the packed ensemble on ONNX Runtime and writes, per output k,
+/// <c>bnn predict ENSEMBLE.onnx --input X.csv [--input-shape NAME=SIZE]…</c>: runs the packed ensemble on ONNX Runtime and writes, per output k,
 /// <c>mean_k,std_k,lower_k,upper_k</c>. The interval is central over the predictive distribution: for a normal
 /// likelihood the quantiles of the mixture (1/S)·Σ_s N(μ_s, σ_s²) (noise included), otherwise empirical quantiles
 /// of the member probabilities.
@@ -18,6 +18,7 @@ public static class PredictCommand
         var output = new Option<string?>("--out") { Description = "Output CSV (default: standard output)." };
         var interval = new Option<double>("--interval") { Description = "Central interval probability.", DefaultValueFactory = _ => 0.9 };
         var device = new Option<string>("--device") { Description = "cpu or cuda (needs ONNX Runtime's CUDA provider).", DefaultValueFactory = _ => "cpu" };
+        var inputShape = InputShapeOption.Create();
 
         var command = new Command("predict", "Predict with the posterior ensemble: mean, standard deviation and a central interval per output.");
         command.Arguments.Add(ensemble);
@@ -25,6 +26,7 @@ public static class PredictCommand
         command.Options.Add(output);
         command.Options.Add(interval);
         command.Options.Add(device);
+        command.Options.Add(inputShape);
         command.SetAction(int (parse) =>
         {
             double p = parse.GetValue(interval);
@@ -35,9 +37,12 @@ public static class PredictCommand
                 "cuda" or "gpu" => true,
                 var other => throw new UsageException($"--device '{other}': expected cpu or cuda"),
             };
+            var given = InputShapeOption.Parse(parse.GetValue(inputShape));
             using var session = new EnsembleSession(parse.GetValue(ensemble)!, cuda);
-            var (features, rows) = FeatureCsv.Read(parse.GetValue(input)!, session.FeatureSize);
-            var outputs = session.Run(features, rows);
+            string inputPath = parse.GetValue(input)!;
+            var shape = InputShapeOption.Resolve(session.Input, given, InputShapeOption.FirstRowWidth(inputPath), inputPath, Console.Error);
+            var (features, rows) = FeatureCsv.Read(inputPath, shape.Width);
+            var outputs = session.Run(features, rows, shape.SampleShape!);
             FeatureCsv.WritePredictions(parse.GetValue(output), session, outputs, p);
             return 0;
         });

@@ -34,6 +34,9 @@ public static class SampleRun
         var data = DataFile.Read(s.DataPath);
         // The library validators throw ArgumentException for bad settings; here they are the user's (exit 2).
         var (dataSet, featureNames, targetName) = CliRunner.Validated(() => BuildDataSet(data, s, graph));
+        // The feature columns fill the input's non-batch dimensions in row-major order; from here on the graph declares them fixed.
+        graph = InputShapeOption.Resolve(graph, s.InputDimensions, dataSet.FeatureWidth,
+            $"{Path.GetFileName(data.Path)} ({featureNames.Length} feature columns)", log).Bind(graph);
         var posteriorOptions = new PosteriorOptions(CliRunner.Validated(() => PriorOptions.Parse(s.PriorScale, s.Priors) with { Scaling = s.PriorScaling }), s.Likelihood, s.Sigma);
         var model = CliRunner.Validated(() => CreateModel(graph, posteriorOptions, dataSet, data.Path));
         var factory = CliRunner.Validated(() => SelectBackend(s, graph));
@@ -154,7 +157,7 @@ public static class SampleRun
                     return new PredictiveMean(f, predictiveInputs, predictiveRows.Length, model.OutputWidth, model, predictiveNames);
                 };
                 var progress = new ProgressView(sampler, s.LiveProgress, log);
-                var batched = factory.Name == "torch" && sampler.Chains > 1 ? potential.CreateBatched(sampler.Chains) : null;
+                var batched = sampler.Chains > 1 ? potential.CreateBatched(sampler.Chains) : null;
                 result = progress.Run(() => batched is not null
                     ? Nuts.Sampler.RunLockstep(sampler, batched, layout, sink, init, generated, progress, cancellationToken)
                     : Nuts.Sampler.Run(sampler, _ => potential.CreateLogDensity(), layout, sink, init, generated, progress, cancellationToken));

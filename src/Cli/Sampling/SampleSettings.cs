@@ -30,6 +30,10 @@ public sealed record SampleSettings
     public double PriorScale { get; init; } = 1.0;
     public PriorScaling PriorScaling { get; init; } = PriorScaling.Fixed;
     public IReadOnlyList<string> Priors { get; init; } = [];
+
+    /// <summary>Sizes of the model input's symbolic non-batch dimensions by name (<c>--input-shape seq=5</c>).</summary>
+    public IReadOnlyDictionary<string, int> InputDimensions { get; init; } = new Dictionary<string, int>();
+
     public SamplerOptions Sampler { get; init; } = new();
     public InitStrategy Init { get; init; } = InitStrategy.Prior;
     public BackendKind Backend { get; init; } = BackendKind.Auto;

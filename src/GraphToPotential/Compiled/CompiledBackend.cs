@@ -14,13 +14,10 @@ internal sealed class CompiledGraphFunction<T> : IGraphFunction where T : unmana
     {
         if (graph.Inputs.Count != 1)
             throw new NotSupportedException($"model: the graph has {graph.Inputs.Count} data inputs; one input with the batch on axis 0 is supported");
+        if (new CompiledBackend().Unsupported(graph) is string reason) throw new NotSupportedException($"model: {reason}");
         _graph = graph;
         InputWidth = GraphShapes.InputWidth(graph);
-        var probe = State(97);
-        var output = probe.Program.Value(graph.Outputs[0].Name);
-        if (output.RowAxis != 0)
-            throw new NotSupportedException($"model: output '{output.Name}' {output.ShapeText} does not carry the batch on axis 0");
-        OutputWidth = output.PhysCount;
+        OutputWidth = GraphShapes.OutputWidth(graph, 0);
     }
 
     public int InputWidth { get; }
@@ -32,6 +29,9 @@ internal sealed class CompiledGraphFunction<T> : IGraphFunction where T : unmana
         {
             var program = ProgramBuilder<T>.Build(_graph, new CompileSettings(rows, _graph.Inputs[0].Name, ParameterGradients: false,
                 KeepValues: [_graph.Outputs[0].Name]));
+            var output = program.Value(_graph.Outputs[0].Name);
+            if (output.RowAxis != 0 || output.PhysCount != OutputWidth)
+                throw new NotSupportedException($"model: output '{output.Name}' {output.ShapeText} is not [batch, {OutputWidth}] as compiled");
             state = new ProgramState<T>(program);
             if (_states.Count > 4) _states.Clear();
             _states[rows] = state;
@@ -97,7 +97,8 @@ internal sealed class CompiledPotential<T> : IPotential where T : unmanaged, IFl
 
     public ILogDensity CreateLogDensity() => new CompiledLogDensity<T>(Model, _program, _lastProgram);
 
-    public IBatchedLogDensity? CreateBatched(int maxBatch) => new SequentialBatchedLogDensity(CreateLogDensity(), maxBatch);
+    /// <summary>Null: the compiled backend evaluates one position per call (chains run on threads, one state each).</summary>
+    public IBatchedLogDensity? CreateBatched(int maxBatch) => null;
 
     public void Predict(ReadOnlySpan<double> position, ReadOnlySpan<double> inputs, int rows, Span<double> outputs)
     {
@@ -257,20 +258,5 @@ internal sealed class CompiledLogDensity<T> : ILogDensity where T : unmanaged, I
                 return sum;
             }
         }
-    }
-}
-
-/// <summary>The batched interface over one per-chain evaluator, one position after another (the compiled backend has no faster batched path: its kernels already run SIMD across rows).</summary>
-internal sealed class SequentialBatchedLogDensity(ILogDensity inner, int maxBatch) : IBatchedLogDensity
-{
-    public int Dimension => inner.Dimension;
-    public int MaxBatch => maxBatch;
-
-    public void LogDensityAndGradient(int count, ReadOnlySpan<double> positions, Span<double> logDensities, Span<double> gradients)
-    {
-        if (count > maxBatch) throw new ArgumentException($"batch of {count} exceeds the maximum {maxBatch}");
-        int d = inner.Dimension;
-        for (int c = 0; c < count; c++)
-            logDensities[c] = inner.LogDensityAndGradient(positions.Slice(c * d, d), gradients.Slice(c * d, d));
     }
 }

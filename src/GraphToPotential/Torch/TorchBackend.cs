@@ -58,7 +58,7 @@ public sealed class TorchGraphFunction : IGraphFunction
         var theta = torch.tensor(parameters[..d].ToArray(), [d], ScalarType.Float64, _graph.Context.Device);
         _graph.AddParameters(values, theta, batched: false);
         var input = graph.Inputs[0];
-        var shape = new long[] { rows }.Concat(SampleShape(input, InputWidth)).ToArray();
+        long[] shape = [rows, .. input.Shape.Skip(1).Select(x => x.Value!.Value)]; // fixed: InputWidth resolved them
         values[input.Name] = new TorchValue(torch.tensor(inputs.ToArray(), shape, _graph.Context.Compute, _graph.Context.Device), input.ElementType, false);
         var name = graph.Outputs[0].Name;
         _graph.Run(values, [name]);
@@ -93,13 +93,6 @@ public sealed class TorchGraphFunction : IGraphFunction
             var v = values[n];
             return new OnnxImport.Tensor(n, v.Type, v.Shape.Select(s => checked((int)s)).ToArray(), ToDoubles(v.Tensor));
         }).ToArray();
-    }
-
-    internal static long[] SampleShape(ValueInfo input, int width)
-    {
-        var dims = input.Shape.Skip(1).ToArray();
-        if (dims.All(x => x.Value is not null)) return dims.Select(x => x.Value!.Value).ToArray();
-        return [width];
     }
 
     /// <summary>The tensor's values, row-major, as double (TorchSharp's accessor fails on empty tensors).</summary>
