@@ -83,7 +83,12 @@ public static class DrawsSchema
                 ["onnx_name"] = b.Source,
                 ["shape"] = shape,
                 ["offset"] = b.Offset,
-                ["transform"] = b.Transform == BlockTransform.Log ? "log" : "identity",
+                ["transform"] = b.Transform switch
+                {
+                    BlockTransform.Log => "log",
+                    BlockTransform.NonCentered => "noncentered",
+                    _ => "identity",
+                },
             });
         }
         return array.ToJsonString();
@@ -99,12 +104,17 @@ public static class DrawsSchema
             {
                 var o = item!.AsObject();
                 var shape = o["shape"]!.AsArray().Select(d => d!.GetValue<int>()).ToArray();
-                var transform = (string?)o["transform"] == "log" ? BlockTransform.Log : BlockTransform.Identity;
+                var transform = (string?)o["transform"] switch
+                {
+                    "log" => BlockTransform.Log,
+                    "noncentered" => BlockTransform.NonCentered,
+                    _ => BlockTransform.Identity,
+                };
                 blocks.Add(new ParameterBlock((string)o["name"]!, shape, (int)o["offset"]!, transform, (string?)o["onnx_name"]));
             }
             return new ParameterLayout(blocks);
         }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException or NullReferenceException or FormatException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or NullReferenceException or FormatException or ArgumentException)
         {
             throw new InvalidDataException($"draws file metadata '{ParametersKey}' is not a valid parameter list: {ex.Message}");
         }

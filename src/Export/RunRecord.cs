@@ -184,10 +184,24 @@ public sealed record RunSettings
     /// <summary>A normal likelihood's fixed noise scale σ; null when σ was sampled (block <c>sigma</c>, LogNormal(0, 1) prior) or the likelihood has none.</summary>
     public required double? FixedSigma { get; init; }
 
-    /// <summary>s in the Normal(0, s²) prior on every weight, and the per-parameter overrides as given (<c>PATTERN=normal(MEAN,SCALE)</c>).</summary>
+    /// <summary>
+    /// C of <c>--prior-scale</c> (<see cref="PriorScaling"/> says how it sets each parameter's prior), and the
+    /// per-parameter overrides as given (<c>PATTERN=normal(MEAN,SCALE)</c>).
+    /// </summary>
     public required double PriorScale { get; init; }
 
     public required IReadOnlyList<string> Priors { get; init; }
+
+    /// <summary>
+    /// How <see cref="PriorScale"/> C sets the default prior: <c>fixed</c> (Normal(0, C²)), <c>fan-in</c>
+    /// (Normal(0, C²/fan_in) on weights) or <c>hierarchical</c> (a LogNormal(log(C/√fan_in), 1) scale per weight
+    /// tensor); <c>fixed</c> in records written before the option existed.
+    /// </summary>
+    public string PriorScaling { get; init; } = "fixed";
+
+    /// <summary>The prior each parameter got, by name (<c>normal(0,0.447214)</c>, <c>normal(0,s), s ~ lognormal(log(0.447214),1)</c>); absent in older records.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyDictionary<string, string>? ParameterPriors { get; init; }
 
     public required int Chains { get; init; }
 

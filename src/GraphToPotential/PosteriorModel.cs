@@ -8,8 +8,12 @@ namespace Bnn.Onnx.GraphToPotential;
 /// <code>
 /// log p(θ, u | D) = Σ_i log N(θ_i; μ_i, s_i²)                       parameters, graph order
 ///                 + [−½ log 2π − ½ u²]                              u = log σ, σ ~ LogNormal(0,1), + log-Jacobian u
-///                 + Σ_n log p(y_n | f(x_n; θ), σ)                   see LogLikelihoods
+///                 + Σ_l log N(v_l; log m_l, 1)                      hierarchical: v_l = log s_l, s_l ~ LogNormal(log m_l, 1), + log-Jacobian
+///                 + Σ_n log p(y_n | f(x_n; w), σ)                   see LogLikelihoods
 /// </code>
+/// Under a hierarchical prior (<see cref="PriorScaling.Hierarchical"/>) a weight tensor's block holds z ~ N(0, 1)
+/// and the network sees w = s_l·z (<see cref="BlockTransform.NonCentered"/>); otherwise w = θ. Backends compute f at
+/// w (<see cref="NetworkParameters"/>) and ∂ℓ/∂w, which <see cref="PullBackNetworkGradient"/> turns into ∂ℓ/∂(z, v).
 /// All normalising constants are kept (see <see cref="LogLikelihoods"/>). Backends compute f and the likelihood;
 /// the prior is computed here once for all of them (<see cref="LogPrior"/>).
 /// </summary>
@@ -18,9 +22,13 @@ public sealed class PosteriorModel
     private readonly double[] _priorMean;
     private readonly double[] _priorInvVar;
     private readonly double _priorConstant;
+    private readonly ScaledBlock[] _scaled;
+
+    /// <summary>A non-centred weight tensor: z at [Offset, Offset + Size), v = log s at ScaleOffset, s ~ LogNormal(log Median, 1).</summary>
+    private readonly record struct ScaledBlock(int Offset, int Size, int ScaleOffset, ScaleHyperprior Hyperprior);
 
     private PosteriorModel(OnnxGraph graph, PosteriorOptions options, DataSet data, ParameterLayout layout,
-        IReadOnlyList<NormalPrior> priors, int[] inputSampleShape, int outputWidth, OutputHead head, string likelihoodValue)
+        IReadOnlyList<ParameterPrior> priors, int[] inputSampleShape, int outputWidth, OutputHead head, string likelihoodValue)
     {
         Graph = graph;
         Options = options;
@@ -36,15 +44,19 @@ public sealed class PosteriorModel
         _priorMean = new double[ParameterDimension];
         _priorInvVar = new double[ParameterDimension];
         int offset = 0;
+        var scaled = new List<ScaledBlock>();
         for (int p = 0; p < graph.Parameters.Count; p++)
         {
-            var prior = priors[p];
+            var prior = priors[p].Normal;
             int size = graph.Parameters[p].Size;
+            if (priors[p].Scale is { } hyperprior)
+                scaled.Add(new ScaledBlock(offset, size, layout.ScaleOffset(p), hyperprior));
             _priorMean.AsSpan(offset, size).Fill(prior.Mean);
             _priorInvVar.AsSpan(offset, size).Fill(1 / (prior.Scale * prior.Scale));
             _priorConstant += size * (-NormalPrior.HalfLogTwoPi - Math.Log(prior.Scale));
             offset += size;
         }
+        _scaled = scaled.ToArray();
     }
 
     /// <summary>The graph, with its data input declared at the resolved <see cref="InputSampleShape"/> (batch kept symbolic).</summary>
@@ -52,11 +64,18 @@ public sealed class PosteriorModel
     public PosteriorOptions Options { get; }
     public DataSet Data { get; }
 
-    /// <summary>θ: one block per <see cref="OnnxGraph.Parameters"/> entry in graph order (Name = parameter name, Source = ONNX name), then <c>sigma</c> (log transform) when sampled.</summary>
+    /// <summary>
+    /// θ: one block per <see cref="OnnxGraph.Parameters"/> entry in graph order (Name = parameter name, Source = ONNX
+    /// name; non-centred under a hierarchical prior), then <c>sigma</c> (log transform) when sampled, then one
+    /// <c>scale[NAME]</c> (log transform) per non-centred weight tensor.
+    /// </summary>
     public ParameterLayout Layout { get; }
 
     /// <summary>The prior of each graph parameter, in <see cref="OnnxGraph.Parameters"/> order.</summary>
-    public IReadOnlyList<NormalPrior> Priors { get; }
+    public IReadOnlyList<ParameterPrior> Priors { get; }
+
+    /// <summary>True when some weight tensor is non-centred (hierarchical prior): the position's prefix then holds z, not w.</summary>
+    public bool HasLayerScales => _scaled.Length > 0;
 
     /// <summary>Number of network scalars: the position's prefix [0, ParameterDimension) holds the parameters in graph order.</summary>
     public int ParameterDimension { get; }
@@ -145,14 +164,23 @@ public sealed class PosteriorModel
 
         var names = graph.Parameters.Select(p => p.Name).ToArray();
         options.Priors.CheckAllOverridesMatch(names);
-        var priors = names.Select(options.Priors.For).ToArray();
+        var priors = graph.Parameters.Select(options.Priors.For).ToArray();
 
-        var blocks = graph.Parameters.Select(p => (p.Name, p.Shape, BlockTransform.Identity, (string?)p.OnnxName)).ToList();
+        var blocks = graph.Parameters.Select((p, i) => (p.Name, p.Shape,
+            priors[i].Scale is null ? BlockTransform.Identity : BlockTransform.NonCentered, (string?)p.OnnxName)).ToList();
         if (options.SamplesSigma)
         {
             if (names.Contains(NoiseScale.Name))
                 throw new NotSupportedException($"model: a parameter is named '{NoiseScale.Name}', which the normal likelihood's noise scale uses");
             blocks.Add((NoiseScale.Name, Array.Empty<int>(), BlockTransform.Log, null));
+        }
+        for (int i = 0; i < priors.Length; i++)
+        {
+            if (priors[i].Scale is null) continue;
+            string scaleName = ParameterLayout.ScaleBlockName(names[i]);
+            if (names.Contains(scaleName))
+                throw new NotSupportedException($"model: a parameter is named '{scaleName}', which the hierarchical prior's scale of '{names[i]}' uses");
+            blocks.Add((scaleName, Array.Empty<int>(), BlockTransform.Log, null));
         }
         var layout = ParameterLayout.FromShapes(blocks);
 
@@ -160,8 +188,9 @@ public sealed class PosteriorModel
     }
 
     /// <summary>
-    /// Σ log N(θ_i; μ_i, s_i²) + (when σ is sampled) −½ log 2π − ½ u², ADDING its gradient into <paramref name="gradient"/>
-    /// (length <see cref="ParameterLayout.Dimension"/>; pass an empty span for the value only).
+    /// Σ log N(θ_i; μ_i, s_i²) + (when σ is sampled) −½ log 2π − ½ u² + (hierarchical) Σ_l log N(v_l; log m_l, 1),
+    /// ADDING its gradient into <paramref name="gradient"/> (length <see cref="ParameterLayout.Dimension"/>; pass an
+    /// empty span for the value only).
     /// </summary>
     public double LogPrior(ReadOnlySpan<double> position, Span<double> gradient)
     {
@@ -180,7 +209,48 @@ public sealed class PosteriorModel
             lp += LogLikelihoods.LogSigmaPrior(position[SigmaOffset], out double du);
             if (grad) gradient[SigmaOffset] += du;
         }
+        foreach (var b in _scaled)
+        {
+            lp += b.Hyperprior.LogDensityOfLog(position[b.ScaleOffset], out double dv);
+            if (grad) gradient[b.ScaleOffset] += dv;
+        }
         return lp;
+    }
+
+    /// <summary>
+    /// The network's parameters w (graph order, <see cref="ParameterDimension"/> values) at <paramref name="position"/>:
+    /// the position's prefix, with each non-centred block's z multiplied by its scale s = e^v.
+    /// </summary>
+    public void NetworkParameters(ReadOnlySpan<double> position, Span<double> parameters)
+    {
+        position[..ParameterDimension].CopyTo(parameters);
+        foreach (var b in _scaled)
+        {
+            double s = Math.Exp(position[b.ScaleOffset]);
+            var w = parameters.Slice(b.Offset, b.Size);
+            for (int i = 0; i < w.Length; i++) w[i] *= s;
+        }
+    }
+
+    /// <summary>
+    /// The chain rule through w = s·z: on entry <paramref name="gradient"/>'s prefix holds ∂ℓ/∂w; on return a
+    /// non-centred block holds ∂ℓ/∂z = s·∂ℓ/∂w and its scale's entry is SET to ∂ℓ/∂v = Σ_i ∂ℓ/∂w_i · w_i
+    /// (∂w_i/∂v = s·z_i = w_i). Nothing changes without a hierarchical prior.
+    /// </summary>
+    public void PullBackNetworkGradient(ReadOnlySpan<double> position, Span<double> gradient)
+    {
+        foreach (var b in _scaled)
+        {
+            double s = Math.Exp(position[b.ScaleOffset]), dv = 0;
+            var z = position.Slice(b.Offset, b.Size);
+            var g = gradient.Slice(b.Offset, b.Size);
+            for (int i = 0; i < g.Length; i++)
+            {
+                dv += g[i] * s * z[i];
+                g[i] *= s;
+            }
+            gradient[b.ScaleOffset] = dv;
+        }
     }
 
     /// <summary>log σ at <paramref name="position"/>: the sampled u, or log of the fixed σ; 0 for bernoulli/categorical.</summary>
@@ -207,17 +277,31 @@ public sealed class PosteriorModel
         }
     }
 
-    /// <summary>The position at the file's trained weights, with σ (when sampled) = <paramref name="sigma"/>.</summary>
+    /// <summary>
+    /// The position at the file's trained weights, with σ (when sampled) = <paramref name="sigma"/>. Under a
+    /// hierarchical prior each weight tensor's scale starts at the root mean square of its trained weights (its
+    /// hyperprior's median when they are all zero) and z = w/s, so that <see cref="NetworkParameters"/> gives back
+    /// the trained w (<see cref="ParameterLayout.Unconstrain"/>).
+    /// </summary>
     public double[] PositionAtFileWeights(double sigma = 1.0)
     {
-        var position = new double[Layout.Dimension];
+        var constrained = new double[Layout.Dimension];
         int offset = 0;
         foreach (var p in Graph.Parameters)
         {
-            p.Values.CopyTo(position, offset);
+            p.Values.CopyTo(constrained, offset);
             offset += p.Size;
         }
-        if (SigmaOffset >= 0) position[SigmaOffset] = Math.Log(sigma);
+        if (SigmaOffset >= 0) constrained[SigmaOffset] = sigma;
+        foreach (var b in _scaled)
+        {
+            double ss = 0;
+            foreach (double w in constrained.AsSpan(b.Offset, b.Size)) ss += w * w;
+            double rms = Math.Sqrt(ss / b.Size);
+            constrained[b.ScaleOffset] = rms > 0 && double.IsFinite(rms) ? rms : b.Hyperprior.Median;
+        }
+        var position = new double[Layout.Dimension];
+        Layout.Unconstrain(constrained, position);
         return position;
     }
 
@@ -240,13 +324,14 @@ public sealed class PosteriorModel
     }
 
     /// <summary>
-    /// A draw from the prior: θ_i = μ_i + s_i·z_i and u = z (log σ ~ N(0,1)), with z from <paramref name="standardNormal"/>
-    /// taken in position order (so the same normal stream gives the same position).
+    /// A draw from the prior: θ_i = μ_i + s_i·z_i, u = z (log σ ~ N(0,1)) and v_l = log m_l + z (hierarchical scales),
+    /// with z from <paramref name="standardNormal"/> taken in position order (so the same normal stream gives the same position).
     /// </summary>
     public void DrawFromPrior(Func<double> standardNormal, Span<double> position)
     {
         for (int i = 0; i < ParameterDimension; i++)
             position[i] = _priorMean[i] + standardNormal() / Math.Sqrt(_priorInvVar[i]);
         if (SigmaOffset >= 0) position[SigmaOffset] = standardNormal();
+        foreach (var b in _scaled) position[b.ScaleOffset] = Math.Log(b.Hyperprior.Median) + standardNormal();
     }
 }

@@ -29,7 +29,7 @@ public class ImportCommandTests
         using var json = JsonDocument.Parse(ImportCommand.ToJson(graph));
         var root = json.RootElement;
 
-        Assert.Equal(["inputs", "outputs", "ops", "parameters", "total_parameters", "support"], root.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["inputs", "outputs", "ops", "parameters", "total_parameters", "support_checked_with", "support"], root.EnumerateObject().Select(p => p.Name));
         var input = Assert.Single(root.GetProperty("inputs").EnumerateArray());
         Assert.Equal(["name", "dtype", "shape"], input.EnumerateObject().Select(p => p.Name));
         Assert.Equal("x", input.GetProperty("name").GetString());
@@ -70,6 +70,25 @@ public class ImportCommandTests
         Assert.Contains(graph.Nodes, n => n.OpType == "Concat");
         var support = ImportCommand.Support(graph);
         Assert.All(support, s => Assert.True(s.Supported, $"{s.Stage}: {s.Reason}"));
+    }
+
+    /// <summary>
+    /// A sequence model (<c>x [batch, seq, 1]</c>): the size of <c>seq</c> comes only with the data, so support is
+    /// checked at a probe size, which the report names; every stage supports it, as sampling and export do.
+    /// </summary>
+    [Fact]
+    public void A_model_with_a_symbolic_sequence_dimension_is_checked_at_a_probe_size_and_says_so()
+    {
+        var graph = OnnxImporter.Import(Path.Combine(Models, "sequence_mean_pytorch.onnx"));
+        var support = ImportCommand.Support(graph);
+        Assert.All(support, s => Assert.True(s.Supported, $"{s.Stage}: {s.Reason}"));
+
+        using var json = JsonDocument.Parse(ImportCommand.ToJson(graph, support));
+        Assert.Equal(ImportCommand.ProbeSize, json.RootElement.GetProperty("support_checked_with").GetProperty("seq").GetInt32());
+
+        var plain = OnnxImporter.Import(Path.Combine(Models, "blog_mlp_pytorch.onnx"));
+        using var plainJson = JsonDocument.Parse(ImportCommand.ToJson(plain));
+        Assert.Empty(plainJson.RootElement.GetProperty("support_checked_with").EnumerateObject());
     }
 
     /// <summary>

@@ -53,6 +53,32 @@ public sealed class ParquetDrawTests : IDisposable
     }
 
     [Fact]
+    public void Non_centred_blocks_and_their_scales_survive_the_layout_metadata_and_constrain_to_weights()
+    {
+        var layout = ParameterLayout.FromShapes([
+            ("0.weight", [2, 2], BlockTransform.NonCentered, "0.weight"),
+            ("0.bias", [2], BlockTransform.Identity, "0.bias"),
+            ("scale[0.weight]", [], BlockTransform.Log, null)]);
+        var back = DrawsSchema.ParseParametersJson(DrawsSchema.ParametersJson(layout));
+        Assert.Equal(layout.Blocks.Select(b => (b.Name, b.Transform, b.Source)), back.Blocks.Select(b => (b.Name, b.Transform, b.Source)));
+        Assert.Equal(6, back.ScaleOffset(0));
+        Assert.Equal(-1, back.ScaleOffset(1));
+
+        double[] position = [1, -2, 0.5, 3, 7, 8, Math.Log(0.25)];
+        var constrained = new double[7];
+        back.Constrain(position, constrained);
+        Assert.Equal([0.25, -0.5, 0.125, 0.75, 7, 8, 0.25], constrained);
+        var unconstrained = new double[7];
+        back.Unconstrain(constrained, unconstrained);
+        Assert.Equal(position, unconstrained);
+
+        // A non-centred block needs its scalar log-scale block.
+        Assert.Throws<ArgumentException>(() => ParameterLayout.FromShapes([("w", [2], BlockTransform.NonCentered, "w")]));
+        var orphan = DrawsSchema.ParametersJson(ParameterLayout.FromShapes([("w", [2], BlockTransform.Identity, "w")])).Replace("identity", "noncentered");
+        Assert.Throws<InvalidDataException>(() => DrawsSchema.ParseParametersJson(orphan));
+    }
+
+    [Fact]
     public async Task Given_scalar_layout_Then_parquet_schema_has_the_documented_columns_in_order()
     {
         var layout = SyntheticDraws.SmallLayout();

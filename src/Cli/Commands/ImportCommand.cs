@@ -54,6 +54,7 @@ public static class ImportCommand
     /// </summary>
     public static IReadOnlyList<StageSupport> Support(OnnxGraph graph)
     {
+        graph = WithProbeSizes(graph);
         var stages = Backends.All.Select(b => new StageSupport(b.Name, $"bnn sample --backend {b.Name}", b.Unsupported(graph))).ToList();
         if (stages.All(s => s.Stage != "torch"))
             stages.Add(new StageSupport("torch", "bnn sample --backend torch", "this build has no TorchSharp backend"));
@@ -64,8 +65,10 @@ public static class ImportCommand
 
     /// <summary>
     /// <c>{"inputs":[{"name","dtype","shape"}],"outputs":[…],"ops":[…],"parameters":[{"name","onnx_name","shape",
-    /// "size","prior"}],"total_parameters":N,"support":[{"stage","command","supported","reason"}]}</c>; symbolic
-    /// dimensions are strings, unknown ones <c>"?"</c>; <c>reason</c> is null where the stage supports the model.
+    /// "size","prior"}],"total_parameters":N,"support_checked_with":{"seq":3},"support":[{"stage","command","supported",
+    /// "reason"}]}</c>; symbolic dimensions are strings, unknown ones <c>"?"</c>; <c>reason</c> is null where the stage
+    /// supports the model; <c>support_checked_with</c> gives the size each symbolic non-batch input dimension had when
+    /// support was checked (empty when there are none).
     /// </summary>
     public static string ToJson(OnnxGraph graph) => ToJson(graph, Support(graph));
 
@@ -96,6 +99,9 @@ public static class ImportCommand
             }
             w.WriteEndArray();
             w.WriteNumber("total_parameters", graph.TotalParameters);
+            w.WriteStartObject("support_checked_with");
+            foreach (var (symbol, size) in ProbeSizes(graph)) w.WriteNumber(symbol, size);
+            w.WriteEndObject();
             w.WriteStartArray("support");
             foreach (var stage in support)
             {
@@ -163,7 +169,9 @@ public static class ImportCommand
         table.AddRow("[bold]total[/]", "", "", $"[bold]{graph.TotalParameters.ToString(CultureInfo.InvariantCulture)}[/]", "");
         console.Write(table);
 
-        console.MarkupLine("supported by:");
+        var probe = ProbeSizes(graph);
+        console.MarkupLine(probe.Count == 0 ? "supported by:"
+            : $"supported by (checked with {Markup.Escape(string.Join(", ", probe.Select(kv => $"{kv.Key} = {kv.Value}")))}; eval, sample and predict take the size from the data or --input-shape):");
         foreach (var stage in support)
         {
             string verdict = stage.Supported ? "[green]yes[/]" : "[red]no[/] ";
@@ -173,4 +181,26 @@ public static class ImportCommand
     }
 
     private static string Shape(ValueInfo v) => $"[{string.Join(",", v.Shape)}]";
+
+    /// <summary>The size given to each symbolic non-batch input dimension when checking support (eval, sample and predict take it from the data).</summary>
+    public const int ProbeSize = 3;
+
+    /// <summary>
+    /// The symbolic non-batch dimensions of the data input (<c>seq</c> in <c>x [batch, seq, 1]</c>) with the size
+    /// <see cref="ProbeSize"/> each, by name; empty when there are none. The stages' checks need static shapes, and
+    /// the size a run uses comes only with its data.
+    /// </summary>
+    public static IReadOnlyDictionary<string, int> ProbeSizes(OnnxGraph graph) =>
+        graph.Inputs.Count == 1
+            ? graph.Inputs[0].Shape.Skip(1).Where(d => d.Value is null && d.Symbol is not null)
+                .Select(d => d.Symbol!).Distinct().ToDictionary(s => s, _ => ProbeSize)
+            : new Dictionary<string, int>();
+
+    private static OnnxGraph WithProbeSizes(OnnxGraph graph)
+    {
+        var sizes = ProbeSizes(graph);
+        if (sizes.Count == 0) return graph;
+        var shape = InputShape.Resolve(graph.Inputs[0], sizes);
+        return shape.SampleShape is null ? graph : shape.Bind(graph);
+    }
 }

@@ -25,7 +25,26 @@ public static class SampleCommand
         var likelihood = new Option<string>("--likelihood") { Description = "normal, bernoulli or categorical.", DefaultValueFactory = _ => "normal" };
         likelihood.AcceptOnlyFromAmong("normal", "bernoulli", "categorical");
         var sigma = new Option<double?>("--sigma") { Description = "Fixed noise scale for the normal likelihood (default: sampled, σ ~ LogNormal(0,1))." };
-        var priorScale = new Option<double>("--prior-scale") { Description = "s in the Normal(0, s²) prior on every weight.", DefaultValueFactory = _ => 1.0 };
+        var priorScale = new Option<(PriorScaling Scaling, double Scale)>("--prior-scale")
+        {
+            Description = "The default prior on the weights: C for Normal(0, C²) on every parameter; fan-in[:C] for Normal(0, C²/fan_in) "
+                + "on each weight tensor and Normal(0, C²) on biases; hierarchical[:C] for a scale per weight tensor, "
+                + "s ~ LogNormal(log(C/√fan_in), 1), sampled non-centred (reported as scale[NAME]). C defaults to 1.",
+            DefaultValueFactory = _ => (PriorScaling.Fixed, 1.0),
+            CustomParser = result =>
+            {
+                string token = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+                try
+                {
+                    return PriorOptions.ParseScale(token);
+                }
+                catch (ArgumentException ex)
+                {
+                    result.AddError(ex.Message);
+                    return default;
+                }
+            },
+        };
         var prior = new Option<string[]>("--prior") { Description = "Per-parameter prior override, e.g. 'layer0.*=normal(0,0.5)' (glob on the dotted name; repeatable, last match wins).", AllowMultipleArgumentsPerToken = false };
         var chains = new Option<int>("--chains") { Description = "Number of chains.", DefaultValueFactory = _ => 4 };
         var warmup = new Option<int>("--warmup") { Description = "Warmup iterations per chain.", DefaultValueFactory = _ => 1000 };
@@ -77,7 +96,8 @@ public static class SampleCommand
                 Target = parse.GetValue(target),
                 Likelihood = PosteriorOptions.ParseLikelihood(parse.GetValue(likelihood)!),
                 Sigma = parse.GetValue(sigma),
-                PriorScale = parse.GetValue(priorScale),
+                PriorScale = parse.GetValue(priorScale).Scale,
+                PriorScaling = parse.GetValue(priorScale).Scaling,
                 Priors = parse.GetValue(prior) ?? [],
                 InputDimensions = InputShapeOption.Parse(parse.GetValue(inputShape)),
                 Sampler = new SamplerOptions

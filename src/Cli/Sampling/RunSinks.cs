@@ -32,15 +32,21 @@ internal sealed class TeeSink(IDrawSink file, InMemoryDrawSink memory) : IDrawSi
 
 /// <summary>
 /// The posterior predictive mean f(x; θ) at a fixed set of inputs, computed at every draw (<c>mu[i]</c>, or
-/// <c>mu[i,k]</c> for several outputs). One instance per chain: it owns its compiled forward program.
+/// <c>mu[i,k]</c> for several outputs). One instance per chain: it owns its compiled forward program. The network
+/// runs at the model's w (<see cref="PosteriorModel.NetworkParameters"/>: a hierarchical prior's z times its scale).
 /// </summary>
-internal sealed class PredictiveMean(IGraphFunction forward, double[] inputs, int rows, int outputWidth, int parameterDimension,
+internal sealed class PredictiveMean(IGraphFunction forward, double[] inputs, int rows, int outputWidth, PosteriorModel model,
     IReadOnlyList<string> names) : IGeneratedQuantities
 {
+    private readonly double[] _parameters = new double[model.ParameterDimension];
+
     public IReadOnlyList<string> Names => names;
 
-    public void Compute(ReadOnlySpan<double> position, Span<double> values) =>
-        forward.Forward(position[..parameterDimension], inputs, rows, values[..(rows * outputWidth)]);
+    public void Compute(ReadOnlySpan<double> position, Span<double> values)
+    {
+        model.NetworkParameters(position, _parameters);
+        forward.Forward(_parameters, inputs, rows, values[..(rows * outputWidth)]);
+    }
 
     public static string[] NamesFor(IReadOnlyList<int> rowIndices, int outputWidth) => outputWidth == 1
         ? rowIndices.Select(i => $"mu[{i}]").ToArray()

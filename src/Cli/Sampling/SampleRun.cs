@@ -37,7 +37,7 @@ public static class SampleRun
         // The feature columns fill the input's non-batch dimensions in row-major order; from here on the graph declares them fixed.
         graph = InputShapeOption.Resolve(graph, s.InputDimensions, dataSet.FeatureWidth,
             $"{Path.GetFileName(data.Path)} ({featureNames.Length} feature columns)", log).Bind(graph);
-        var posteriorOptions = new PosteriorOptions(CliRunner.Validated(() => PriorOptions.Parse(s.PriorScale, s.Priors)), s.Likelihood, s.Sigma);
+        var posteriorOptions = new PosteriorOptions(CliRunner.Validated(() => PriorOptions.Parse(s.PriorScale, s.Priors) with { Scaling = s.PriorScaling }), s.Likelihood, s.Sigma);
         var model = CliRunner.Validated(() => CreateModel(graph, posteriorOptions, dataSet, data.Path));
         var factory = CliRunner.Validated(() => SelectBackend(s, graph));
         var backendOptions = new BackendOptions(s.Precision, s.Device);
@@ -49,7 +49,7 @@ public static class SampleRun
         Directory.CreateDirectory(s.OutDir);
         RemoveStaleTemporaries(s.OutDir);
 
-        string runJsonSettings = Record(s, graph, featureNames, targetName, factory.Name, result: null).ToJson();
+        string runJsonSettings = Record(s, model, featureNames, targetName, factory.Name, result: null).ToJson();
         // The draws go to a temporary name and replace DIR/draws.parquet only together with the summary and run.json
         // that describe them: a run that fails (or is killed) leaves an earlier run's three files as they were.
         string drawsPath = Path.Combine(s.OutDir, $".{DrawsFile}.{Environment.ProcessId}.tmp");
@@ -154,7 +154,7 @@ public static class SampleRun
                 {
                     var f = factory.CompileGraph(graph, backendOptions);
                     lock (functions) functions.Add(f);
-                    return new PredictiveMean(f, predictiveInputs, predictiveRows.Length, model.OutputWidth, model.ParameterDimension, predictiveNames);
+                    return new PredictiveMean(f, predictiveInputs, predictiveRows.Length, model.OutputWidth, model, predictiveNames);
                 };
                 var progress = new ProgressView(sampler, s.LiveProgress, log);
                 var batched = sampler.Chains > 1 ? potential.CreateBatched(sampler.Chains) : null;
@@ -176,7 +176,7 @@ public static class SampleRun
 
         using var csv = new StringWriter(CultureInfo.InvariantCulture);
         SummaryWriter.WriteCsv(csv, report.Rows);
-        string runJson = Record(s, graph, featureNames, targetName, factory.Name, result, table.Thinning).ToJson();
+        string runJson = Record(s, model, featureNames, targetName, factory.Name, result, table.Thinning).ToJson();
         string predictiveCsv = PredictiveCsv(table, predictiveNames);
 
         // Every output is complete before any replaces its predecessor; run.json, the record of the run, goes last.
@@ -291,7 +291,7 @@ public static class SampleRun
     }
 
     /// <summary>The run's record: settings only while <paramref name="result"/> is null (sampling starts), then with the results.</summary>
-    private static RunRecord Record(SampleSettings s, OnnxGraph graph, string[] features, string target, string backend,
+    private static RunRecord Record(SampleSettings s, PosteriorModel model, string[] features, string target, string backend,
         SamplingResult? result, int? summaryThinning = null)
     {
         var o = s.Sampler;
@@ -300,7 +300,7 @@ public static class SampleRun
             Status = result is null ? RunStatus.Running : result.Interrupted ? RunStatus.Interrupted : RunStatus.Completed,
             CommandLine = s.CommandLine,
             Model = Path.GetFullPath(s.ModelPath),
-            ModelSha256 = graph.Sha256,
+            ModelSha256 = model.Graph.Sha256,
             Data = Path.GetFullPath(s.DataPath),
             DataSha256 = Sha256Of(s.DataPath),
             Features = features,
@@ -320,6 +320,14 @@ public static class SampleRun
                 FixedSigma = s.Sigma,
                 PriorScale = s.PriorScale,
                 Priors = s.Priors,
+                PriorScaling = model.Options.Priors.Scaling switch
+                {
+                    PriorScaling.FanIn => "fan-in",
+                    PriorScaling.Hierarchical => "hierarchical",
+                    _ => "fixed",
+                },
+                ParameterPriors = model.Graph.Parameters.Select((p, i) => (p.Name, Prior: model.Priors[i].ToString()))
+                    .ToDictionary(t => t.Name, t => t.Prior),
                 Chains = o.Chains,
                 Warmup = o.Warmup,
                 Draws = o.Draws,

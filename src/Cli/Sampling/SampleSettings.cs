@@ -26,7 +26,9 @@ public sealed record SampleSettings
     public string? Target { get; init; }
     public LikelihoodKind Likelihood { get; init; } = LikelihoodKind.Normal;
     public double? Sigma { get; init; }
+    /// <summary>c of <c>--prior-scale</c>; <see cref="PriorScaling"/> says how it sets each parameter's prior.</summary>
     public double PriorScale { get; init; } = 1.0;
+    public PriorScaling PriorScaling { get; init; } = PriorScaling.Fixed;
     public IReadOnlyList<string> Priors { get; init; } = [];
 
     /// <summary>Sizes of the model input's symbolic non-batch dimensions by name (<c>--input-shape seq=5</c>).</summary>

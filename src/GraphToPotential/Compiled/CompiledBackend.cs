@@ -102,10 +102,12 @@ internal sealed class CompiledPotential<T> : IPotential where T : unmanaged, IFl
 
     public void Predict(ReadOnlySpan<double> position, ReadOnlySpan<double> inputs, int rows, Span<double> outputs)
     {
+        var parameters = new double[Model.ParameterDimension];
+        Model.NetworkParameters(position, parameters);
         lock (_predictLock)
         {
             _predict ??= new CompiledGraphFunction<T>(Model.Graph);
-            _predict.Forward(position, inputs, rows, outputs);
+            _predict.Forward(parameters, inputs, rows, outputs);
         }
     }
 
@@ -127,11 +129,13 @@ internal sealed class CompiledLogDensity<T> : ILogDensity where T : unmanaged, I
     private readonly ProgramState<T>? _lastState;
     private readonly Block[] _blocks;
     private readonly int _k;
+    private readonly double[] _network; // w under a hierarchical prior (the position's prefix holds z); empty otherwise
 
     public CompiledLogDensity(PosteriorModel model, CompiledProgram<T> program, CompiledProgram<T>? lastProgram)
     {
         _model = model;
         _k = model.OutputWidth;
+        _network = model.HasLayerScales ? new double[model.ParameterDimension] : [];
         _state = new ProgramState<T>(program);
         _lastState = lastProgram is null ? null : new ProgramState<T>(lastProgram);
         var data = model.Data;
@@ -165,8 +169,14 @@ internal sealed class CompiledLogDensity<T> : ILogDensity where T : unmanaged, I
     {
         double logSigma = _model.LogSigma(position);
         double ll = 0, dLogSigma = 0;
-        PrepareState(_state, position);
-        if (_lastState is not null) PrepareState(_lastState, position);
+        var network = position;
+        if (_model.HasLayerScales)
+        {
+            _model.NetworkParameters(position, _network);
+            network = _network;
+        }
+        PrepareState(_state, network);
+        if (_lastState is not null) PrepareState(_lastState, network);
         bool single = _blocks.Length == 1;
         foreach (var b in _blocks)
         {
@@ -181,6 +191,7 @@ internal sealed class CompiledLogDensity<T> : ILogDensity where T : unmanaged, I
         _state.ReadParameterGradients(gradient);
         _lastState?.AddParameterGradients(gradient);
         if (_model.SigmaOffset >= 0) gradient[_model.SigmaOffset] = dLogSigma;
+        _model.PullBackNetworkGradient(position, gradient);
         return ll + _model.LogPrior(position, gradient);
     }
 

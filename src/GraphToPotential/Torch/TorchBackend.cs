@@ -171,7 +171,9 @@ public sealed class TorchPotential : IPotential
         using var noGrad = torch.no_grad();
         var values = new Dictionary<string, TorchValue>(StringComparer.Ordinal);
         int d = Model.ParameterDimension;
-        _graph.AddParameters(values, torch.tensor(position[..d].ToArray(), [d], ScalarType.Float64, ctx.Device), batched: false);
+        var parameters = new double[d];
+        Model.NetworkParameters(position, parameters);
+        _graph.AddParameters(values, torch.tensor(parameters, [d], ScalarType.Float64, ctx.Device), batched: false);
         long[] shape = [rows, .. Model.InputSampleShape.Select(x => (long)x)];
         values[Model.InputName] = new TorchValue(torch.tensor(inputs.ToArray(), shape, ctx.Compute, ctx.Device), Model.Graph.Inputs[0].ElementType, false);
         _graph.Run(values, [Model.OutputName]);
@@ -192,7 +194,9 @@ public sealed class TorchPotential : IPotential
 /// parameter is a [C, …shape] slice of it, so the graph runs once for all chains and one backward pass gives every
 /// chain's gradient (chains are independent, so ∇ of Σ_c log p_c is row c's gradient). The prior is the model's
 /// own (<see cref="PosteriorModel.LogPrior"/>); the likelihood is computed in float64 whatever the network's precision.
-/// Every call runs in its own dispose scope: no tensor outlives it.
+/// Under a hierarchical prior the leaf tensor holds the network's w (<see cref="PosteriorModel.NetworkParameters"/>)
+/// and the model carries ∂/∂w back to the position (<see cref="PosteriorModel.PullBackNetworkGradient"/>), the same
+/// code the compiled backend uses. Every call runs in its own dispose scope: no tensor outlives it.
 /// </summary>
 internal sealed class TorchLogDensity : ILogDensity, IBatchedLogDensity
 {
@@ -233,7 +237,11 @@ internal sealed class TorchLogDensity : ILogDensity, IBatchedLogDensity
         var ctx = graph.Context;
         using (var scope = torch.NewDisposeScope())
         {
-            var theta = torch.tensor(positions[..(count * d)].ToArray(), [count, d], ScalarType.Float64, ctx.Device, requires_grad: true);
+            var leaf = positions[..(count * d)].ToArray();
+            if (model.HasLayerScales)
+                for (int c = 0; c < count; c++)
+                    model.NetworkParameters(positions.Slice(c * d, d), leaf.AsSpan(c * d, model.ParameterDimension));
+            var theta = torch.tensor(leaf, [count, d], ScalarType.Float64, ctx.Device, requires_grad: true);
             var values = new Dictionary<string, TorchValue>(StringComparer.Ordinal) { [model.InputName] = _input };
             graph.AddParameters(values, theta, batched: true);
             graph.Run(values, _wanted);
@@ -257,7 +265,10 @@ internal sealed class TorchLogDensity : ILogDensity, IBatchedLogDensity
         }
 
         for (int c = 0; c < count; c++)
+        {
+            model.PullBackNetworkGradient(positions.Slice(c * d, d), gradients.Slice(c * d, d));
             logDensities[c] += model.LogPrior(positions.Slice(c * d, d), gradients.Slice(c * d, d));
+        }
     }
 
     /// <summary>Σ_n log p(y_n | f_n) per chain, [C]; the formulas of <see cref="LogLikelihoods"/>, normalising constants kept.</summary>
