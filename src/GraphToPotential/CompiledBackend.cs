@@ -14,7 +14,7 @@ public sealed class CompiledBackend : IPotentialBackendFactory
     /// <summary>The ONNX ops (default domain) the compiled backend claims: the <see cref="OpStage.CompiledBackend"/> column of <see cref="OpCapabilities"/>.</summary>
     public static IReadOnlySet<string> SupportedOps => OpCapabilities.OpsFor(OpStage.CompiledBackend);
 
-    /// <summary>Row count used to check coverage and infer shapes (a prime, so no other dimension is mistaken for the batch).</summary>
+    /// <summary>Row count of the trial build that checks coverage (a prime, so no other dimension is mistaken for the batch); shapes come from <see cref="ShapeInference"/>.</summary>
     private const int ProbeRows = 97;
 
     public string Name => "cpu";

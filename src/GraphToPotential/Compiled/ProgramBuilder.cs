@@ -228,15 +228,12 @@ internal sealed class ProgramBuilder<T> where T : unmanaged, IFloatingPointIeee7
 
         switch (op)
         {
-            case "Constant": BuildConstant(node); return;
             case "Identity": { var x = Get(node, 0); Alias(node.Outputs[0], x, x.Shape, x.RowAxis); return; }
-            case "Dropout": BuildDropout(node); return;
             case "Cast": BuildCast(node); return;
             case "Reshape": BuildReshape(node); return;
             case "Flatten": BuildFlatten(node); return;
             case "Squeeze": BuildSqueeze(node); return;
             case "Unsqueeze": BuildUnsqueeze(node); return;
-            case "Shape": BuildShape(node); return;
             case "Gemm": BuildGemm(node, index); return;
             case "MatMul": BuildMatMul(node, index); return;
             case "Add": BuildBinary(node, BinaryKind.Add); return;
@@ -330,27 +327,6 @@ internal sealed class ProgramBuilder<T> where T : unmanaged, IFloatingPointIeee7
         return data[0];
     }
 
-    private void BuildConstant(Node node)
-    {
-        string name = node.Outputs[0];
-        if (node.Attributes.TryGetValue("value", out var a) && a.Tensor is Tensor t) { Constant(name, t.Shape, t.Data); return; }
-        if (node.Attributes.TryGetValue("value_float", out a)) { Constant(name, [], [a.Float]); return; }
-        if (node.Attributes.TryGetValue("value_int", out a)) { Constant(name, [], [a.Int]); return; }
-        if (node.Attributes.TryGetValue("value_floats", out a) && a.Floats is not null) { Constant(name, [a.Floats.Count], a.Floats.ToArray()); return; }
-        if (node.Attributes.TryGetValue("value_ints", out a) && a.Ints is not null) { Constant(name, [a.Ints.Count], a.Ints.Select(x => (double)x).ToArray()); return; }
-        throw Unsupported(node, "only value, value_float(s) and value_int(s) constants are supported");
-    }
-
-    private void BuildDropout(Node node)
-    {
-        // Inference: identity. Opset ≥ 12 takes training_mode as input 2; it must be absent or false.
-        var training = ConstInput(node, 2, "training_mode");
-        if (training is { Length: > 0 } && training[0] != 0)
-            throw Unsupported(node, "training_mode = true is not supported (inference only)");
-        var x = Get(node, 0);
-        Alias(node.Outputs[0], x, x.Shape, x.RowAxis);
-    }
-
     private void BuildCast(Node node)
     {
         var x = Get(node, 0);
@@ -369,19 +345,6 @@ internal sealed class ProgramBuilder<T> where T : unmanaged, IFloatingPointIeee7
             return;
         }
         throw Unsupported(node, $"cast to {type} is not supported (the compiled backend computes in float32/float64)");
-    }
-
-    private void BuildShape(Node node)
-    {
-        var x = Get(node, 0);
-        int rank = x.Rank;
-        long start = node.GetInt("start", 0), end = node.GetInt("end", rank);
-        if (start < 0) start += rank;
-        if (end < 0) end += rank;
-        start = Math.Clamp(start, 0, rank);
-        end = Math.Clamp(end, start, rank);
-        var data = x.Shape.Skip((int)start).Take((int)(end - start)).Select(d => (double)d).ToArray();
-        Constant(node.Outputs[0], [data.Length], data);
     }
 
     private void BuildReshape(Node node)

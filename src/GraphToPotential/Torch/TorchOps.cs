@@ -65,11 +65,6 @@ internal static class TorchOps
         {
             case "Identity":
                 return [x[0]];
-            case "Dropout":
-                // Inference: the output is the input; the optional mask is all true.
-                return node.Outputs.Count > 1
-                    ? [x[0], new TorchValue(torch.ones_like(x[0].Tensor, ScalarType.Bool), ElementType.Bool, x[0].Batched)]
-                    : [x[0]];
             case "Add": return [Arithmetic(x[0], x[1], (a, b) => a.add(b), ctx)];
             case "Sub": return [Arithmetic(x[0], x[1], (a, b) => a.sub(b), ctx)];
             case "Mul": return [Arithmetic(x[0], x[1], (a, b) => a.mul(b), ctx)];
@@ -145,7 +140,6 @@ internal static class TorchOps
             case "ReduceMean":
             case "ReduceMax":
                 return [Reduce(node, x, ctx)];
-            case "Constant": return [Constant(node, ctx, x.Where)];
             default:
                 throw new NotSupportedException(Unsupported(node) ?? $"{x.Where}: op not supported by the TorchSharp backend");
         }
@@ -486,20 +480,5 @@ internal static class TorchOps
         var storage = ctx.Storage(v.Type);
         if (y.dtype != storage) y = TorchContext.Wrap(y.to(storage), v.Type);
         return v.With(y);
-    }
-
-    private static TorchValue Constant(Node node, TorchContext ctx, string where)
-    {
-        if (node.Attributes.TryGetValue("value", out var a) && a.Tensor is OnnxImport.Tensor tensor)
-            return new TorchValue(ctx.FromData(tensor.Data, tensor.Shape.Select(d => (long)d).ToArray(), tensor.SourceType), tensor.SourceType, false);
-        if (node.Attributes.TryGetValue("value_float", out var f))
-            return new TorchValue(ctx.FromData([f.Float], [], ElementType.Float), ElementType.Float, false);
-        if (node.Attributes.TryGetValue("value_floats", out var fs) && fs.Floats is not null)
-            return new TorchValue(ctx.FromData(fs.Floats.ToArray(), [fs.Floats.Count], ElementType.Float), ElementType.Float, false);
-        if (node.Attributes.TryGetValue("value_int", out var i))
-            return new TorchValue(ctx.FromData([i.Int], [], ElementType.Int64), ElementType.Int64, false);
-        if (node.Attributes.TryGetValue("value_ints", out var ints) && ints.Ints is not null)
-            return new TorchValue(ctx.FromData(ints.Ints.Select(v => (double)v).ToArray(), [ints.Ints.Count], ElementType.Int64), ElementType.Int64, false);
-        throw new NotSupportedException($"{where}: only tensor, float(s) and int(s) constants are supported");
     }
 }

@@ -8,36 +8,43 @@ using Bnn.Onnx.Tests.TestSupport;
 namespace Bnn.Onnx.Tests;
 
 /// <summary>
-/// PyTorch networks with a skip connection (<c>Concat</c> of a hidden layer and the input), opsets 13 and 17, through
-/// the whole workflow: <c>import</c> says every backend and export supports them, <c>eval</c> reproduces PyTorch,
-/// <c>sample</c> runs, <c>export</c> writes an ensemble whose members equal the compiled backend's forward pass on
-/// the same draws, and <c>predict</c> gives their mean.
+/// PyTorch exports in the forms that used to break the workflow: skip connections (<c>Concat</c> of a hidden layer
+/// and the input, a regressor and a classifier, opsets 13 and 17) and weights that reach their layer through other
+/// nodes (<c>do_constant_folding=False</c>: Transpose, Reshape, Squeeze, Cast, Mul by a constant, …) beside the folded
+/// export. Each goes through the whole workflow: <c>import</c> says every backend and export supports it, <c>eval</c>
+/// reproduces PyTorch, <c>sample</c> runs, <c>export</c> writes an ensemble whose members equal the compiled backend's
+/// forward pass on the same draws, and <c>predict</c> gives their mean.
 /// </summary>
-public class WorkflowSkipConnectionTests
+public class WorkflowExportFormsTests
 {
-    public static TheoryData<string, string> Fixtures() => new()
+    /// <summary>Fixture, likelihood, data file, and an op the import must show (the structure the fixture is about).</summary>
+    public static TheoryData<string, string, string, string> Fixtures() => new()
     {
-        { "skip_regressor_op13", "normal" },
-        { "skip_regressor_op17", "normal" },
-        { "skip_classifier_op13", "categorical" },
-        { "skip_classifier_op17", "categorical" },
+        { "skip_regressor_op13", "normal", "blog_data.csv", "Concat" },
+        { "skip_regressor_op17", "normal", "blog_data.csv", "Concat" },
+        { "skip_classifier_op13", "categorical", "multiclass_data.csv", "Concat" },
+        { "skip_classifier_op17", "categorical", "multiclass_data.csv", "Concat" },
+        // Weights that reach their layer through other nodes (do_constant_folding=False) and the folded export.
+        { "step_mlp_op13_unfolded", "normal", "regression8_data.csv", "Transpose" },
+        { "step_mlp_op17_folded", "normal", "regression8_data.csv", "MatMul" },
+        { "weight_paths_pytorch", "normal", "regression8_data.csv", "Reshape" },
     };
 
     [Theory]
     [MemberData(nameof(Fixtures))]
-    public void Import_eval_sample_export_and_predict_a_skip_connection_network(string name, string likelihood)
+    public void Import_eval_sample_export_and_predict(string name, string likelihood, string dataFile, string op)
     {
         string model = Repo.Model(name + ".onnx");
         string inputCsv = Repo.Model(name + ".input.csv");
         bool normal = likelihood == "normal";
         using var dir = new TempDir();
 
-        // import: Concat is there, and every backend and export takes the model.
+        // import: the op is there, and every backend and export takes the model.
         var import = BnnProcess.Run("import", model, "--json");
         Assert.True(import.ExitCode == 0, import.ToString());
         using (var json = JsonDocument.Parse(import.Stdout))
         {
-            Assert.Contains("Concat", json.RootElement.GetProperty("ops").EnumerateArray().Select(e => e.GetString()));
+            Assert.Contains(op, json.RootElement.GetProperty("ops").EnumerateArray().Select(e => e.GetString()));
             foreach (var stage in json.RootElement.GetProperty("support").EnumerateArray())
                 Assert.True(stage.GetProperty("supported").GetBoolean(), stage.ToString());
         }
@@ -54,9 +61,9 @@ public class WorkflowSkipConnectionTests
 
         // sample: a short run from the file's weights.
         string runDir = dir["run"];
-        string[] data = normal
-            ? ["--data", Repo.Model("blog_data.csv"), "--features", "x", "--target", "y"]
-            : ["--data", Repo.Model("multiclass_data.csv"), "--target", "y", "--likelihood", "categorical"];
+        string[] data = dataFile == "blog_data.csv"
+            ? ["--data", Repo.Model(dataFile), "--features", "x", "--target", "y"]
+            : ["--data", Repo.Model(dataFile), "--target", "y", "--likelihood", likelihood];
         var sample = BnnProcess.Run(["sample", model, .. data, "--out", runDir, "--seed", "5", "--init", "onnx", "--chains", "2",
             "--warmup", "100", "--draws", "50", "--no-progress"]);
         Assert.True(sample.ExitCode == 0, sample.ToString());
