@@ -17,6 +17,7 @@ public static class BnnRoot
         root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(PredictCommand.Create());
         root.Subcommands.Add(PlotCommand.Create());
+        root.Subcommands.Add(EvaluateCommand.Create());
         return root;
     }
 }

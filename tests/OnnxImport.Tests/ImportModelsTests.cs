@@ -178,6 +178,7 @@ public class ImportModelsTests
         { "multiclass_softmax_pytorch", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 4 * 16 + 16 + 48 + 3 },
         { "regression8_tanh_pytorch", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 8 * 16 + 16 + 16 + 1 },
         { "regression8_relu_pytorch", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 8 * 16 + 16 + 16 + 1 },
+        { "noisy3_tanh_pytorch", ["0.weight", "0.bias", "2.weight", "2.bias"], 3 * 16 + 16 + 16 + 1 },
         { "external_data_pytorch", ["0.weight", "0.bias", "2.weight", "2.bias"], 5 + 5 + 5 + 1 },
         { "float16_weights", ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"], 5 + 5 + 5 + 1 },
         { "step_mlp_op13_folded", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 8 * 16 + 16 + 16 + 1 },

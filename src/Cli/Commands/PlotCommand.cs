@@ -1,16 +1,17 @@
 using System.CommandLine;
+using Bnn.Onnx.Cli.Evaluation;
 using Bnn.Onnx.Cli.Plotting;
 
 namespace Bnn.Onnx.Cli.Commands;
 
 /// <summary>
-/// <c>bnn plot RUN_DIR --kind trace|rank|predictive|energy</c>: diagnostic and predictive pictures of a run as PNG
-/// (ScottPlot), in the manner of ArviZ's <c>plot_trace</c>, <c>plot_rank</c> and <c>plot_energy</c>, and the blog's
-/// closing predictive figure.
+/// <c>bnn plot RUN_DIR --kind trace|rank|predictive|energy|calibration</c>: diagnostic and predictive pictures of a run
+/// as PNG (ScottPlot), in the manner of ArviZ's <c>plot_trace</c>, <c>plot_rank</c> and <c>plot_energy</c>, the blog's
+/// closing predictive figure, and calibration on held-out data (<see cref="CalibrationPlot"/>).
 /// </summary>
 public static class PlotCommand
 {
-    public static readonly IReadOnlyList<string> Kinds = ["trace", "rank", "predictive", "energy"];
+    public static readonly IReadOnlyList<string> Kinds = ["trace", "rank", "predictive", "energy", "calibration"];
 
     public static Command Create()
     {
@@ -18,7 +19,8 @@ public static class PlotCommand
         var kind = new Option<string>("--kind")
         {
             Description = "trace: per-chain densities and traces; rank: per-chain rank histograms; predictive: data, " +
-                          "predictive mean and 90% bands (one-feature regression); energy: marginal energy against transitions, with E-BFMI.",
+                          "predictive mean and 90% bands (one-feature regression); energy: marginal energy against transitions, with E-BFMI; " +
+                          "calibration: reliability diagram (classification) or interval coverage (regression) on held-out --data.",
             Required = true,
         };
         var vars = new Option<string[]>("--vars")
@@ -27,17 +29,17 @@ public static class PlotCommand
                           $"repeatable. Default: the {VariableSelection.DefaultWorst} worst-mixing by R-hat, then ESS.",
             AllowMultipleArgumentsPerToken = true,
         };
-        var data = new Option<string?>("--data") { Description = "Predictive: the data CSV (default: the one the run recorded)." };
+        var data = new Option<string?>("--data") { Description = "Predictive: the data CSV (default: the one the run recorded). Calibration: the held-out data (required)." };
         var features = new Option<string[]>("--features")
         {
-            Description = "Predictive: the feature column (default: as recorded).",
+            Description = "Predictive, calibration: the feature columns (default: as recorded).",
             AllowMultipleArgumentsPerToken = true,
         };
-        var target = new Option<string[]>("--target") { Description = "Predictive: the target column (default: as recorded)." };
-        var model = new Option<string?>("--model") { Description = "Predictive: the ONNX model (default: the one the run recorded)." };
+        var target = new Option<string[]>("--target") { Description = "Predictive, calibration: the target column (default: as recorded)." };
+        var model = new Option<string?>("--model") { Description = "Predictive, calibration: the ONNX model (default: the one the run recorded)." };
         var output = new Option<string?>("--out") { Description = "The PNG to write (default: RUN_DIR/<kind>.png)." };
 
-        var command = new Command("plot", "Draw trace, rank, energy or posterior predictive plots of a run as PNG.");
+        var command = new Command("plot", "Draw trace, rank, energy, posterior predictive or calibration plots of a run as PNG.");
         command.Arguments.Add(runDir);
         command.Options.Add(kind);
         command.Options.Add(vars);
@@ -81,6 +83,11 @@ public static class PlotCommand
             case "energy":
                 EnergyPlot.Write(run, output);
                 break;
+            case "calibration":
+                if (inputs?.Data is not string heldOut)
+                    throw new UsageException("--kind calibration: give the held-out data with --data TEST.csv");
+                CalibrationPlot.Write(run, new HeldOutEvaluation.Inputs(heldOut, inputs.Features, inputs.Targets, Model: inputs.Model), output);
+                break;
             default:
                 PredictivePlot.Write(run, inputs ?? new PredictivePlot.Inputs(null, null, [], []), output);
                 break;
@@ -97,6 +104,6 @@ public static class PlotCommand
     }
 
     /// <summary>Column names given as <c>a,b</c> or as repeated options.</summary>
-    private static IReadOnlyList<string> SplitNames(IEnumerable<string>? values) =>
+    public static IReadOnlyList<string> SplitNames(IEnumerable<string>? values) =>
         values?.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray() ?? [];
 }

@@ -1,3 +1,4 @@
+using Bnn.Onnx.Cli.Evaluation;
 using Bnn.Onnx.Export;
 using Bnn.Onnx.GraphToPotential;
 using Bnn.Onnx.OnnxImport;
@@ -39,38 +40,12 @@ public sealed record PredictiveBands(double[] X, double[] Mean, double[] MeanLow
         return new PredictiveBands(x, mean, meanLow, meanHigh, obsLow, obsHigh);
     }
 
-    /// <summary>The p-quantile of (1/S) Σ_s N(μ_s, σ_s²), by bisection on the mixture CDF to 1e-10 of the bracket.</summary>
-    public static double MixtureQuantile(IReadOnlyList<double> means, IReadOnlyList<double> sigmas, double p)
-    {
-        double lo = double.PositiveInfinity, hi = double.NegativeInfinity;
-        for (int i = 0; i < means.Count; i++)
-        {
-            lo = Math.Min(lo, means[i] - 10 * sigmas[i]);
-            hi = Math.Max(hi, means[i] + 10 * sigmas[i]);
-        }
-        double tolerance = (hi - lo) * 1e-10;
-        while (hi - lo > tolerance)
-        {
-            double mid = 0.5 * (lo + hi);
-            double cdf = 0;
-            for (int i = 0; i < means.Count; i++) cdf += NormalCdf((mid - means[i]) / sigmas[i]);
-            if (cdf / means.Count < p) lo = mid;
-            else hi = mid;
-        }
-        return 0.5 * (lo + hi);
-    }
+    /// <summary>The p-quantile of (1/S) Σ_s N(μ_s, σ_s²) (<see cref="NormalMixture.Quantile"/>).</summary>
+    public static double MixtureQuantile(IReadOnlyList<double> means, IReadOnlyList<double> sigmas, double p) =>
+        NormalMixture.Quantile(means.ToArray(), sigmas.ToArray(), p);
 
-    /// <summary>Φ(z) = ½ erfc(−z/√2), erfc by the Chebyshev fit of Numerical Recipes §6.2 (relative error &lt; 1.2e-7).</summary>
-    public static double NormalCdf(double z) => 0.5 * Erfc(-z / Math.Sqrt(2));
-
-    private static double Erfc(double x)
-    {
-        double z = Math.Abs(x);
-        double t = 1 / (1 + 0.5 * z);
-        double r = t * Math.Exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
-            t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
-        return x >= 0 ? r : 2 - r;
-    }
+    /// <summary>Φ(z) (<see cref="NormalMixture.NormalCdf"/>).</summary>
+    public static double NormalCdf(double z) => NormalMixture.NormalCdf(z);
 }
 
 /// <summary>
@@ -211,7 +186,8 @@ public static class PredictivePlot
         return Enumerable.Range(0, count).Select(i => all[(int)((long)i * all.Length / count)]).ToArray();
     }
 
-    private static void CheckLayout(RunDirectory run, OnnxGraph graph, string modelPath)
+    /// <summary>Refuses a model whose parameters are not the draws' blocks (name and size, in order).</summary>
+    public static void CheckLayout(RunDirectory run, OnnxGraph graph, string modelPath)
     {
         var blocks = run.Draws.Layout.Blocks;
         for (int i = 0; i < graph.Parameters.Count; i++)
