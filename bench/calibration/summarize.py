@@ -15,6 +15,10 @@ PRIORS = ["1", "fan-in", "hierarchical"]
 PRIOR_NAMES = {"1": "N(0,1) (default)", "fan-in": "fan-in", "hierarchical": "hierarchical"}
 
 
+def prior_order(p):
+    return PRIORS.index(p) if p in PRIORS else len(PRIORS) + hash(p) % 1000
+
+
 def interval(metrics, level):
     for i in metrics.get("intervals", []):
         if abs(i["level"] - level) < 1e-9 or abs(i["level"] - 100 * level) < 1e-9:
@@ -24,7 +28,7 @@ def interval(metrics, level):
 
 def row_of(path):
     name = os.path.basename(path)
-    m = re.match(r"(.+)_s(\d+)_(1|fan-in|hierarchical)$", name)
+    m = re.match(r"(.+?)_s(\d+)_(.+)$", name)
     table, split, prior = m.group(1), int(m.group(2)), m.group(3)
     row = {"table": table, "split": split, "prior": prior}
     row["wall_s"] = float(open(path + ".wall").read().strip() or "nan")
@@ -41,6 +45,9 @@ def row_of(path):
                 except ValueError:
                     pass
     row["max_rhat"] = max((r for r in rhats if not math.isnan(r)), default=math.nan)
+    # the verdict's R-hat: the worst over lp__ and the predictive means (the weights themselves are not identified)
+    found = re.search(r"R-hat ([0-9.]+)", row["verdict"])
+    row["verdict_rhat"] = float(found.group(1)) if found else math.nan
     ev = os.path.join(path, "evaluation.json")
     if not os.path.exists(ev):
         return row
@@ -69,31 +76,32 @@ def mean(xs):
 
 def main():
     runs, out = sys.argv[1], sys.argv[2]
-    rows = [row_of(p) for p in sorted(glob.glob(os.path.join(runs, "*"))) if os.path.isdir(p)]
+    rows = [row_of(p) for p in sorted(glob.glob(os.path.join(runs, "*"))) if os.path.isdir(p) and os.path.exists(p + ".wall")]
     rows = [r for r in rows if "likelihood" in r or r["verdict"] == "sample failed"]
-    cols = ["table", "split", "prior", "likelihood", "wall_s", "converged", "max_rhat", "verdict", "goal_met",
+    cols = ["table", "split", "prior", "likelihood", "wall_s", "converged", "verdict_rhat", "max_rhat", "verdict", "goal_met",
             "rmse_point", "rmse_post", "lpd_point", "lpd_post", "cov90_point", "cov90_post",
             "accuracy_point", "accuracy_post", "nll_point", "nll_post", "ece_point", "ece_post",
             "brier_point", "brier_post"]
     with open(out + ".csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
         w.writeheader()
-        for r in sorted(rows, key=lambda r: (TABLES.index(r["table"]), PRIORS.index(r["prior"]), r["split"])):
+        for r in sorted(rows, key=lambda r: (TABLES.index(r["table"]), prior_order(r["prior"]), r["split"])):
             w.writerow(r)
 
     groups = defaultdict(list)
     for r in rows:
         groups[(r["table"], r["prior"])].append(r)
+    priors = sorted({r["prior"] for r in rows}, key=lambda p: (prior_order(p), p))
     lines = []
     f3 = lambda x: "—" if isinstance(x, float) and math.isnan(x) else f"{x:.3f}"
     for kind, tables in (("classification", ["breast_cancer", "wine"]), ("regression", ["diabetes", "boston"])):
         if kind == "classification":
-            lines.append("| table | weights | splits | accuracy | NLL | ECE | Brier | goal met (splits) | converged (splits) | max R-hat (worst) | wall s (mean) |")
+            lines.append("| table | weights | splits | accuracy | NLL | ECE | Brier | goal met (splits) | converged (splits) | verdict R-hat (worst) | wall s (mean) |")
         else:
-            lines.append("| table | weights | splits | RMSE | mean LPD | 90% coverage | goal met (splits) | converged (splits) | max R-hat (worst) | wall s (mean) |")
+            lines.append("| table | weights | splits | RMSE | mean LPD | 90% coverage | goal met (splits) | converged (splits) | verdict R-hat (worst) | wall s (mean) |")
         lines.append("|" + "---|" * (11 if kind == "classification" else 10))
         for t in tables:
-            all_t = [r for p in PRIORS for r in groups.get((t, p), []) if "likelihood" in r]
+            all_t = [r for p in priors for r in groups.get((t, p), []) if "likelihood" in r]
             if not all_t:
                 continue
             # the point estimate: one per split (identical across priors)
@@ -106,15 +114,17 @@ def main():
             else:
                 lines.append(f"| {t} | point estimate | {len(pts)} | {f3(mean(r['rmse_point'] for r in pts))} | "
                              f"{f3(mean(r['lpd_point'] for r in pts))} | {f3(mean(r['cov90_point'] for r in pts))} | | | | |")
-            for p in PRIORS:
+            for p in priors:
                 g = groups.get((t, p), [])
+                if not g:
+                    continue
                 ok = [r for r in g if "likelihood" in r]
                 n = len(g)
                 goal = f"{sum(r['goal_met'] for r in ok)}/{n}"
                 conv = f"{sum(r['converged'] for r in g)}/{n}"
-                rh = f3(max((r["max_rhat"] for r in g if not math.isnan(r["max_rhat"])), default=math.nan))
+                rh = f3(max((r["verdict_rhat"] for r in g if not math.isnan(r["verdict_rhat"])), default=math.nan))
                 wall = f"{mean(r['wall_s'] for r in g):.1f}"
-                name = f"posterior, {PRIOR_NAMES[p]}"
+                name = f"posterior, {PRIOR_NAMES.get(p, '--prior-scale ' + p)}"
                 if kind == "classification":
                     lines.append(f"| {t} | {name} | {n} | {f3(mean(r['accuracy_post'] for r in ok))} | "
                                  f"{f3(mean(r['nll_post'] for r in ok))} | {f3(mean(r['ece_post'] for r in ok))} | "
