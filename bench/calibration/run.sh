@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Calibration on real tables: for each table and random split, the trained network's own weights (the point
+# estimate) against the posterior under the default N(0,1) prior, the fan-in prior and the hierarchical prior, scored
+# by `bnn evaluate` on the held-out quarter of the rows.
+#   bench/calibration/run.sh [SPLITS] [CHAINS] [WARMUP] [DRAWS]     (defaults: 4 splits, 4 chains, 400 + 400)
+# TABLES and PRIORS (space-separated) pick a subset, e.g. TABLES="wine" PRIORS="3" adds --prior-scale 3 runs beside
+# the ones already there; the summary covers every run under the work folder.
+# Needs /usr/bin/python3 with python3-torch, python3-onnx, python3-sklearn and Rscript with r-cran-mass.
+# Fixtures and runs go to bench/calibration/work/ (ignored); the table goes to bench/calibration/results.{csv,md}.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+splits=${1:-4} chains=${2:-4} warmup=${3:-400} draws=${4:-400}
+tables=${TABLES:-breast_cancer wine diabetes boston} priors=${PRIORS:-1 fan-in hierarchical}
+work=bench/calibration/work
+mkdir -p "$work/runs"
+dotnet build src/Cli -c Release -v q -nologo >/dev/null
+bnn() { dotnet src/Cli/bin/Release/net10.0/bnn.dll "$@"; }
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GB; $(date -u '+%F %H:%M UTC')"
+echo "settings: $splits splits, $chains chains x ($warmup warmup + $draws draws), 2 chains at a time"
+if [[ ! -f $work/tables/boston_s$splits/model.onnx ]]; then
+  /usr/bin/python3 bench/calibration/make_tables.py "$work/tables" $(seq 1 "$splits") 2>&1 | grep -v -i warning || true
+fi
+
+for split in $(seq 1 "$splits"); do   # split by split, so that a cut-short run still has whole splits
+  for table in $tables; do
+    d=$work/tables/${table}_s$split
+    likelihood=$(cat "$d/likelihood")
+    for prior in $priors; do
+      run=$work/runs/${table}_s${split}_${prior}
+      rm -rf "$run"
+      start=$(date +%s.%N)
+      status=0
+      bnn sample "$d/model.onnx" --data "$d/train.csv" --likelihood "$likelihood" --prior-scale "$prior" \
+        --chains "$chains" --warmup "$warmup" --draws "$draws" --seed "$split" --parallel-chains 2 --no-progress \
+        --out "$run" >"$run.txt" 2>"$run.log" || status=$?
+      end=$(date +%s.%N)
+      echo "$end - $start" | bc >"$run.wall"
+      if [[ $status == 0 ]]; then
+        bnn evaluate "$run" --data "$d/test.csv" >"$run.eval.txt" 2>&1 || echo "evaluate failed: $run"
+      fi
+      echo "$table split $split prior $prior: $(cat "$run.wall") s, $(grep -i 'converged' "$run.txt" | tail -n 1)"
+    done
+  done
+done
+/usr/bin/python3 bench/calibration/summarize.py "$work/runs" bench/calibration/results
