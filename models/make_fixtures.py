@@ -19,22 +19,10 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from fixture_io import HERE, path, write_rows, save_expected, train
+
 SHARED_DATA = os.path.join(HERE, "..", "..", "shared", "reference", "seed", "data.csv")
 torch.set_num_threads(1)
-
-
-def path(name):
-    return os.path.join(HERE, name)
-
-
-def write_rows(name, rows):
-    rows = np.asarray(rows, dtype=np.float64)
-    if rows.ndim == 1:
-        rows = rows[:, None]
-    with open(path(name), "w") as f:
-        for row in rows:
-            f.write(",".join("%.17g" % v for v in row) + "\n")
 
 
 def write_table(name, header, rows):
@@ -51,28 +39,6 @@ def export_torch(module, name, example, opset, input_name="x", output_name="y", 
                       input_names=[input_name], output_names=[output_name],
                       dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}}, **kwargs)
     onnx.checker.check_model(onnx.load(path(name + ".onnx")))
-
-
-def save_expected(name, module_or_fn, inputs):
-    x = np.asarray(inputs, dtype=np.float32)
-    if isinstance(module_or_fn, torch.nn.Module):
-        with torch.no_grad():
-            y = module_or_fn(torch.from_numpy(x)).numpy()
-    else:
-        y = module_or_fn(x)
-    write_rows(name + ".input.csv", x)
-    write_rows(name + ".output.csv", y)
-
-
-def train(module, x, y, loss_fn, steps, lr=0.01):
-    opt = torch.optim.Adam(module.parameters(), lr=lr)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = loss_fn(module(xt), yt)
-        loss.backward()
-        opt.step()
-    return module
 
 
 def softplus(z):

@@ -8,24 +8,13 @@ Run from anywhere with Debian's python3-torch (1.13), python3-onnx (1.12) and py
 
 Seeded, so a rerun reproduces the same data and weights. CSV conventions as in make_fixtures.py.
 """
-import os
-
 import numpy as np
 import onnx
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from fixture_io import HERE, path, write_rows
+
 torch.set_num_threads(1)
-
-
-def path(name):
-    return os.path.join(HERE, name)
-
-
-def write_rows(name, rows):
-    with open(path(name), "w") as f:
-        for row in np.asarray(rows, dtype=np.float64):
-            f.write(",".join("%.17g" % v for v in np.atleast_1d(row)) + "\n")
 
 
 def write_table(name, header, rows):

@@ -11,25 +11,14 @@ tanh, the mean over the sequence axis (ReduceMean) and a Linear(4, 1). It is exp
 from the PyTorch module, for sequences of length 5 (the training length) and 7. CSV inputs: no header, one sample
 per row, the sequence in order; outputs one value per row; 17 significant digits.
 """
-import os
-
 import numpy as np
 import onnx
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from fixture_io import path, write_rows
+
 NAME = "sequence_mean_pytorch"
 torch.set_num_threads(1)
-
-
-def path(name):
-    return os.path.join(HERE, name)
-
-
-def write_rows(name, rows):
-    with open(path(name), "w") as f:
-        for row in np.asarray(rows, dtype=np.float64):
-            f.write(",".join("%.17g" % v for v in row) + "\n")
 
 
 class SequenceMean(torch.nn.Module):

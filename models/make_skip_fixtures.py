@@ -11,27 +11,13 @@ three-class classifier trained briefly on `multiclass_data.csv`, each exported a
 seeded, so a rerun reproduces the same weights. Expected outputs come from the PyTorch module. CSV outputs: no header,
 one sample per row, 17 significant digits.
 """
-import os
-
 import numpy as np
 import onnx
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from fixture_io import path, write_rows, save_expected, train
+
 torch.set_num_threads(1)
-
-
-def path(name):
-    return os.path.join(HERE, name)
-
-
-def write_rows(name, rows):
-    rows = np.asarray(rows, dtype=np.float64)
-    if rows.ndim == 1:
-        rows = rows[:, None]
-    with open(path(name), "w") as f:
-        for row in rows:
-            f.write(",".join("%.17g" % v for v in row) + "\n")
 
 
 def read_table(name):
@@ -49,25 +35,6 @@ def export(module, name, example, opset, output_name):
     model = onnx.load(path(name + ".onnx"))
     onnx.checker.check_model(model)
     assert any(n.op_type == "Concat" for n in model.graph.node), name + ": no Concat node"
-
-
-def save_expected(name, module, inputs):
-    x = np.asarray(inputs, dtype=np.float32)
-    with torch.no_grad():
-        y = module(torch.from_numpy(x)).numpy()
-    write_rows(name + ".input.csv", x)
-    write_rows(name + ".output.csv", y)
-
-
-def train(module, x, y, loss_fn, steps, lr=0.01):
-    opt = torch.optim.Adam(module.parameters(), lr=lr)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = loss_fn(module(xt), yt)
-        loss.backward()
-        opt.step()
-    return module
 
 
 class SkipNet(torch.nn.Module):

@@ -19,26 +19,14 @@ Seeded, so a rerun reproduces the same files. Reads models/regression8_data.csv 
 
 CSV outputs: no header, one sample per row, 17 significant digits.
 """
-import os
-
 import numpy as np
 import onnx
 import torch
 from onnx import helper
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from fixture_io import path, write_rows, save_expected, train
+
 torch.set_num_threads(1)
-
-
-def path(name):
-    return os.path.join(HERE, name)
-
-
-def write_rows(name, rows):
-    rows = np.asarray(rows, dtype=np.float64)
-    with open(path(name), "w") as f:
-        for row in rows:
-            f.write(",".join("%.17g" % v for v in row) + "\n")
 
 
 def export_torch(module, name, example, opset, folding):
@@ -46,24 +34,6 @@ def export_torch(module, name, example, opset, folding):
     torch.onnx.export(module, example, path(name + ".onnx"), opset_version=opset, do_constant_folding=folding,
                       input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
     onnx.checker.check_model(onnx.load(path(name + ".onnx")))
-
-
-def save_expected(name, module, x):
-    with torch.no_grad():
-        y = module(torch.from_numpy(x)).numpy()
-    write_rows(name + ".input.csv", x)
-    write_rows(name + ".output.csv", y)
-
-
-def train(module, x, y, steps, lr=0.01):
-    opt = torch.optim.Adam(module.parameters(), lr=lr)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = torch.nn.functional.mse_loss(module(xt), yt)
-        loss.backward()
-        opt.step()
-    return module
 
 
 data = np.loadtxt(path("regression8_data.csv"), delimiter=",", skiprows=1, dtype=np.float32)
@@ -85,7 +55,7 @@ class StepMlp(torch.nn.Module):
 
 
 torch.manual_seed(11)
-step = train(StepMlp(), x8, y8, 600)
+step = train(StepMlp(), x8, y8, torch.nn.functional.mse_loss, 600)
 for opset in (13, 17):
     for folding in (True, False):
         name = f"step_mlp_op{opset}_{'folded' if folding else 'unfolded'}"
@@ -112,7 +82,7 @@ class WeightPaths(torch.nn.Module):
 
 
 torch.manual_seed(12)
-paths = train(WeightPaths(), x8, y8, 600)
+paths = train(WeightPaths(), x8, y8, torch.nn.functional.mse_loss, 600)
 export_torch(paths, "weight_paths_pytorch", torch.from_numpy(x8[:3]), 17, folding=False)
 
 # An Identity between each bias and its Add (exporters write these for aliased tensors).
