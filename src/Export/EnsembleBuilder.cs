@@ -59,7 +59,7 @@ public static class EnsembleBuilder
     /// <summary>Elementwise in their first input (Clip's bounds are scalars): shape and layout pass through.</summary>
     private static readonly HashSet<string> Unary =
     [
-        "Relu", "Sigmoid", "Tanh", "Softplus", "Softsign", "Elu", "Selu", "LeakyRelu", "HardSigmoid", "Exp", "Log", "Abs",
+        "Relu", "Sigmoid", "Tanh", "Softplus", "Softsign", "Elu", "Selu", "LeakyRelu", "HardSigmoid", "HardSwish", "Celu", "Exp", "Log", "Abs",
         "Neg", "Sqrt", "Erf", "Clip", "Cast",
     ];
 
@@ -687,7 +687,7 @@ public static class EnsembleBuilder
         /// <summary>
         /// An elementwise operator of the source graph. Softplus is always written out (<see cref="Softplus"/>); Clip's
         /// bounds, attributes before opset 11, become inputs. ONNX Runtime's CPU provider has float-only kernels for
-        /// Softplus, Softsign, Elu, Selu, HardSigmoid and Erf, so a float64 ensemble writes the first five out in double
+        /// Softplus, Softsign, Elu, Selu, HardSigmoid, HardSwish, Celu and Erf, so a float64 ensemble writes all but Erf out in double
         /// from operators it has and runs Erf in float32 between two Casts (it has no short exact form).
         /// </summary>
         private string UnaryOp(Node node, string[] inputs, string where)
@@ -714,6 +714,17 @@ public static class EnsembleBuilder
                 {
                     var affine = Emit("Add", [Emit("Mul", [x, Scalar(node.GetFloat("alpha", 0.2)).Name]), Scalar(node.GetFloat("beta", 0.5)).Name]);
                     return Emit("Clip", [affine, Scalar(0).Name, Scalar(1).Name]);
+                }
+                case "HardSwish":
+                {
+                    var gate = Emit("Add", [Emit("Mul", [x, Scalar(1.0 / 6).Name]), Scalar(0.5).Name]);
+                    return Emit("Mul", [x, Emit("Clip", [gate, Scalar(0).Name, Scalar(1).Name])]);
+                }
+                case "Celu":
+                {
+                    // α·elu(x/α) with elu's α = 1.
+                    double alpha = node.GetFloat("alpha", 1.0);
+                    return Elu(Emit("Div", [x, Scalar(alpha).Name]), alpha: 1.0, gamma: alpha);
                 }
                 case "Erf":
                     return Erf(x);

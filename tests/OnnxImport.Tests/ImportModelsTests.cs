@@ -190,6 +190,9 @@ public class ImportModelsTests
         { "skip_regressor_op17", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 6 + 6 + 7 + 1 },
         { "skip_classifier_op13", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 4 * 8 + 8 + 12 * 3 + 3 },
         { "skip_classifier_op17", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 4 * 8 + 8 + 12 * 3 + 3 },
+        { "hardswish_pytorch_op13", ["0.weight", "0.bias", "2.weight", "2.bias"], 8 + 8 + 8 + 1 },
+        { "hardswish_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 8 + 8 + 8 + 1 },
+        { "celu_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 8 + 8 + 8 + 1 },
     };
 
     [Theory]

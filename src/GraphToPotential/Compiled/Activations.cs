@@ -159,6 +159,31 @@ internal readonly record struct HardSigmoidRule(double Alpha, double Beta) : ISc
     }
 }
 
+/// <summary>ONNX HardSwish: x·max(0, min(1, x/6 + ½)); f' = 0 below −3, 1 above 3, x/3 + ½ between.</summary>
+internal readonly record struct HardSwishRule : IScalarRule
+{
+    public double Evaluate(double x, out double d)
+    {
+        double z = x / 6 + 0.5;
+        if (z <= 0) { d = 0; return 0; }
+        if (z >= 1) { d = 1; return x; }
+        d = x / 3 + 0.5;
+        return x * z;
+    }
+}
+
+/// <summary>ONNX Celu: max(0, x) + min(0, α(e^{x/α} − 1)) (default α = 1); f' = e^{x/α} for x &lt; 0.</summary>
+internal readonly record struct CeluRule(double Alpha) : IScalarRule
+{
+    public double Evaluate(double x, out double d)
+    {
+        if (x >= 0) { d = 1; return x; }
+        double e = Math.Exp(x / Alpha);
+        d = e;
+        return Alpha * (e - 1);
+    }
+}
+
 /// <summary>Softsign: x/(1 + |x|); f' = 1/(1 + |x|)².</summary>
 internal readonly record struct SoftsignRule : IScalarRule
 {

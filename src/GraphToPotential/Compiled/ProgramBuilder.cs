@@ -289,6 +289,8 @@ internal sealed class ProgramBuilder<T> where T : unmanaged, IFloatingPointIeee7
             case "Elu": return new ScalarActivation<T, EluRule>(new(node.GetFloat("alpha", 1.0)));
             case "Selu": return new ScalarActivation<T, SeluRule>(new(node.GetFloat("alpha", 1.67326319217681884765625), node.GetFloat("gamma", 1.05070102214813232421875)));
             case "HardSigmoid": return new ScalarActivation<T, HardSigmoidRule>(new(node.GetFloat("alpha", 0.2), node.GetFloat("beta", 0.5)));
+            case "HardSwish": return new ScalarActivation<T, HardSwishRule>(new());
+            case "Celu": return new ScalarActivation<T, CeluRule>(new(node.GetFloat("alpha", 1.0)));
             case "Softsign": return new ScalarActivation<T, SoftsignRule>(new());
             case "Gelu":
                 string approx = node.GetString("approximate") ?? "none";

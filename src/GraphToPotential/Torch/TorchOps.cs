@@ -102,6 +102,13 @@ internal static class TorchOps
                 double alpha = node.GetFloat("alpha", 0.2), beta = node.GetFloat("beta", 0.5);
                 return [Unary(x[0], t => t.mul(alpha).add(beta).clamp(0.0, 1.0))];
             }
+            case "HardSwish": return [Unary(x[0], t => { using var gate = t.div(6.0).add(0.5).clamp(0.0, 1.0); return t.mul(gate); })];
+            case "Celu":
+            {
+                // α·elu(x/α), ONNX's definition with elu's α = 1.
+                double alpha = node.GetFloat("alpha", 1.0);
+                return [Unary(x[0], t => { using var scaled = t.div(alpha); using var elu = scaled.elu(1.0); return elu.mul(alpha); })];
+            }
             case "Softplus":
                 // log(1 + eˣ) as logaddexp(x, 0): exact for large |x|, derivative sigmoid(x).
                 return [Unary(x[0], t => { using var zero = torch.zeros(1, t.dtype, t.device); return t.logaddexp(zero); })];
