@@ -280,7 +280,7 @@ public sealed class EnsembleTests : IDisposable
     }
 
     /// <summary>
-    /// Activations without a double kernel in ONNX Runtime (Elu, Selu, HardSigmoid, Softsign, Erf, Softplus) next to
+    /// Activations without a double kernel in ONNX Runtime (Elu, Selu, HardSigmoid, Softsign, Erf, Softplus, HardSwish, Celu) next to
     /// two with one: float32 and float64 ensembles both load and equal each member file, which runs the operators themselves.
     /// </summary>
     [Theory]

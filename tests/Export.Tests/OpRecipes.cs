@@ -135,7 +135,7 @@ internal static class OpRecipes
     }
 
     private static readonly string[] Activations =
-        ["Abs", "Elu", "Erf", "Exp", "HardSigmoid", "LeakyRelu", "Neg", "Relu", "Selu", "Sigmoid", "Softplus", "Softsign", "Tanh", "Identity", "Dropout"];
+        ["Abs", "Celu", "Elu", "Erf", "Exp", "HardSigmoid", "HardSwish", "LeakyRelu", "Neg", "Relu", "Selu", "Sigmoid", "Softplus", "Softsign", "Tanh", "Identity", "Dropout"];
 
     public static IReadOnlyList<Recipe> All { get; } = Build();
 
@@ -145,6 +145,7 @@ internal static class OpRecipes
         foreach (string op in Activations)
             list.Add(Make(op, (g, h) => (g.Op(op, h), 4)));
         list.Add(Make("Elu alpha", (g, h) => (g.Op("Elu", [h], null, RecipeGraph.Float("alpha", 0.7f)), 4)));
+        list.Add(Make("Celu alpha", (g, h) => (g.Op("Celu", [h], null, RecipeGraph.Float("alpha", 0.6f)), 4)));
         list.Add(Make("HardSigmoid alpha beta", (g, h) => (g.Op("HardSigmoid", [h], null, RecipeGraph.Float("alpha", 0.3f), RecipeGraph.Float("beta", 0.4f)), 4)));
         list.Add(Make("Log", (g, h) => (g.Op("Log", g.Op("Sigmoid", h)), 4)));
         list.Add(Make("Sqrt", (g, h) => (g.Op("Sqrt", g.Op("Sigmoid", h)), 4)));

@@ -116,7 +116,7 @@ internal static class TestModels
 
     /// <summary>
     /// x [batch,3] → (Gemm 3→3 → activation) for Elu(α 0.7), Selu, HardSigmoid(α 0.3, β 0.4), Softsign, Erf,
-    /// LeakyRelu(α 0.1) and Softplus in turn → Gemm 3→1 → y [batch,1]: every activation the importer accepts that
+    /// LeakyRelu(α 0.1), Softplus, HardSwish and Celu(α 0.6) in turn → Gemm 3→1 → y [batch,1]: every activation the importer accepts that
     /// ONNX Runtime's CPU provider has no double kernel for, and two that it has.
     /// </summary>
     public static ModelProto Activations()
@@ -128,7 +128,8 @@ internal static class TestModels
         (string Op, AttributeProto[] Attrs)[] layers =
         [
             ("Elu", [FloatAttr("alpha", 0.7f)]), ("Selu", []), ("HardSigmoid", [FloatAttr("alpha", 0.3f), FloatAttr("beta", 0.4f)]),
-            ("Softsign", []), ("Erf", []), ("LeakyRelu", [FloatAttr("alpha", 0.1f)]), ("Softplus", []),
+            ("Softsign", []), ("Erf", []), ("LeakyRelu", [FloatAttr("alpha", 0.1f)]), ("Softplus", []), ("HardSwish", []),
+            ("Celu", [FloatAttr("alpha", 0.6f)]),
         ];
         string current = "x";
         for (int i = 0; i <= layers.Length; i++)

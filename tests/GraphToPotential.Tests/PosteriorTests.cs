@@ -115,6 +115,8 @@ public class PosteriorTests
     [InlineData("LeakyRelu")]
     [InlineData("Selu")]
     [InlineData("Softsign")]
+    [InlineData("HardSwish")]
+    [InlineData("Celu")]
     public void MlpPosteriorGradientMatchesFiniteDifferencesInBothPrecisions(string activation)
     {
         var graph = Mlp([3, 6, 5, 2], activation, 11);
