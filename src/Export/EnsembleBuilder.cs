@@ -59,7 +59,7 @@ public static class EnsembleBuilder
     /// <summary>Elementwise in their first input (Clip's bounds are scalars): shape and layout pass through.</summary>
     private static readonly HashSet<string> Unary =
     [
-        "Relu", "Sigmoid", "Tanh", "Softplus", "Softsign", "Elu", "Selu", "LeakyRelu", "HardSigmoid", "HardSwish", "Celu", "Exp", "Log", "Abs",
+        "Relu", "Sigmoid", "Tanh", "Softplus", "Softsign", "Elu", "Selu", "LeakyRelu", "HardSigmoid", "HardSwish", "Celu", "Shrink", "ThresholdedRelu", "Exp", "Log", "Abs",
         "Neg", "Sqrt", "Erf", "Clip", "Cast",
     ];
 
@@ -687,7 +687,7 @@ public static class EnsembleBuilder
         /// <summary>
         /// An elementwise operator of the source graph. Softplus is always written out (<see cref="Softplus"/>); Clip's
         /// bounds, attributes before opset 11, become inputs. ONNX Runtime's CPU provider has float-only kernels for
-        /// Softplus, Softsign, Elu, Selu, HardSigmoid, HardSwish, Celu and Erf, so a float64 ensemble writes all but Erf out in double
+        /// Softplus, Softsign, Elu, Selu, HardSigmoid, HardSwish, Celu, ThresholdedRelu and Erf, so a float64 ensemble writes all but Erf out in double
         /// from operators it has and runs Erf in float32 between two Casts (it has no short exact form).
         /// </summary>
         private string UnaryOp(Node node, string[] inputs, string where)
@@ -725,6 +725,11 @@ public static class EnsembleBuilder
                     // α·elu(x/α) with elu's α = 1.
                     double alpha = node.GetFloat("alpha", 1.0);
                     return Elu(Emit("Div", [x, Scalar(alpha).Name]), alpha: 1.0, gamma: alpha);
+                }
+                case "ThresholdedRelu":
+                {
+                    var above = Emit("Cast", [Emit("Greater", [x, Scalar(node.GetFloat("alpha", 1.0)).Name])], [Attr("to", (long)ElementType.Double)]);
+                    return Emit("Mul", [x, above]);
                 }
                 case "Erf":
                     return Erf(x);

@@ -135,7 +135,7 @@ internal static class OpRecipes
     }
 
     private static readonly string[] Activations =
-        ["Abs", "Celu", "Elu", "Erf", "Exp", "HardSigmoid", "HardSwish", "LeakyRelu", "Neg", "Relu", "Selu", "Sigmoid", "Softplus", "Softsign", "Tanh", "Identity", "Dropout"];
+        ["Abs", "Celu", "Elu", "Erf", "Exp", "HardSigmoid", "HardSwish", "LeakyRelu", "Neg", "Relu", "Selu", "Shrink", "Sigmoid", "Softplus", "Softsign", "Tanh", "ThresholdedRelu", "Identity", "Dropout"];
 
     public static IReadOnlyList<Recipe> All { get; } = Build();
 
@@ -146,6 +146,8 @@ internal static class OpRecipes
             list.Add(Make(op, (g, h) => (g.Op(op, h), 4)));
         list.Add(Make("Elu alpha", (g, h) => (g.Op("Elu", [h], null, RecipeGraph.Float("alpha", 0.7f)), 4)));
         list.Add(Make("Celu alpha", (g, h) => (g.Op("Celu", [h], null, RecipeGraph.Float("alpha", 0.6f)), 4)));
+        list.Add(Make("Shrink lambd bias", (g, h) => (g.Op("Shrink", [h], null, RecipeGraph.Float("lambd", 0.3f), RecipeGraph.Float("bias", 0.2f)), 4)));
+        list.Add(Make("ThresholdedRelu alpha", (g, h) => (g.Op("ThresholdedRelu", [h], null, RecipeGraph.Float("alpha", 0.25f)), 4)));
         list.Add(Make("HardSigmoid alpha beta", (g, h) => (g.Op("HardSigmoid", [h], null, RecipeGraph.Float("alpha", 0.3f), RecipeGraph.Float("beta", 0.4f)), 4)));
         list.Add(Make("Log", (g, h) => (g.Op("Log", g.Op("Sigmoid", h)), 4)));
         list.Add(Make("Sqrt", (g, h) => (g.Op("Sqrt", g.Op("Sigmoid", h)), 4)));

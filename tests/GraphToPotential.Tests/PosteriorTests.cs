@@ -117,6 +117,8 @@ public class PosteriorTests
     [InlineData("Softsign")]
     [InlineData("HardSwish")]
     [InlineData("Celu")]
+    [InlineData("Shrink")]
+    [InlineData("ThresholdedRelu")]
     public void MlpPosteriorGradientMatchesFiniteDifferencesInBothPrecisions(string activation)
     {
         var graph = Mlp([3, 6, 5, 2], activation, 11);

@@ -184,6 +184,29 @@ internal readonly record struct CeluRule(double Alpha) : IScalarRule
     }
 }
 
+/// <summary>ONNX Shrink: x − bias for x &gt; λ, x + bias for x &lt; −λ, 0 between (defaults λ = 0.5, bias = 0); f' = 1 outside [−λ, λ].</summary>
+internal readonly record struct ShrinkRule(double Lambd, double Bias) : IScalarRule
+{
+    public double Evaluate(double x, out double d)
+    {
+        if (x > Lambd) { d = 1; return x - Bias; }
+        if (x < -Lambd) { d = 1; return x + Bias; }
+        d = 0;
+        return 0;
+    }
+}
+
+/// <summary>ONNX ThresholdedRelu: x for x &gt; α, 0 otherwise (default α = 1); f' = [x &gt; α].</summary>
+internal readonly record struct ThresholdedReluRule(double Alpha) : IScalarRule
+{
+    public double Evaluate(double x, out double d)
+    {
+        if (x > Alpha) { d = 1; return x; }
+        d = 0;
+        return 0;
+    }
+}
+
 /// <summary>Softsign: x/(1 + |x|); f' = 1/(1 + |x|)².</summary>
 internal readonly record struct SoftsignRule : IScalarRule
 {

@@ -291,6 +291,8 @@ internal sealed class ProgramBuilder<T> where T : unmanaged, IFloatingPointIeee7
             case "HardSigmoid": return new ScalarActivation<T, HardSigmoidRule>(new(node.GetFloat("alpha", 0.2), node.GetFloat("beta", 0.5)));
             case "HardSwish": return new ScalarActivation<T, HardSwishRule>(new());
             case "Celu": return new ScalarActivation<T, CeluRule>(new(node.GetFloat("alpha", 1.0)));
+            case "Shrink": return new ScalarActivation<T, ShrinkRule>(new(node.GetFloat("lambd", 0.5), node.GetFloat("bias", 0.0)));
+            case "ThresholdedRelu": return new ScalarActivation<T, ThresholdedReluRule>(new(node.GetFloat("alpha", 1.0)));
             case "Softsign": return new ScalarActivation<T, SoftsignRule>(new());
             case "Gelu":
                 string approx = node.GetString("approximate") ?? "none";

@@ -109,6 +109,23 @@ internal static class TorchOps
                 double alpha = node.GetFloat("alpha", 1.0);
                 return [Unary(x[0], t => { using var scaled = t.div(alpha); using var elu = scaled.elu(1.0); return elu.mul(alpha); })];
             }
+            case "Shrink":
+            {
+                double lambd = node.GetFloat("lambd", 0.5), bias = node.GetFloat("bias", 0.0);
+                return [Unary(x[0], t =>
+                {
+                    using var above = t.gt(lambd).to_type(t.dtype);
+                    using var below = t.lt(-lambd).to_type(t.dtype);
+                    using var upper = t.sub(bias).mul(above);
+                    using var lower = t.add(bias).mul(below);
+                    return upper.add(lower);
+                })];
+            }
+            case "ThresholdedRelu":
+            {
+                double alpha = node.GetFloat("alpha", 1.0);
+                return [Unary(x[0], t => { using var mask = t.gt(alpha).to_type(t.dtype); return t.mul(mask); })];
+            }
             case "Softplus":
                 // log(1 + eˣ) as logaddexp(x, 0): exact for large |x|, derivative sigmoid(x).
                 return [Unary(x[0], t => { using var zero = torch.zeros(1, t.dtype, t.device); return t.logaddexp(zero); })];
