@@ -11,7 +11,7 @@ namespace Bnn.Onnx.Tests;
 /// PyTorch exports in the forms that used to break the workflow: skip connections (<c>Concat</c> of a hidden layer
 /// and the input, a regressor and a classifier, opsets 13 and 17) and weights that reach their layer through other
 /// nodes (<c>do_constant_folding=False</c>: Transpose, Reshape, Squeeze, Cast, Mul by a constant, …) beside the folded
-/// export. Each goes through the whole workflow: <c>import</c> says every backend and export supports it, <c>eval</c>
+/// export, and the activations PyTorch writes as single ops (HardSwish, Celu). Each goes through the whole workflow: <c>import</c> says every backend and export supports it, <c>eval</c>
 /// reproduces PyTorch, <c>sample</c> runs, <c>export</c> writes an ensemble whose members equal the compiled backend's
 /// forward pass on the same draws, and <c>predict</c> gives their mean.
 /// </summary>
@@ -28,6 +28,10 @@ public class WorkflowExportFormsTests
         { "step_mlp_op13_unfolded", "normal", "regression8_data.csv", "Transpose" },
         { "step_mlp_op17_folded", "normal", "regression8_data.csv", "MatMul" },
         { "weight_paths_pytorch", "normal", "regression8_data.csv", "Reshape" },
+        // Activations that PyTorch exports as single ops of their own.
+        { "hardswish_pytorch_op17", "normal", "blog_data.csv", "HardSwish" },
+        { "hardswish_pytorch_op13", "normal", "blog_data.csv", "HardSigmoid" },
+        { "celu_pytorch_op17", "normal", "blog_data.csv", "Celu" },
     };
 
     [Theory]
