@@ -190,6 +190,12 @@ public class ImportModelsTests
         { "skip_regressor_op17", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 6 + 6 + 7 + 1 },
         { "skip_classifier_op13", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 4 * 8 + 8 + 12 * 3 + 3 },
         { "skip_classifier_op17", ["hidden.weight", "hidden.bias", "out.weight", "out.bias"], 4 * 8 + 8 + 12 * 3 + 3 },
+        { "layernorm_mlp_op17", ["0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias"], 4 * 16 + 16 + 16 + 16 + 16 + 1 },
+        { "layernorm_nobias_op17", ["0.weight", "0.bias", "1.weight", "3.weight", "3.bias"], 4 * 8 + 8 + 8 + 8 + 1 },
+        { "prelu_shared_op13", ["0.weight", "0.bias", "1.weight", "2.weight", "2.bias"], 4 * 8 + 8 + 1 + 8 + 1 },
+        { "prelu_shared_op17", ["0.weight", "0.bias", "1.weight", "2.weight", "2.bias"], 4 * 8 + 8 + 1 + 8 + 1 },
+        { "prelu_channel_op13", ["0.weight", "0.bias", "1.weight", "2.weight", "2.bias"], 4 * 8 + 8 + 8 + 8 + 1 },
+        { "prelu_channel_op17", ["0.weight", "0.bias", "1.weight", "2.weight", "2.bias"], 4 * 8 + 8 + 8 + 8 + 1 },
     };
 
     [Theory]
