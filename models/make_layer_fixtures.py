@@ -13,7 +13,7 @@ Run from anywhere with Debian's python3-torch (1.13), python3-onnx (1.12) and py
 - `prelu_shared_op13`, `prelu_shared_op17`: 4 → 8 Linear → PReLU (one slope) → Linear(8, 1).
 - `prelu_channel_op13`, `prelu_channel_op17`: 4 → 8 Linear → PReLU(8) (a slope per channel) → Linear(8, 1).
 
-Each is trained briefly on 64 seeded normal draws of x against a smooth target so the weights are not the
+Each is trained briefly on `layer_data.csv` (64 seeded normal draws of x1..x4 and a smooth target y, written here) so the weights are not the
 initial ones (PReLU slopes and LayerNorm scales move away from 0.25 and 1). Everything is seeded, so a rerun
 reproduces the same files. Expected outputs come from the PyTorch module.
 """
@@ -40,6 +40,10 @@ rng = np.random.default_rng(17)
 x = rng.normal(size=(64, 4)).astype(np.float32)
 y = (np.sin(x[:, 0]) + 0.5 * x[:, 1] * x[:, 2] - 0.3 * np.abs(x[:, 3]))[:, None].astype(np.float32)
 grid = rng.normal(size=(12, 4)).astype(np.float32) * 1.5
+with open(path("layer_data.csv"), "w") as f:
+    f.write("x1,x2,x3,x4,y\n")
+    for row in np.hstack([x, y]).astype(np.float64):
+        f.write(",".join("%.17g" % v for v in row) + "\n")
 
 torch.manual_seed(31)
 net = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.LayerNorm(16), torch.nn.ReLU(), torch.nn.Linear(16, 1))

@@ -28,6 +28,11 @@ public class WorkflowExportFormsTests
         { "step_mlp_op13_unfolded", "normal", "regression8_data.csv", "Transpose" },
         { "step_mlp_op17_folded", "normal", "regression8_data.csv", "MatMul" },
         { "weight_paths_pytorch", "normal", "regression8_data.csv", "Reshape" },
+        // LayerNormalization and PRelu, imported as the ops every stage runs (their scale, bias and slope sampled).
+        { "layernorm_mlp_op17", "normal", "layer_data.csv", "ReduceMean" },
+        { "layernorm_nobias_op17", "normal", "layer_data.csv", "Sqrt" },
+        { "prelu_shared_op13", "normal", "layer_data.csv", "Neg" },
+        { "prelu_channel_op17", "normal", "layer_data.csv", "Neg" },
     };
 
     [Theory]
