@@ -393,6 +393,8 @@ internal sealed class GraphImport
     /// the scale, Add the bias: PyTorch's own opset-13 form), and PRelu becomes Relu(x) − slope·Relu(−x). The scale,
     /// bias and slope stay sampled parameters whatever their size; the member files keep the ops as written.
     /// </summary>
+    private const int MaxLayerNormAxes = 64;
+
     private List<Node> RewriteNormalisation(List<Node> sorted, List<ValueInfo> outputs, long opset)
     {
         if (!sorted.Any(n => n.OpType is "LayerNormalization" or "PRelu")) return sorted;
@@ -431,6 +433,8 @@ internal sealed class GraphImport
             if (node.Outputs.Skip(1).Any(o => o.Length > 0 && consumed.Contains(o)))
                 throw new OnnxImportException($"{where}: the LayerNormalization mean or inverse standard deviation output is used; only the normalised output is supported");
             long axis = node.GetInt("axis", -1);
+            if (axis < -MaxLayerNormAxes)
+                throw new OnnxImportException($"{where}: LayerNormalization axis {axis} normalises more than {MaxLayerNormAxes} axes");
             if (axis >= 0)
                 throw new OnnxImportException($"{where}: LayerNormalization with a non-negative axis ({axis}) is not supported yet; export it with axis = -1 (the last axis)");
             {
