@@ -10,7 +10,8 @@ public class OpCapabilityTests
     /// <summary>
     /// Every op of the TorchSharp column is exercised: by an ONNX conformance case whose ops the column holds, which
     /// then reproduces ONNX's recorded outputs, or (BatchNormalization and Dropout, which those cases lack) by the
-    /// jax2onnx fixture, whose forward pass on TorchSharp equals the compiled backend's.
+    /// jax2onnx fixture, whose forward pass on TorchSharp equals the compiled backend's, or (LayerNormalization and
+    /// PRelu) by the PyTorch fixtures in models/, whose outputs <see cref="ModelTests"/> checks on TorchSharp.
     /// </summary>
     [SharedFact]
     public void Every_op_of_the_TorchSharp_column_runs_an_ONNX_conformance_case_or_a_fixture()
@@ -29,6 +30,9 @@ public class OpCapabilityTests
 
         string fixture = SharedData.Path("onnx", "jax2onnx", "my_callable.onnx");
         var source = OnnxImport.Protobuf.ModelProto.Parser.ParseFrom(File.ReadAllBytes(fixture));
+        foreach (var file in Directory.GetFiles(Path.Combine(SharedData.RepositoryRoot!, "models"), "*.onnx"))
+            if (ModelTests.Recorded(file) is not null)
+                covered.UnionWith(OnnxImport.Protobuf.ModelProto.Parser.ParseFrom(File.ReadAllBytes(file)).Graph.Node.Select(n => n.OpType));
         var missing = column.Where(op => !covered.Contains(op)).ToArray();
         Assert.Subset(source.Graph.Node.Select(n => n.OpType).ToHashSet(), missing.ToHashSet());
 
