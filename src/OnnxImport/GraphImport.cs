@@ -388,13 +388,14 @@ internal sealed class GraphImport
     /// </summary>
     private readonly Dictionary<(string Node, int Input), ParameterRole> rewrittenRoles = [];
 
+    /// <summary>The most trailing axes one LayerNormalization may normalise over (its axis is at least −64).</summary>
+    private const int MaxLayerNormAxes = 64;
+
     /// <summary>
     /// LayerNormalization becomes the ops every stage runs (ReduceMean, Sub, Pow, ReduceMean, Add ε, Sqrt, Div, Mul by
     /// the scale, Add the bias: PyTorch's own opset-13 form), and PRelu becomes Relu(x) − slope·Relu(−x). The scale,
     /// bias and slope stay sampled parameters whatever their size; the member files keep the ops as written.
     /// </summary>
-    private const int MaxLayerNormAxes = 64;
-
     private List<Node> RewriteNormalisation(List<Node> sorted, List<ValueInfo> outputs, long opset)
     {
         if (!sorted.Any(n => n.OpType is "LayerNormalization" or "PRelu")) return sorted;
@@ -437,40 +438,38 @@ internal sealed class GraphImport
                 throw new OnnxImportException($"{where}: LayerNormalization axis {axis} normalises more than {MaxLayerNormAxes} axes");
             if (axis >= 0)
                 throw new OnnxImportException($"{where}: LayerNormalization with a non-negative axis ({axis}) is not supported yet; export it with axis = -1 (the last axis)");
+            string x = node.Inputs[0], y = node.Outputs[0], p = $"{node.Name}/layernorm";
+            var axes = Enumerable.Range(0, (int)-axis).Select(i => axis + i).ToList();
+            var reduceAttributes = new Dictionary<string, NodeAttribute>(StringComparer.Ordinal)
             {
-                string x = node.Inputs[0], y = node.Outputs[0], p = $"{node.Name}/layernorm";
-                var axes = Enumerable.Range(0, (int)-axis).Select(i => axis + i).ToList();
-                var reduceAttributes = new Dictionary<string, NodeAttribute>(StringComparer.Ordinal)
-                {
-                    ["keepdims"] = new NodeAttribute("keepdims", AttributeKind.Int, Int: 1),
-                };
-                var reduceInputs = new List<string>();
-                if (opset >= 18)
-                {
-                    string axesName = $"{y}/axes";
-                    tensors[axesName] = new Tensor(axesName, ElementType.Int64, [axes.Count], axes.Select(a => (double)a).ToArray());
-                    reduceInputs.Add(axesName);
-                }
-                else
-                {
-                    reduceAttributes["axes"] = new NodeAttribute("axes", AttributeKind.Ints, Ints: axes);
-                }
-                bool bias = node.Inputs.Count > 2 && node.Inputs[2].Length > 0;
-                string scaled = bias ? $"{y}/scaled" : y;
-                result.Add(new Node($"{p}/ReduceMean", "ReduceMean", "", [x, .. reduceInputs], [$"{y}/mean"], reduceAttributes));
-                result.Add(new Node($"{p}/Sub", "Sub", "", [x, $"{y}/mean"], [$"{y}/centred"], none));
-                result.Add(new Node($"{p}/Pow", "Pow", "", [$"{y}/centred", Scalar($"{y}/two", 2)], [$"{y}/squared"], none));
-                result.Add(new Node($"{p}/ReduceMean_1", "ReduceMean", "", [$"{y}/squared", .. reduceInputs], [$"{y}/variance"], reduceAttributes));
-                result.Add(new Node($"{p}/Add", "Add", "", [$"{y}/variance", Scalar($"{y}/epsilon", node.GetFloat("epsilon", 1e-5))], [$"{y}/shifted"], none));
-                result.Add(new Node($"{p}/Sqrt", "Sqrt", "", [$"{y}/shifted"], [$"{y}/deviation"], none));
-                result.Add(new Node($"{p}/Div", "Div", "", [$"{y}/centred", $"{y}/deviation"], [$"{y}/normalised"], none));
-                result.Add(new Node($"{p}/Mul", "Mul", "", [$"{y}/normalised", node.Inputs[1]], [scaled], none));
-                rewrittenRoles[($"{p}/Mul", 1)] = ParameterRole.Weight;
-                if (bias)
-                {
-                    result.Add(new Node($"{p}/Add_1", "Add", "", [scaled, node.Inputs[2]], [y], none));
-                    rewrittenRoles[($"{p}/Add_1", 1)] = ParameterRole.Bias;
-                }
+                ["keepdims"] = new NodeAttribute("keepdims", AttributeKind.Int, Int: 1),
+            };
+            var reduceInputs = new List<string>();
+            if (opset >= 18)
+            {
+                string axesName = $"{y}/axes";
+                tensors[axesName] = new Tensor(axesName, ElementType.Int64, [axes.Count], axes.Select(a => (double)a).ToArray());
+                reduceInputs.Add(axesName);
+            }
+            else
+            {
+                reduceAttributes["axes"] = new NodeAttribute("axes", AttributeKind.Ints, Ints: axes);
+            }
+            bool bias = node.Inputs.Count > 2 && node.Inputs[2].Length > 0;
+            string scaled = bias ? $"{y}/scaled" : y;
+            result.Add(new Node($"{p}/ReduceMean", "ReduceMean", "", [x, .. reduceInputs], [$"{y}/mean"], reduceAttributes));
+            result.Add(new Node($"{p}/Sub", "Sub", "", [x, $"{y}/mean"], [$"{y}/centred"], none));
+            result.Add(new Node($"{p}/Pow", "Pow", "", [$"{y}/centred", Scalar($"{y}/two", 2)], [$"{y}/squared"], none));
+            result.Add(new Node($"{p}/ReduceMean_1", "ReduceMean", "", [$"{y}/squared", .. reduceInputs], [$"{y}/variance"], reduceAttributes));
+            result.Add(new Node($"{p}/Add", "Add", "", [$"{y}/variance", Scalar($"{y}/epsilon", node.GetFloat("epsilon", 1e-5))], [$"{y}/shifted"], none));
+            result.Add(new Node($"{p}/Sqrt", "Sqrt", "", [$"{y}/shifted"], [$"{y}/deviation"], none));
+            result.Add(new Node($"{p}/Div", "Div", "", [$"{y}/centred", $"{y}/deviation"], [$"{y}/normalised"], none));
+            result.Add(new Node($"{p}/Mul", "Mul", "", [$"{y}/normalised", node.Inputs[1]], [scaled], none));
+            rewrittenRoles[($"{p}/Mul", 1)] = ParameterRole.Weight;
+            if (bias)
+            {
+                result.Add(new Node($"{p}/Add_1", "Add", "", [scaled, node.Inputs[2]], [y], none));
+                rewrittenRoles[($"{p}/Add_1", 1)] = ParameterRole.Bias;
             }
         }
         return result;
