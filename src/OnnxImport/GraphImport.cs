@@ -87,6 +87,7 @@ internal sealed class GraphImport
 
         var sorted = TopologicalSort(inputs, outputs);
         sorted = RewriteDropout(sorted, outputs);
+        sorted = RewriteNormalisation(sorted, outputs, opsets.GetValueOrDefault("", 1));
 
         var (parameters, parameterNames) = FindParameters(sorted);
         var constants = tensors.Where(kv => !parameterNames.Contains(kv.Key))
@@ -381,6 +382,99 @@ internal sealed class GraphImport
         return result;
     }
 
+    /// <summary>
+    /// The role of a sampled tensor at an input of a node that <see cref="RewriteNormalisation"/> wrote: the scale and
+    /// bias of LayerNormalization and the slope of PRelu stay parameters whatever their size.
+    /// </summary>
+    private readonly Dictionary<(string Node, int Input), ParameterRole> rewrittenRoles = [];
+
+    /// <summary>The most trailing axes one LayerNormalization may normalise over (its axis is at least −64).</summary>
+    private const int MaxLayerNormAxes = 64;
+
+    /// <summary>
+    /// LayerNormalization becomes the ops every stage runs (ReduceMean, Sub, Pow, ReduceMean, Add ε, Sqrt, Div, Mul by
+    /// the scale, Add the bias: PyTorch's own opset-13 form), and PRelu becomes Relu(x) − slope·Relu(−x). The scale,
+    /// bias and slope stay sampled parameters whatever their size; the member files keep the ops as written.
+    /// </summary>
+    private List<Node> RewriteNormalisation(List<Node> sorted, List<ValueInfo> outputs, long opset)
+    {
+        if (!sorted.Any(n => n.OpType is "LayerNormalization" or "PRelu")) return sorted;
+        var consumed = new HashSet<string>(sorted.SelectMany(n => n.Inputs), StringComparer.Ordinal);
+        consumed.UnionWith(outputs.Select(o => o.Name));
+        var result = new List<Node>(sorted.Count);
+        var none = new Dictionary<string, NodeAttribute>();
+        string Scalar(string name, double value)
+        {
+            tensors[name] = new Tensor(name, ElementType.Float, [], [value]);
+            return name;
+        }
+        foreach (var node in sorted)
+        {
+            string where = $"{file}: {Where(node)}";
+            if (node.OpType == "PRelu")
+            {
+                if (node.Inputs.Count != 2 || node.Outputs.Count != 1)
+                    throw new OnnxImportException($"{where}: PRelu needs two inputs and one output");
+                string x = node.Inputs[0], y = node.Outputs[0], p = $"{node.Name}/prelu";
+                result.Add(new Node($"{p}/Relu", "Relu", "", [x], [$"{y}/positive"], none));
+                result.Add(new Node($"{p}/Neg", "Neg", "", [x], [$"{y}/negated"], none));
+                result.Add(new Node($"{p}/Relu_1", "Relu", "", [$"{y}/negated"], [$"{y}/negative"], none));
+                result.Add(new Node($"{p}/Mul", "Mul", "", [$"{y}/negative", node.Inputs[1]], [$"{y}/scaled"], none));
+                result.Add(new Node($"{p}/Sub", "Sub", "", [$"{y}/positive", $"{y}/scaled"], [y], none));
+                rewrittenRoles[($"{p}/Mul", 1)] = ParameterRole.Weight;
+                continue;
+            }
+            if (node.OpType != "LayerNormalization")
+            {
+                result.Add(node);
+                continue;
+            }
+            if (node.Inputs.Count < 2 || node.Inputs[1].Length == 0 || node.Outputs.Count == 0)
+                throw new OnnxImportException($"{where}: LayerNormalization needs an input, a scale and an output");
+            if (node.Outputs.Skip(1).Any(o => o.Length > 0 && consumed.Contains(o)))
+                throw new OnnxImportException($"{where}: the LayerNormalization mean or inverse standard deviation output is used; only the normalised output is supported");
+            long axis = node.GetInt("axis", -1);
+            if (axis < -MaxLayerNormAxes)
+                throw new OnnxImportException($"{where}: LayerNormalization axis {axis} normalises more than {MaxLayerNormAxes} axes");
+            if (axis >= 0)
+                throw new OnnxImportException($"{where}: LayerNormalization with a non-negative axis ({axis}) is not supported yet; export it with axis = -1 (the last axis)");
+            string x = node.Inputs[0], y = node.Outputs[0], p = $"{node.Name}/layernorm";
+            var axes = Enumerable.Range(0, (int)-axis).Select(i => axis + i).ToList();
+            var reduceAttributes = new Dictionary<string, NodeAttribute>(StringComparer.Ordinal)
+            {
+                ["keepdims"] = new NodeAttribute("keepdims", AttributeKind.Int, Int: 1),
+            };
+            var reduceInputs = new List<string>();
+            if (opset >= 18)
+            {
+                string axesName = $"{y}/axes";
+                tensors[axesName] = new Tensor(axesName, ElementType.Int64, [axes.Count], axes.Select(a => (double)a).ToArray());
+                reduceInputs.Add(axesName);
+            }
+            else
+            {
+                reduceAttributes["axes"] = new NodeAttribute("axes", AttributeKind.Ints, Ints: axes);
+            }
+            bool bias = node.Inputs.Count > 2 && node.Inputs[2].Length > 0;
+            string scaled = bias ? $"{y}/scaled" : y;
+            result.Add(new Node($"{p}/ReduceMean", "ReduceMean", "", [x, .. reduceInputs], [$"{y}/mean"], reduceAttributes));
+            result.Add(new Node($"{p}/Sub", "Sub", "", [x, $"{y}/mean"], [$"{y}/centred"], none));
+            result.Add(new Node($"{p}/Pow", "Pow", "", [$"{y}/centred", Scalar($"{y}/two", 2)], [$"{y}/squared"], none));
+            result.Add(new Node($"{p}/ReduceMean_1", "ReduceMean", "", [$"{y}/squared", .. reduceInputs], [$"{y}/variance"], reduceAttributes));
+            result.Add(new Node($"{p}/Add", "Add", "", [$"{y}/variance", Scalar($"{y}/epsilon", node.GetFloat("epsilon", 1e-5))], [$"{y}/shifted"], none));
+            result.Add(new Node($"{p}/Sqrt", "Sqrt", "", [$"{y}/shifted"], [$"{y}/deviation"], none));
+            result.Add(new Node($"{p}/Div", "Div", "", [$"{y}/centred", $"{y}/deviation"], [$"{y}/normalised"], none));
+            result.Add(new Node($"{p}/Mul", "Mul", "", [$"{y}/normalised", node.Inputs[1]], [scaled], none));
+            rewrittenRoles[($"{p}/Mul", 1)] = ParameterRole.Weight;
+            if (bias)
+            {
+                result.Add(new Node($"{p}/Add_1", "Add", "", [scaled, node.Inputs[2]], [y], none));
+                rewrittenRoles[($"{p}/Add_1", 1)] = ParameterRole.Bias;
+            }
+        }
+        return result;
+    }
+
     // ---------------------------------------------------------------- parameters
 
     private sealed record Use(string ValueName, ParameterRole Role, WeightLayout Layout);
@@ -574,6 +668,8 @@ internal sealed class GraphImport
         bool matrix = tensor.Shape.Length == 2;
         // The stored layout: a Transpose on the way swaps what the node sees.
         WeightLayout Stored(bool outIn) => !matrix ? WeightLayout.NotAMatrix : outIn != path.Transposed ? WeightLayout.OutIn : WeightLayout.InOut;
+        if (rewrittenRoles.TryGetValue((node.Name, index), out var rewritten))
+            return new Use(name, rewritten, WeightLayout.NotAMatrix);
         switch (node.OpType)
         {
             case "Gemm":

@@ -32,6 +32,11 @@ public class WorkflowExportFormsTests
         { "hardswish_pytorch_op17", "normal", "blog_data.csv", "HardSwish" },
         { "hardswish_pytorch_op13", "normal", "blog_data.csv", "HardSigmoid" },
         { "celu_pytorch_op17", "normal", "blog_data.csv", "Celu" },
+        // LayerNormalization and PRelu, imported as the ops every stage runs (their scale, bias and slope sampled).
+        { "layernorm_mlp_op17", "normal", "layer_data.csv", "ReduceMean" },
+        { "layernorm_nobias_op17", "normal", "layer_data.csv", "Sqrt" },
+        { "prelu_shared_op13", "normal", "layer_data.csv", "Neg" },
+        { "prelu_channel_op17", "normal", "layer_data.csv", "Neg" },
     };
 
     [Theory]

@@ -200,6 +200,14 @@ internal static class OpRecipes
         }
         list.Add(Make("BatchNormalization", (g, h) => (g.Op("BatchNormalization",
             h, g.Param("bn.weight", [4]), g.Param("bn.bias", [4]), g.Floats([4], 0.1f, -0.2f, 0, 0.3f), g.Floats([4], 1, 0.5f, 2, 1.5f)), 4), opset: 15));
+        list.Add(Make("LayerNormalization", (g, h) => (g.Op("LayerNormalization", h, g.Param("ln.weight", [4]), g.Param("ln.bias", [4])), 4)));
+        list.Add(Make("LayerNormalization without bias, epsilon", (g, h) =>
+            (g.Op("LayerNormalization", [h, g.Param("ln.weight", [4])], null, RecipeGraph.Float("epsilon", 0.01f)), 4)));
+        list.Add(Make("LayerNormalization opset 18", (g, h) => (g.Op("LayerNormalization", h, g.Param("ln.weight", [4]), g.Param("ln.bias", [4])), 4), opset: 18));
+        list.Add(Make("LayerNormalization over two axes", (g, h) => (g.Op("Reshape", [g.Op("LayerNormalization",
+            [g.Op("Reshape", h, g.Ints(-1, 2, 2)), g.Param("ln.weight", [2, 2]), g.Param("ln.bias", [2, 2])], null, RecipeGraph.Int("axis", -2)), g.Ints(-1, 4)]), 4)));
+        list.Add(Make("PRelu shared slope", (g, h) => (g.Op("PRelu", h, g.Param("prelu.weight", [1])), 4)));
+        list.Add(Make("PRelu per channel", (g, h) => (g.Op("PRelu", h, g.Param("prelu.weight", [4])), 4), opset: 13));
         list.Add(Make("Flatten", (g, h) => (g.Op("Flatten", [g.Op("Reshape", h, g.Ints(-1, 2, 2))], null, RecipeGraph.Int("axis", 1)), 4)));
         list.Add(Make("Reshape", (g, h) => (g.Op("Reshape", g.Op("Tanh", g.Op("Reshape", h, g.Ints(-1, 2, 2))), g.Ints(-1, 4)), 4)));
         list.Add(Make("Transpose", (g, h) =>

@@ -32,7 +32,7 @@ public class ModelTests
     private static string FullPath(string relative) => Path.GetFullPath(Path.Combine(SharedData.RepositoryRoot!, relative));
 
     /// <summary>Recorded input/output CSVs beside a model: <c>name.input.csv</c>, or the shared files' <c>stem.input.csv</c> (without <c>_opNN</c>).</summary>
-    private static (double[][] Inputs, double[][] Outputs)? Recorded(string model)
+    internal static (double[][] Inputs, double[][] Outputs)? Recorded(string model)
     {
         var dir = Path.GetDirectoryName(model)!;
         var stem = Path.GetFileNameWithoutExtension(model);

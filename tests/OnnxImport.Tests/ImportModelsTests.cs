@@ -193,6 +193,12 @@ public class ImportModelsTests
         { "hardswish_pytorch_op13", ["0.weight", "0.bias", "2.weight", "2.bias"], 8 + 8 + 8 + 1 },
         { "hardswish_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 8 + 8 + 8 + 1 },
         { "celu_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 8 + 8 + 8 + 1 },
+        { "layernorm_mlp_op17", ["0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias"], 4 * 16 + 16 + 16 + 16 + 16 + 1 },
+        { "layernorm_nobias_op17", ["0.weight", "0.bias", "1.weight", "3.weight", "3.bias"], 4 * 8 + 8 + 8 + 8 + 1 },
+        { "prelu_shared_op13", ["0.weight", "0.bias", "1.weight", "2.weight", "2.bias"], 4 * 8 + 8 + 1 + 8 + 1 },
+        { "prelu_shared_op17", ["0.weight", "0.bias", "1.weight", "2.weight", "2.bias"], 4 * 8 + 8 + 1 + 8 + 1 },
+        { "prelu_channel_op13", ["0.weight", "0.bias", "1.weight", "2.weight", "2.bias"], 4 * 8 + 8 + 8 + 8 + 1 },
+        { "prelu_channel_op17", ["0.weight", "0.bias", "1.weight", "2.weight", "2.bias"], 4 * 8 + 8 + 8 + 8 + 1 },
     };
 
     [Theory]

@@ -63,7 +63,7 @@ public class OpCapabilitiesTests
     public void Given_an_op_outside_the_table_Then_the_importer_refuses_it()
     {
         using var folder = new TempFolder();
-        foreach (string op in new[] { "Conv", "Mish", "PRelu", "Shape", "Gather" })
+        foreach (string op in new[] { "Conv", "Mish", "LpNormalization", "Shape", "Gather" })
         {
             var ex = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(folder.Write(op + ".onnx", OneNode(op))));
             Assert.Contains($"'{op}'", ex.Message);
@@ -110,6 +110,11 @@ public class OpCapabilitiesTests
             var value = new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = Floats("k", [2], 1, 2) };
             g.Node.Add(Node("Constant", "k", [], ["k"], value));
             g.Node.Add(Node("Add", "add", ["h", "k"], ["y"]));
+        }
+        else if (op is "LayerNormalization" or "PRelu")
+        {
+            g.Initializer.Add(Floats("s", [2], 0.9f, 1.1f));
+            g.Node.Add(Node(op, "under_test", ["h", "s"], ["y"]));
         }
         else
         {

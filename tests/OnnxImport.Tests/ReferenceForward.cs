@@ -47,6 +47,10 @@ internal static class ReferenceForward
                 "Softplus" => Map(In(0), x => Math.Log(1 + Math.Exp(x))),
                 "Tanh" => Map(In(0), Math.Tanh),
                 "Relu" => Map(In(0), x => Math.Max(0, x)),
+                "Neg" => Map(In(0), x => -x),
+                "Sqrt" => Map(In(0), Math.Sqrt),
+                "Pow" => Zip(In(0), In(1), Math.Pow),
+                "ReduceMean" when Axes() is [-1] && node.GetInt("keepdims", 1) == 1 => MeanOfRows(In(0)),
                 "Sigmoid" => Map(In(0), x => 1 / (1 + Math.Exp(-x))),
                 "HardSigmoid" => Map(In(0), x => Math.Clamp(node.GetFloat("alpha", 0.2) * x + node.GetFloat("beta", 0.5), 0, 1)),
                 "HardSwish" => Map(In(0), x => x * Math.Clamp(x / 6 + 0.5, 0, 1)),
@@ -158,6 +162,10 @@ internal static class ReferenceForward
         }
         return new Mat(rows, cols, data);
     }
+
+    /// <summary>The mean of each row, kept as a column (ReduceMean over the last axis, keepdims = 1).</summary>
+    private static Mat MeanOfRows(Mat a) =>
+        new([.. a.Shape[..^1], 1], Enumerable.Range(0, a.Rows).Select(r => Enumerable.Range(0, a.Cols).Average(c => a[r, c])).ToArray());
 
     private static Mat Map(Mat a, Func<double, double> op) => a with { Data = a.Data.Select(op).ToArray() };
 
