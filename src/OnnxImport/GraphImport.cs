@@ -415,13 +415,13 @@ internal sealed class GraphImport
             {
                 if (node.Inputs.Count != 2 || node.Outputs.Count != 1)
                     throw new OnnxImportException($"{where}: PRelu needs two inputs and one output");
-                string x = node.Inputs[0], y = node.Outputs[0], p = $"{node.Name}/prelu";
-                result.Add(new Node($"{p}/Relu", "Relu", "", [x], [$"{y}/positive"], none));
-                result.Add(new Node($"{p}/Neg", "Neg", "", [x], [$"{y}/negated"], none));
-                result.Add(new Node($"{p}/Relu_1", "Relu", "", [$"{y}/negated"], [$"{y}/negative"], none));
-                result.Add(new Node($"{p}/Mul", "Mul", "", [$"{y}/negative", node.Inputs[1]], [$"{y}/scaled"], none));
-                result.Add(new Node($"{p}/Sub", "Sub", "", [$"{y}/positive", $"{y}/scaled"], [y], none));
-                rewrittenRoles[($"{p}/Mul", 1)] = ParameterRole.Weight;
+                string input = node.Inputs[0], output = node.Outputs[0], prefix = $"{node.Name}/prelu";
+                result.Add(new Node($"{prefix}/Relu", "Relu", "", [input], [$"{output}/positive"], none));
+                result.Add(new Node($"{prefix}/Neg", "Neg", "", [input], [$"{output}/negated"], none));
+                result.Add(new Node($"{prefix}/Relu_1", "Relu", "", [$"{output}/negated"], [$"{output}/negative"], none));
+                result.Add(new Node($"{prefix}/Mul", "Mul", "", [$"{output}/negative", node.Inputs[1]], [$"{output}/scaled"], none));
+                result.Add(new Node($"{prefix}/Sub", "Sub", "", [$"{output}/positive", $"{output}/scaled"], [output], none));
+                rewrittenRoles[($"{prefix}/Mul", 1)] = ParameterRole.Weight;
                 continue;
             }
             if (node.OpType != "LayerNormalization")
