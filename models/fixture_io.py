@@ -5,6 +5,7 @@ CSV outputs: no header, one sample per row, 17 significant digits (a 1-D array i
 import os
 
 import numpy as np
+import onnx
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,3 +46,14 @@ def train(module, x, y, loss_fn, steps, lr=0.01):
         loss.backward()
         opt.step()
     return module
+
+
+def export_with(module, name, example, opset, op_type, output_name="y"):
+    """torch.onnx.export with a dynamic batch axis, checked by onnx and required to hold an `op_type` node."""
+    module.eval()
+    torch.onnx.export(module, example, path(name + ".onnx"), opset_version=opset,
+                      input_names=["x"], output_names=[output_name],
+                      dynamic_axes={"x": {0: "batch"}, output_name: {0: "batch"}})
+    model = onnx.load(path(name + ".onnx"))
+    onnx.checker.check_model(model)
+    assert any(n.op_type == op_type for n in model.graph.node), name + ": no " + op_type + " node"

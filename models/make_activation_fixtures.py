@@ -13,22 +13,11 @@ PyTorch module on a grid that crosses each activation's kinks. CSV outputs: no h
 17 significant digits.
 """
 import numpy as np
-import onnx
 import torch
 
-from fixture_io import path, save_expected, train
+from fixture_io import export_with, path, save_expected, train
 
 torch.set_num_threads(1)
-
-
-def export(module, name, example, opset, op_type):
-    module.eval()
-    torch.onnx.export(module, example, path(name + ".onnx"), opset_version=opset,
-                      input_names=["x"], output_names=["y"],
-                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
-    model = onnx.load(path(name + ".onnx"))
-    onnx.checker.check_model(model)
-    assert any(n.op_type == op_type for n in model.graph.node), name + ": no " + op_type + " node"
 
 
 blog = np.loadtxt(path("blog_data.csv"), delimiter=",", skiprows=1, dtype=np.float64)
@@ -49,5 +38,5 @@ for stem, seed, activation, forms in networks:
     train(net, x, y, torch.nn.MSELoss(), 300)
     for opset, op_type in forms:
         name = "%s_op%d" % (stem, opset)
-        export(net, name, torch.from_numpy(x[:3]), opset, op_type)
+        export_with(net, name, torch.from_numpy(x[:3]), opset, op_type)
         save_expected(name, net, grid)

@@ -21,19 +21,9 @@ import numpy as np
 import onnx
 import torch
 
-from fixture_io import path, write_rows, save_expected, train
+from fixture_io import export_with, path, write_rows, save_expected, train
 
 torch.set_num_threads(1)
-
-
-def export(module, name, example, opset, op_type):
-    module.eval()
-    torch.onnx.export(module, example, path(name + ".onnx"), opset_version=opset,
-                      input_names=["x"], output_names=["y"],
-                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
-    model = onnx.load(path(name + ".onnx"))
-    onnx.checker.check_model(model)
-    assert any(n.op_type == op_type for n in model.graph.node), name + ": no " + op_type + " node"
 
 
 rng = np.random.default_rng(17)
@@ -48,7 +38,7 @@ with open(path("layer_data.csv"), "w") as f:
 torch.manual_seed(31)
 net = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.LayerNorm(16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
 train(net, x, y, torch.nn.MSELoss(), 200)
-export(net, "layernorm_mlp_op17", torch.from_numpy(x[:3]), 17, "LayerNormalization")
+export_with(net, "layernorm_mlp_op17", torch.from_numpy(x[:3]), 17, "LayerNormalization")
 save_expected("layernorm_mlp_op17", net, grid)
 
 torch.manual_seed(32)
@@ -56,7 +46,7 @@ net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.LayerNorm(8), torch.nn
 torch.nn.init.zeros_(net[1].bias)
 net[1].bias.requires_grad_(False)
 train(net, x, y, torch.nn.MSELoss(), 200)
-export(net, "layernorm_nobias_op17", torch.from_numpy(x[:3]), 17, "LayerNormalization")
+export_with(net, "layernorm_nobias_op17", torch.from_numpy(x[:3]), 17, "LayerNormalization")
 model = onnx.load(path("layernorm_nobias_op17.onnx"))
 node = next(n for n in model.graph.node if n.op_type == "LayerNormalization")
 bias = node.input[2]
@@ -74,5 +64,5 @@ for kind, slopes in (("shared", 1), ("channel", 8)):
     train(net, x, y, torch.nn.MSELoss(), 200)
     for opset in (13, 17):
         name = "prelu_%s_op%d" % (kind, opset)
-        export(net, name, torch.from_numpy(x[:3]), opset, "PRelu")
+        export_with(net, name, torch.from_numpy(x[:3]), opset, "PRelu")
         save_expected(name, net, grid)
