@@ -28,6 +28,9 @@ Run from anywhere with Debian's python3-torch (1.13), python3-onnx (1.12) and py
 - `structure_mlp_op17`: Linear(4,8) without bias (MatMul) → Dropout → ReLU → AlphaDropout → Identity → view as
   [batch,2,4] (`nn.Unflatten` does not export in PyTorch 1.13; `view` writes Reshape) → Flatten → Linear(8,1).
   Dropout, AlphaDropout and Identity leave no node in an inference export.
+- `untrained_norms_op17`: 4 → Linear(4,8) → LayerNorm(8) → ReLU → Linear(8,8) → BatchNorm1d(8) → LayerNorm(8) →
+  Linear(8,1) at its initial weights: the exporter stores the equal scales, shifts and running statistics once and
+  writes the others as Identity of the first.
 
 Where a network's opset-13 export has the same nodes as its opset-17 export, only the opset-17 file is kept (the
 script checks the nodes are the same). Each is trained briefly on `layer_data.csv` (64 seeded normal draws of x1..x4 and a smooth target y, written here) so the weights are not the
@@ -220,3 +223,11 @@ for _ in range(200):
     opt.step()
 net.eval()
 export_both(net, "batchnorm_classifier", "BatchNormalization", xm[::8], torch.from_numpy(xm[:3]))
+
+# An untrained network, as exported to sample from scratch: the LayerNorm and BatchNorm scales (ones), shifts and
+# running statistics are equal tensors, which the exporter stores once and writes as Identity of the first.
+torch.manual_seed(48)
+net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.LayerNorm(8), torch.nn.ReLU(), torch.nn.Linear(8, 8),
+                          torch.nn.BatchNorm1d(8), torch.nn.LayerNorm(8), torch.nn.Linear(8, 1))
+net.eval()
+export_both(net, "untrained_norms", "Identity", grid, torch.from_numpy(x[:3]))

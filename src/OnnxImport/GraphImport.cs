@@ -88,6 +88,7 @@ internal sealed class GraphImport
         var sorted = TopologicalSort(inputs, outputs);
         long defaultOpset = opsets.GetValueOrDefault("", 1);
         sorted = RewriteDropout(sorted, outputs);
+        sorted = UntieDeduplicatedTensors(sorted, outputs);
         sorted = FoldShapeComputations(sorted, inputs, outputs);
         sorted = RewriteNormalisation(sorted, inputs, outputs, defaultOpset);
         sorted = RewriteShrink(sorted, outputs);
@@ -493,6 +494,36 @@ internal sealed class GraphImport
                 result.Add(new Node($"{p}/Add_1", "Add", "", [scaled, node.Inputs[2]], [y], none));
                 rewrittenRoles[($"{p}/Add_1", 1)] = ParameterRole.Bias;
             }
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// PyTorch's exporter stores tensors of equal value once and writes the others as Identity of the first
+    /// (<c>4.weight = Identity(1.weight)</c> for two LayerNorms still at their initial ones; a BatchNorm's running
+    /// variance as Identity of its scale). Those are separate tensors of the network: an Identity of a stored tensor
+    /// that something else also reads becomes a tensor of its own, a copy named after the Identity's output, so each
+    /// is sampled on its own (or stays constant, for running statistics). A stored tensor that only the Identity
+    /// reads is left as it is.
+    /// </summary>
+    private List<Node> UntieDeduplicatedTensors(List<Node> sorted, List<ValueInfo> outputs)
+    {
+        var readers = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var node in sorted)
+            foreach (string input in node.Inputs.Distinct())
+                if (tensors.ContainsKey(input)) readers[input] = readers.GetValueOrDefault(input) + 1;
+        var graphOutputs = new HashSet<string>(outputs.Select(o => o.Name), StringComparer.Ordinal);
+        var result = new List<Node>(sorted.Count);
+        foreach (var node in sorted)
+        {
+            if (node is { OpType: "Identity", Inputs.Count: 1, Outputs.Count: 1 } && tensors.TryGetValue(node.Inputs[0], out var stored)
+                && readers[node.Inputs[0]] > 1 && !graphOutputs.Contains(node.Outputs[0]) && !tensors.ContainsKey(node.Outputs[0]))
+            {
+                string name = node.Outputs[0];
+                tensors[name] = stored with { Name = name, Data = (double[])stored.Data.Clone() };
+                continue;
+            }
+            result.Add(node);
         }
         return result;
     }

@@ -39,6 +39,7 @@ public class WorkflowLayerTests
         { "residual_layernorm_gelu_op17", "normal", "layer_data.csv", "Erf" },
         { "prelu_skip_op17", "normal", "layer_data.csv", "Neg" },
         { "structure_mlp_op17", "normal", "layer_data.csv", "Flatten" },
+        { "untrained_norms_op17", "normal", "layer_data.csv", "BatchNormalization" },
         { "batchnorm_classifier_op17", "categorical", "multiclass_data.csv", "BatchNormalization" },
     };
 

@@ -249,6 +249,8 @@ public sealed class EnsembleTests : IDisposable
         ("models/softshrink_pytorch_op17.onnx", "normal"),
         ("models/softsign_pytorch_op17.onnx", "normal"),
         ("models/structure_mlp_op17.onnx", "normal"),
+        ("models/untrained_norms_op13.onnx", "normal"),
+        ("models/untrained_norms_op17.onnx", "normal"),
         ("models/tanh_pytorch_op17.onnx", "normal"),
         ("models/tanhshrink_pytorch_op17.onnx", "normal"),
         ("models/sequence_mean_pytorch.onnx", "normal"),

@@ -44,6 +44,8 @@ public class LayerFixtureTests
         "softshrink_pytorch_op17",
         "softsign_pytorch_op17",
         "structure_mlp_op17",
+        "untrained_norms_op13",
+        "untrained_norms_op17",
         "tanh_pytorch_op17",
         "tanhshrink_pytorch_op17",
     };

@@ -229,6 +229,9 @@ public class ImportModelsTests
         { "softplus_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
         { "softshrink_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
         { "softsign_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        // At its initial weights: equal tensors the exporter stored once are separate parameters again.
+        { "untrained_norms_op13", ["0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias", "4.weight", "4.bias", "5.weight", "5.bias", "6.weight", "6.bias"], 4 * 8 + 8 + 8 + 8 + 64 + 8 + 8 + 8 + 8 + 8 + 8 + 1 },
+        { "untrained_norms_op17", ["0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias", "4.weight", "4.bias", "5.weight", "5.bias", "6.weight", "6.bias"], 4 * 8 + 8 + 8 + 8 + 64 + 8 + 8 + 8 + 8 + 8 + 8 + 1 },
         { "structure_mlp_op17", ["layer0.weight", "out.weight", "out.bias"], 41 },
         { "tanh_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
         { "tanhshrink_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
