@@ -45,12 +45,6 @@ public sealed record OpCondition(OpStage Stages, string Text, Func<Node, long, b
 /// <c>Dropout</c> becomes <c>Identity</c>); null when the node reaches the backends as written.
 /// </param>
 /// <param name="Conditions">Limits in some stages.</param>
-/// <summary>An op the importer takes only as part of an exporter's pattern that it rewrites into ops of the table.</summary>
-/// <param name="Op">The op type as ONNX spells it.</param>
-/// <param name="Pattern">The patterns, as users name the layer (<c>PyTorch's Softshrink and Hardshrink</c>).</param>
-/// <param name="ImportedAs">What the pattern becomes.</param>
-public sealed record OpPattern(string Op, string Pattern, string ImportedAs);
-
 public sealed record OpCapability(string Op, OpStage Stages, string? ImportedAs = null, IReadOnlyList<OpCondition>? Conditions = null)
 {
     /// <summary>True when every stage in <paramref name="stage"/> supports the op.</summary>
@@ -59,6 +53,12 @@ public sealed record OpCapability(string Op, OpStage Stages, string? ImportedAs 
     /// <summary>The limits that apply in <paramref name="stage"/>.</summary>
     public IEnumerable<OpCondition> ConditionsFor(OpStage stage) => (Conditions ?? []).Where(c => (c.Stages & stage) != 0);
 }
+
+/// <summary>An op the importer takes only as part of an exporter's pattern that it rewrites into ops of the table.</summary>
+/// <param name="Op">The op type as ONNX spells it.</param>
+/// <param name="Pattern">The patterns, as users name the layer (<c>PyTorch's Softshrink and Hardshrink</c>).</param>
+/// <param name="ImportedAs">What the pattern becomes.</param>
+public sealed record OpPattern(string Op, string Pattern, string ImportedAs);
 
 /// <summary>
 /// The one table of which ONNX operators each stage supports: the importer, the compiled and TorchSharp backends,
