@@ -41,7 +41,7 @@ public static class SampleRun
         var model = CliRunner.Validated(() => CreateModel(graph, posteriorOptions, dataSet, data.Path));
         var factory = CliRunner.Validated(() => SelectBackend(s, graph));
         var backendOptions = new BackendOptions(s.Precision, s.Device);
-        var sampler = s.Sampler;
+        var sampler = SamplerFor(s);
         CliRunner.Validated(sampler.Validate);
         _ = SummaryMemory.BudgetBytes; // a malformed BNN_SUMMARY_MEMORY_MB fails here, not after sampling
 
@@ -65,11 +65,27 @@ public static class SampleRun
     }
 
     /// <summary>
+    /// The sampler's options for this run: the chains <see cref="SampleSettings.ChainIds"/> names (each on its own
+    /// stream of the run's seed), or all of them.
+    /// </summary>
+    public static SamplerOptions SamplerFor(SampleSettings s)
+    {
+        if (s.ChainIds is not { } ids) return s.Sampler;
+        int chains = s.Sampler.Chains;
+        if (ids.Count == 0) throw new UsageException("--chain-ids: give at least one chain id");
+        foreach (int id in ids)
+            if (id < 0 || id >= chains)
+                throw new UsageException($"--chain-ids: chain {id} is not one of the run's chains 0..{chains - 1} (--chains {chains})");
+        if (ids.Distinct().Count() != ids.Count) throw new UsageException($"--chain-ids: chain ids repeat ({string.Join(",", ids)})");
+        return s.Sampler with { Chains = ids.Count, ChainIds = ids.ToArray() };
+    }
+
+    /// <summary>
     /// Deletes temporary outputs (<c>.draws.parquet.PID.tmp…</c>, <c>.summary.csv.PID.tmp</c>, <c>.predictive.csv.PID.tmp</c>,
     /// <c>.run.json.PID.tmp</c>)
     /// left in the run directory by a run that was killed: those whose process no longer exists.
     /// </summary>
-    private static void RemoveStaleTemporaries(string outDir)
+    internal static void RemoveStaleTemporaries(string outDir)
     {
         foreach (var path in Directory.EnumerateFiles(outDir, ".*.tmp*"))
         {
@@ -168,24 +184,37 @@ public static class SampleRun
             }
         }
 
-        // The summary: parameters streamed from the file just written, in batches within the memory budget
-        // (thinned only when one file column alone exceeds it); lp__ and the predictive mean from memory.
+        var report = Finish(s.OutDir, drawsPath, memory, predictiveNames, sampler.MaxTreeDepth,
+            thinning => Record(s, model, featureNames, targetName, factory.Name, result, thinning).ToJson(), log);
+        return new SampleOutcome(result, report with { SamplerWarnings = result.Warnings() }, factory.Name, result.Interrupted);
+    }
+
+    /// <summary>
+    /// Summarises a finished draws file and puts the run's outputs in place: the summary streams the parameters from
+    /// <paramref name="drawsPath"/> in batches within the memory budget (thinned only when one file column alone
+    /// exceeds it) and takes <c>lp__</c> and the predictive means from <paramref name="memory"/>. The draws file moves
+    /// to <c>OUT/draws.parquet</c>, then predictive.csv, summary.csv and run.json (<paramref name="runJson"/> of the
+    /// summary's thinning) are written, each complete before it replaces its predecessor. <c>bnn sample</c> and
+    /// <c>bnn merge</c> both finish here, so their summaries are computed alike.
+    /// </summary>
+    internal static DrawsReport Finish(string outDir, string drawsPath, IDrawTable memory, IReadOnlyList<string> predictiveNames,
+        int maxTreeDepth, Func<int, string> runJson, TextWriter log)
+    {
         var table = ParquetDrawTable.ForRun(drawsPath, memory, ["lp__", .. predictiveNames], SummaryMemory.BudgetBytes);
-        var report = DrawsReport.Build(table, sampler.MaxTreeDepth, IsPredictive);
+        var report = DrawsReport.Build(table, maxTreeDepth, IsPredictive);
         if (table.Note is { } note) log.WriteLine($"note: {note}");
 
         using var csv = new StringWriter(CultureInfo.InvariantCulture);
         SummaryWriter.WriteCsv(csv, report.Rows);
-        string runJson = Record(s, model, featureNames, targetName, factory.Name, result, table.Thinning).ToJson();
+        string json = runJson(table.Thinning);
         string predictiveCsv = PredictiveCsv(table, predictiveNames);
 
         // Every output is complete before any replaces its predecessor; run.json, the record of the run, goes last.
-        File.Move(drawsPath, Path.Combine(s.OutDir, DrawsFile), overwrite: true);
-        AtomicFile.WriteAllText(Path.Combine(s.OutDir, PredictiveFile), predictiveCsv);
-        AtomicFile.WriteAllText(Path.Combine(s.OutDir, SummaryFile), csv.ToString());
-        AtomicFile.WriteAllText(Path.Combine(s.OutDir, RunFile), runJson + "\n");
-
-        return new SampleOutcome(result, report with { SamplerWarnings = result.Warnings() }, factory.Name, result.Interrupted);
+        File.Move(drawsPath, Path.Combine(outDir, DrawsFile), overwrite: true);
+        AtomicFile.WriteAllText(Path.Combine(outDir, PredictiveFile), predictiveCsv);
+        AtomicFile.WriteAllText(Path.Combine(outDir, SummaryFile), csv.ToString());
+        AtomicFile.WriteAllText(Path.Combine(outDir, RunFile), json + "\n");
+        return report;
     }
 
     /// <summary>The predictive draws as a long CSV with <c>chain</c> and <c>draw</c> columns (round-trip formatting).</summary>
@@ -306,6 +335,7 @@ public static class SampleRun
             Features = features,
             Target = target,
             Seed = o.Seed,
+            ChainIds = s.ChainIds?.ToArray(),
             Backend = backend,
             Device = s.Device,
             Precision = s.Precision == ComputePrecision.Float32 ? "float32" : "float64",
@@ -342,7 +372,7 @@ public static class SampleRun
             Timing = result is null ? null : new RunTiming(result.WarmupSeconds, result.SamplingSeconds, result.TotalSeconds),
             Divergences = result?.Divergences,
             TreedepthSaturations = result?.TreeDepthSaturations,
-            Chains = result?.Chains.Select(c => new ChainRecord(c.Chain, c.StepSize, c.DrawsCompleted, c.Divergences, c.TreeDepthSaturations,
+            Chains = result?.Chains.Select(c => new ChainRecord(s.ChainIds?[c.Chain] ?? c.Chain, c.StepSize, c.DrawsCompleted, c.Divergences, c.TreeDepthSaturations,
                 double.IsFinite(c.Ebfmi) ? c.Ebfmi : null, double.IsFinite(c.MeanAcceptStat) ? c.MeanAcceptStat : 0,
                 c.InverseMassDense ?? c.InverseMassDiagonal)).ToArray(),
             SummaryThinning = summaryThinning,

@@ -35,6 +35,12 @@ public sealed record SampleSettings
     public IReadOnlyDictionary<string, int> InputDimensions { get; init; } = new Dictionary<string, int>();
 
     public SamplerOptions Sampler { get; init; } = new();
+
+    /// <summary>
+    /// <c>--chain-ids</c>: sample only these chains of the run's <see cref="SamplerOptions.Chains"/> (0-based, as
+    /// <c>draws.parquet</c>'s <c>chain</c> column numbers them); each gets the draws it has in the full run. Null: all.
+    /// </summary>
+    public IReadOnlyList<int>? ChainIds { get; init; }
     public InitStrategy Init { get; init; } = InitStrategy.Prior;
     public BackendKind Backend { get; init; } = BackendKind.Auto;
     public string Device { get; init; } = "cpu";
