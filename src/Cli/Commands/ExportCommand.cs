@@ -31,11 +31,12 @@ public static class ExportCommand
         command.Options.Add(membersDir);
         command.Options.Add(dtype);
         command.SetAction(int (parse) => Run(parse.GetValue(runDir)!, parse.GetValue(model), parse.GetValue(members), parse.GetValue(output),
-            parse.GetValue(membersDir), parse.GetValue(dtype)!));
+            parse.GetValue(membersDir), parse.GetValue(dtype)!, Console.Out));
         return command;
     }
 
-    private static int Run(string runDir, string? modelPath, int memberCount, string? outPath, string? membersDir, string dtype)
+    /// <summary>Writes the ensemble of <paramref name="runDir"/> (and the member files); what it wrote goes to <paramref name="output"/>.</summary>
+    public static int Run(string runDir, string? modelPath, int memberCount, string? outPath, string? membersDir, string dtype, TextWriter output)
     {
         if (!Directory.Exists(runDir)) throw new DirectoryNotFoundException($"run directory not found: {runDir}");
         if (memberCount < 1) throw new UsageException($"--members {memberCount}: must be at least 1");
@@ -77,13 +78,13 @@ public static class ExportCommand
         var ensemble = EnsembleBuilder.Build(graph, table.Layout, draws, new EnsembleOptions(likelihood, elementType, run.Settings.FixedSigma, metadata));
         outPath ??= Path.Combine(runDir, "ensemble.onnx");
         ModelFiles.WriteAtomically(outPath, ensemble);
-        Console.WriteLine($"wrote {outPath}: {count} members of {table.TotalDraws} draws (thinning {thinning.ToString("0.###", CultureInfo.InvariantCulture)}), " +
+        output.WriteLine($"wrote {outPath}: {count} members of {table.TotalDraws} draws (thinning {thinning.ToString("0.###", CultureInfo.InvariantCulture)}), " +
                           $"{likelihood.ToString().ToLowerInvariant()} likelihood, {(elementType == ElementType.Float ? "float32" : "float64")}");
 
         if (membersDir is not null)
         {
             var paths = MemberModelWriter.WriteAll(membersDir, source, table.Layout, draws, metadata);
-            Console.WriteLine($"wrote {paths.Count} member files to {membersDir}");
+            output.WriteLine($"wrote {paths.Count} member files to {membersDir}");
         }
         return 0;
     }
