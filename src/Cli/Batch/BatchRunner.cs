@@ -69,7 +69,23 @@ public static class BatchRunner
     {
         string jobDir = Path.Combine(outDir, job.Name);
         Directory.CreateDirectory(jobDir);
-        string modelSha = BatchFiles.Sha256(job.Model), dataSha = BatchFiles.Sha256(job.Data);
+        string modelSha, dataSha;
+        try
+        {
+            (modelSha, dataSha) = (BatchFiles.Sha256(job.Model), BatchFiles.Sha256(job.Data));
+        }
+        catch (Exception ex) when (CliRunner.IsUserError(ex))
+        {
+            // The file was there when the jobs file was checked; it is gone or unreadable now.
+            string gone = CliRunner.OneLine(ex.Message);
+            new JobMarker
+            {
+                Name = job.Name, Status = JobStatus.Failed, ExitCode = CliRunner.ExitBadInput, Message = gone, Model = job.Model, ModelSha256 = "",
+                Data = job.Data, DataSha256 = "", Options = job.SampleOptions, Members = job.Members, Host = Environment.MachineName,
+                ProcessId = Environment.ProcessId, Started = DateTimeOffset.UtcNow, Finished = DateTimeOffset.UtcNow, Seconds = 0,
+            }.Save(jobDir);
+            return new JobOutcome(job, JobStatus.Failed, CliRunner.ExitBadInput, gone, Skipped: false);
+        }
         var previous = JobMarker.Load(jobDir);
         if (IsComplete(previous, job, jobDir, modelSha, dataSha))
             return new JobOutcome(job, JobStatus.Completed, 0, null, Skipped: true);
