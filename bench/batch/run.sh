@@ -13,10 +13,8 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 for parallel in 1 2; do
   rm -rf "$out/parallel-$parallel"
   echo "before --parallel $parallel: $(uptime)"
-  start=$(date +%s.%N)
-  nice -n 5 "${bnn[@]}" batch bench/batch/jobs.csv --out "$out/parallel-$parallel" --parallel "$parallel" > "$out/parallel-$parallel.log" || true
-  end=$(date +%s.%N)
+  TIMEFORMAT="bnn batch bench/batch/jobs.csv --parallel $parallel: %R s wall, %U s user + %S s system CPU"
+  time (nice -n 5 "${bnn[@]}" batch bench/batch/jobs.csv --out "$out/parallel-$parallel" --parallel "$parallel" > "$out/parallel-$parallel.log" || true)
   echo "after  --parallel $parallel: $(uptime)"
-  printf 'bnn batch bench/batch/jobs.csv --parallel %s: %.1f s wall\n' "$parallel" "$(echo "$end - $start" | bc)"
   tail -n 13 "$out/parallel-$parallel.log"
 done
