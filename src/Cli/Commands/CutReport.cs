@@ -61,7 +61,8 @@ public sealed class CutReport
         console.MarkupLine($"[bold]{Markup.Escape(Cut.Graph.SourcePath)}[/] cut by {Markup.Escape(Cut.Selection.ToString())}");
         if (Cut.HasFrozenPart)
         {
-            console.MarkupLine($"frozen part, run once per row by ONNX Runtime ({Cut.FrozenNodes.Count} nodes): {Markup.Escape(Cut.FrozenOps)}");
+            string ops = Cut.FrozenNodes.Count <= 20 ? Cut.FrozenOps : FrozenHead.Ops(Cut);
+            console.MarkupLine($"frozen part, run once per row by ONNX Runtime ({Cut.FrozenNodes.Count} nodes): {Markup.Escape(ops)}");
         }
         else
         {
