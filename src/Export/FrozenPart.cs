@@ -170,8 +170,10 @@ public sealed class FrozenPartSession : IDisposable
     /// <summary>
     /// The feature tensor for <paramref name="rows"/> samples stored row-major in <paramref name="inputs"/>, each of
     /// shape <paramref name="sampleShape"/>: row-major values, the feature's shape after the batch axis, and its element type.
+    /// The table is refused after the first batch, before it is allocated, when it would exceed <paramref name="maxBytes"/>.
     /// </summary>
-    public (double[] Values, int[] SampleShape, ElementType Type) Compute(ReadOnlySpan<double> inputs, int rows, IReadOnlyList<int> sampleShape)
+    public (double[] Values, int[] SampleShape, ElementType Type) Compute(ReadOnlySpan<double> inputs, int rows, IReadOnlyList<int> sampleShape,
+        long maxBytes = MaxFeatureBytes)
     {
         int size = sampleShape.Aggregate(1, (a, b) => checked(a * b));
         if (inputs.Length != (long)rows * size) throw new ArgumentException($"{inputs.Length} input values for {rows} rows of {size}");
@@ -189,9 +191,9 @@ public sealed class FrozenPartSession : IDisposable
                 type = batchType;
                 width = shape.Aggregate(1, (a, b) => checked(a * b));
                 long bytes = (long)rows * width * sizeof(double);
-                if (bytes > MaxFeatureBytes)
+                if (bytes > maxBytes)
                     throw new NotSupportedException(
-                        $"the features of '{_feature}' for {rows} rows take {bytes >> 20} MiB ({width} values per row), over the limit of {MaxFeatureBytes >> 20} MiB held in memory; use fewer rows or cut later in the network");
+                        $"the features of '{_feature}' for {rows} rows take {bytes.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} bytes ({width} values per row as float64), over the limit of {maxBytes.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} held in memory; use fewer rows or cut later in the network");
                 values = new double[(long)rows * width];
             }
             else if (!shape.SequenceEqual(featureShape))
