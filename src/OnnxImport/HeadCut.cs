@@ -18,8 +18,9 @@ namespace Bnn.Onnx.OnnxImport;
 public sealed class HeadCut
 {
     private HeadCut(OnnxGraph graph, ParameterSelection selection, IReadOnlyList<Parameter> sampled, IReadOnlyList<string> frozenWeights,
-        IReadOnlyList<Node> frozenNodes, IReadOnlyList<Node> sampledNodes, string feature)
+        long frozenValues, IReadOnlyList<Node> frozenNodes, IReadOnlyList<Node> sampledNodes, string feature)
     {
+        FrozenValues = frozenValues;
         Graph = graph;
         Selection = selection;
         Sampled = sampled;
@@ -39,6 +40,9 @@ public sealed class HeadCut
 
     /// <summary>Every stored weight held at its trained value: frozen parameters, and weights of layers no backend samples (Conv, …).</summary>
     public IReadOnlyList<string> FrozenWeights { get; }
+
+    /// <summary>How many values <see cref="FrozenWeights"/> hold.</summary>
+    public long FrozenValues { get; }
 
     /// <summary>The frozen nodes the feature tensor needs, in graph order; empty when the head reads the model input itself.</summary>
     public IReadOnlyList<Node> FrozenNodes { get; }
@@ -65,7 +69,7 @@ public sealed class HeadCut
         var parameterValues = new HashSet<string>(graph.Parameters.Select(p => p.OnnxName), StringComparer.Ordinal);
         var otherWeights = graph.Constants.Values
             .Where(t => ElementTypes.IsFloating(t.SourceType) && t.Size > 1 && !parameterValues.Contains(t.Name))
-            .Select(t => (Name: ParameterNames.Dotted(t.Name), t.Name)).ToList();
+            .Select(t => (Name: ParameterNames.Dotted(t.Name), Value: t.Name)).ToList();
         var weightNames = graph.Parameters.Select(p => p.Name).Concat(otherWeights.Select(w => w.Name)).ToList();
 
         foreach (var (option, patterns) in new[] { ("--freeze", selection.Freeze), ("--sample", selection.Sample) })
@@ -128,7 +132,8 @@ public sealed class HeadCut
         string feature = features[0];
         var needed = Ancestors(frozenNodes, feature);
         var frozenWeights = graph.Parameters.Except(sampled).Select(p => p.Name).Concat(otherWeights.Select(w => w.Name)).ToList();
-        return new HeadCut(graph, selection, sampled, frozenWeights, frozenNodes.Where(needed.Contains).ToList(), sampledNodes, feature);
+        long frozenValues = graph.Parameters.Except(sampled).Sum(p => (long)p.Size) + otherWeights.Sum(w => (long)graph.Constants[w.Value].Size);
+        return new HeadCut(graph, selection, sampled, frozenWeights, frozenValues, frozenNodes.Where(needed.Contains).ToList(), sampledNodes, feature);
     }
 
     /// <summary>

@@ -68,10 +68,10 @@ public sealed class CutReport
         {
             console.MarkupLine("frozen part: none before the head (it reads the model input)");
         }
-        console.MarkupLine($"frozen weights ({Cut.FrozenWeights.Count}, trained values, no prior): {Markup.Escape(string.Join(", ", Cut.FrozenWeights))}");
+        console.MarkupLine($"frozen weights ({Cut.FrozenWeights.Count} tensors, {Cut.FrozenValues.ToString(CultureInfo.InvariantCulture)} values at their trained values, no prior): {Markup.Escape(string.Join(", ", Cut.FrozenWeights))}");
         console.MarkupLine($"feature tensor: {Markup.Escape(Feature.Name)} {ElementTypes.Name(Feature.ElementType)} [[{Markup.Escape(string.Join(",", Feature.Shape))}]]" +
             (Probe.Count > 0 ? $" (with {Markup.Escape(string.Join(", ", Probe.Select(kv => $"{kv.Key} = {kv.Value}")))})" : ""));
-        console.MarkupLine($"sampled part ({Head.Nodes.Count} nodes, {Head.TotalParameters.ToString(CultureInfo.InvariantCulture)} of {Cut.Graph.TotalParameters.ToString(CultureInfo.InvariantCulture)} parameter values), as the backends and exports see it:");
+        console.MarkupLine($"sampled part ({Head.Nodes.Count} nodes, {Head.TotalParameters.ToString(CultureInfo.InvariantCulture)} parameter values), as the backends and exports see it:");
     }
 
     /// <summary>The head's import JSON (<paramref name="headJson"/>) with a <c>cut</c> object added.</summary>
@@ -92,7 +92,7 @@ public sealed class CutReport
                 ["shape"] = new JsonArray(Feature.Shape.Select(d => d.Value is { } v ? (JsonNode?)JsonValue.Create(v) : JsonValue.Create(d.ToString())).ToArray()),
             },
             ["sampled_parameters"] = new JsonArray(Cut.Sampled.Select(p => (JsonNode?)JsonValue.Create(p.Name)).ToArray()),
-            ["total_parameters_of_model"] = Cut.Graph.TotalParameters,
+            ["frozen_values"] = Cut.FrozenValues,
         };
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = false });
     }

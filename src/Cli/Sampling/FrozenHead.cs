@@ -102,8 +102,8 @@ public static class FrozenHead
     public static string Describe(HeadCut cut, FrozenPartRecord record, int rows) =>
         cut.HasFrozenPart
             ? $"frozen part: {cut.FrozenNodes.Count} nodes ({Ops(cut)}) run by ONNX Runtime on {rows} rows in {record.FeatureSeconds:F2} s; " +
-              $"the head reads '{record.Feature}' [{string.Join(",", record.FeatureShape)}]; sampling {cut.Sampled.Sum(p => p.Size)} of {cut.Graph.TotalParameters} parameter values ({cut.Sampled.Count} tensors)"
-            : $"nothing before the head is frozen; sampling {cut.Sampled.Sum(p => p.Size)} of {cut.Graph.TotalParameters} parameter values ({cut.Sampled.Count} tensors)";
+              $"the head reads '{record.Feature}' [{string.Join(",", record.FeatureShape)}]; sampling {cut.Sampled.Sum(p => p.Size)} parameter values ({cut.Sampled.Count} tensors), {cut.FrozenValues} frozen"
+            : $"nothing before the head is frozen; sampling {cut.Sampled.Sum(p => p.Size)} parameter values ({cut.Sampled.Count} tensors), {cut.FrozenValues} frozen";
 
     /// <summary>The frozen ops with counts, in order of first use (<c>Conv ×2, Relu ×2, MaxPool ×2, Flatten</c>).</summary>
     public static string Ops(HeadCut cut) =>
