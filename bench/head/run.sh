@@ -21,10 +21,10 @@ run() { # name model data target likelihood test [options…]
   if [ -n "$test" ]; then $BNN evaluate "$OUT/$name" --data "$test" >> "$OUT/$name.log" 2>&1 || true; fi
 }
 
-run cnn models/digits_cnn_op13.onnx models/digits_train.csv label categorical models/digits_test.csv --freeze 'conv*'
+run cnn models/head/digits_cnn_op13.onnx models/head/digits_train.csv label categorical models/head/digits_test.csv --freeze 'conv*'
 run cnn_standalone "$OUT/standalone/digits_cnn_op13_head.onnx" "$OUT/standalone/digits_cnn_op13_features_train.csv" label categorical ""
-run transformer models/digits_transformer_op14.onnx models/digits_train.csv label categorical models/digits_test.csv --sample 'head.*'
-run resnorm models/diabetes_resnorm_op17.onnx models/diabetes_train.csv y normal models/diabetes_test.csv --sample 'head.*'
+run transformer models/head/digits_transformer_op14.onnx models/head/digits_train.csv label categorical models/head/digits_test.csv --sample 'head.*'
+run resnorm models/head/diabetes_resnorm_op17.onnx models/head/diabetes_train.csv y normal models/head/diabetes_test.csv --sample 'head.*'
 run resnorm_standalone "$OUT/standalone/diabetes_resnorm_op17_head.onnx" "$OUT/standalone/diabetes_resnorm_op17_features_train.csv" y normal ""
 
 python3 - "$OUT" <<'PY'

@@ -19,7 +19,7 @@ import onnx.utils
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODELS = os.path.join(HERE, "..", "..", "models")
+MODELS = os.path.join(HERE, "..", "..", "models", "head")
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
 

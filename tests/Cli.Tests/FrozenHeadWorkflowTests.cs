@@ -6,7 +6,7 @@ using Bnn.Onnx.Tests.TestSupport;
 namespace Bnn.Onnx.Tests;
 
 /// <summary>
-/// A Bayesian head on a CNN and on a transformer encoder (models/make_head_fixtures.py): <c>bnn import --freeze</c> shows
+/// A Bayesian head on a CNN and on a transformer encoder (models/head/, made by models/make_head_fixtures.py): <c>bnn import --freeze</c> shows
 /// the cut, <c>bnn sample</c> samples the head on ONNX Runtime's features, <c>bnn export</c> writes the frozen part once,
 /// and <c>bnn predict</c> and <c>bnn evaluate</c> take raw images. Short runs (2 chains × (50 + 50) on 100 rows).
 /// </summary>
@@ -22,7 +22,7 @@ public class FrozenHeadWorkflowTests
     /// <summary>The first <paramref name="rows"/> data rows of a headed CSV (with its header), or without header and label.</summary>
     private static string Subset(TempDir dir, string file, int rows, bool pixelsOnly)
     {
-        var lines = File.ReadLines(Repo.Model(file)).ToList();
+        var lines = File.ReadLines(Repo.Model("head/" + file)).ToList();
         var body = lines.Skip(1).Take(rows).Select(l => pixelsOnly ? l[..l.LastIndexOf(',')] : l);
         return dir.Write((pixelsOnly ? "x_" : "") + file, string.Join('\n', pixelsOnly ? body : body.Prepend(lines[0])) + "\n");
     }
@@ -31,7 +31,7 @@ public class FrozenHeadWorkflowTests
     [MemberData(nameof(Models))]
     public void Import_freeze_then_sample_export_and_predict_on_raw_images(string model, string[] cut, string feature, int width, string[] sampled)
     {
-        string path = Repo.Model(model + ".onnx");
+        string path = Repo.Model("head/" + model + ".onnx");
         using var dir = new TempDir();
 
         var import = BnnProcess.Run(["import", path, .. cut]);
@@ -118,14 +118,15 @@ public class FrozenHeadWorkflowTests
     {
         using var dir = new TempDir();
         bool digits = model.StartsWith("digits", StringComparison.Ordinal);
-        string data = Repo.Model(digits ? "digits_train.csv" : "blog_data.csv");
+        string data = Repo.Model(digits ? "head/digits_train.csv" : "blog_data.csv");
+        string file = Repo.Model((digits ? "head/" : "") + model + ".onnx");
         string[] columns = digits ? ["--target", "label"] : ["--features", "x", "--target", "y"];
 
-        var sample = InProcessCli.Run(["sample", Repo.Model(model + ".onnx"), "--data", data, .. columns, option, pattern, "--out", dir["run"]]);
+        var sample = InProcessCli.Run(["sample", file, "--data", data, .. columns, option, pattern, "--out", dir["run"]]);
         Assert.True(sample.ExitCode == 2, sample.ToString());
         Assert.Equal(message, Assert.Single(sample.ErrorLines));
 
-        var import = InProcessCli.Run("import", Repo.Model(model + ".onnx"), option, pattern);
+        var import = InProcessCli.Run("import", file, option, pattern);
         Assert.True(import.ExitCode == 2, import.ToString());
         Assert.Equal(message, Assert.Single(import.ErrorLines));
         Assert.False(Directory.Exists(dir["run"]));

@@ -11,7 +11,7 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 namespace Bnn.Onnx.Tests;
 
 /// <summary>
-/// A Bayesian head on a frozen backbone (models/make_head_fixtures.py): ONNX Runtime's features, the head's log density
+/// A Bayesian head on a frozen backbone (models/head/, made by models/make_head_fixtures.py): ONNX Runtime's features, the head's log density
 /// and gradient against the same layers imported as a standalone model, and the frozen-backbone ensemble against the
 /// full model with each member's head (member files run by ONNX Runtime).
 /// </summary>
@@ -27,7 +27,7 @@ public class FrozenPartTests
 
     private const int Rows = 48;
 
-    private static string Path_(string name) => TestModels.ModelsFile(name) ?? throw new FileNotFoundException(name);
+    private static string Path_(string name) => TestModels.ModelsFile(Path.Combine("head", name)) ?? throw new FileNotFoundException(name);
 
     /// <summary>The first <see cref="Rows"/> rows of a headed CSV: features row-major and the last column.</summary>
     private static (double[] X, double[] Y) Table(string file)

@@ -3,14 +3,14 @@ using Bnn.Onnx.OnnxImport;
 namespace Bnn.Onnx.Tests;
 
 /// <summary>
-/// <see cref="HeadCut"/> on the frozen-backbone fixtures (models/make_head_fixtures.py) and on an MLP: which nodes are
+/// <see cref="HeadCut"/> on the frozen-backbone fixtures (models/head/, made by models/make_head_fixtures.py) and on an MLP: which nodes are
 /// frozen, which tensor the head reads, which parameters are sampled, and the one-line refusals.
 /// </summary>
 public class HeadCutTests
 {
     private static readonly ImportOptions AnyOp = new() { AcceptAnyOp = true };
 
-    private static OnnxGraph Import(string name) => OnnxImporter.Import(TestPaths.Model(name + ".onnx"), AnyOp);
+    private static OnnxGraph Import(string name) => OnnxImporter.Import(TestPaths.Model("head/" + name + ".onnx"), AnyOp);
 
     private static HeadCut Cut(string name, string[] freeze, string[]? sample = null) =>
         HeadCut.Create(Import(name), new ParameterSelection(freeze, sample ?? []));
@@ -138,7 +138,7 @@ public class HeadCutTests
     [Fact]
     public void Without_a_selection_the_importer_still_refuses_ops_no_backend_runs()
     {
-        var ex = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(TestPaths.Model("digits_cnn_op13.onnx")));
+        var ex = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(TestPaths.Model("head/digits_cnn_op13.onnx")));
         Assert.Contains("unsupported op 'Conv'", ex.Message);
     }
 
