@@ -144,7 +144,9 @@ public sealed class HeadCut
     /// </summary>
     public OnnxGraph Head(ValueInfo? feature = null)
     {
-        var input = graph0Input() ?? feature ?? throw new ArgumentException($"the head reads '{Feature}', whose shape must be given");
+        // The model input when the head reads it directly; else the feature as computed by ONNX Runtime.
+        var input = Graph.Inputs.FirstOrDefault(i => i.Name == Feature) ?? feature
+            ?? throw new ArgumentException($"the head reads '{Feature}', whose shape must be given");
         if (input.Name != Feature) throw new ArgumentException($"the head's input is '{Feature}', not '{input.Name}'");
 
         var used = new HashSet<string>(SampledNodes.SelectMany(n => n.Inputs), StringComparer.Ordinal);
@@ -168,8 +170,6 @@ public sealed class HeadCut
             ExportedBatchSize = Graph.ExportedBatchSize,
             SourcePath = Graph.SourcePath,
         };
-
-        ValueInfo? graph0Input() => Graph.Inputs.FirstOrDefault(i => i.Name == Feature);
     }
 
     /// <summary>The frozen ops as one line, in graph order (<c>Conv → Relu → MaxPool → …</c>).</summary>

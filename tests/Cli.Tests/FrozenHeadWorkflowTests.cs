@@ -89,6 +89,27 @@ public class FrozenHeadWorkflowTests
     }
 
     [Fact]
+    public void Evaluate_scores_the_trained_network_through_onnx_runtime_features_as_pytorch_computes_it()
+    {
+        using var dir = new TempDir();
+        string runDir = dir["run"];
+        var sample = BnnProcess.Run("sample", Repo.Model("head/diabetes_resnorm_op17.onnx"), "--data", Subset(dir, "diabetes_train.csv", 300, false),
+            "--target", "y", "--sample", "head.*", "--chains", "2", "--warmup", "30", "--draws", "30", "--seed", "3", "--no-progress", "--out", runDir);
+        Assert.True(sample.ExitCode == 0, sample.ToString());
+
+        // The first 8 held-out rows are the fixture's expected inputs; PyTorch's outputs on them give the point estimate's RMSE.
+        var evaluate = BnnProcess.Run("evaluate", runDir, "--data", Subset(dir, "diabetes_test.csv", 8, false));
+        Assert.True(evaluate.ExitCode == 0, evaluate.ToString());
+        var y = File.ReadLines(Repo.Model("head/diabetes_test.csv")).Skip(1).Take(8)
+            .Select(l => double.Parse(l[(l.LastIndexOf(',') + 1)..], CultureInfo.InvariantCulture)).ToArray();
+        var pytorch = File.ReadLines(Repo.Model("head/diabetes_resnorm_op17.output.csv")).Select(l => double.Parse(l, CultureInfo.InvariantCulture)).ToArray();
+        double rmse = Math.Sqrt(y.Zip(pytorch, (a, b) => (a - b) * (a - b)).Average());
+        using var evaluation = JsonDocument.Parse(File.ReadAllText(Path.Combine(runDir, "evaluation.json")));
+        Assert.Equal(rmse, evaluation.RootElement.GetProperty("point_estimate").GetProperty("rmse").GetDouble(), 1e-5);
+        Assert.Contains("maximum-likelihood σ of the file's weights on the 300 training rows", evaluate.Stdout);
+    }
+
+    [Fact]
     public void Sampling_every_parameter_of_an_mlp_by_pattern_leaves_the_run_unchanged()
     {
         using var dir = new TempDir();

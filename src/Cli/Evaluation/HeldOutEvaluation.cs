@@ -156,7 +156,7 @@ public sealed record HeldOutEvaluation(
         string dataPath = Path.GetFullPath(inputs.Data);
         if (kind == EnsembleLikelihood.Normal)
         {
-            var (pointSigma, source) = FitSigma(run, unbound, inputs.InputDimensions, fileWeights);
+            var (pointSigma, source) = FitSigma(run, unbound, modelPath, inputs.InputDimensions, fileWeights);
             return new HeldOutEvaluation(run.Path, modelPath, dataPath, features, targets[0], likelihood, picks.Count, run.Draws.TotalDraws,
                 PredictiveMetrics.Regression(perDraw, sigmas, y), PredictiveMetrics.Regression([point], [pointSigma], y), null, null,
                 fixedSigma is double f ? $"fixed σ = {f.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)} (as sampled)" : "each draw's sampled σ",
@@ -172,7 +172,7 @@ public sealed record HeldOutEvaluation(
     /// The point estimate's σ: the maximum-likelihood σ̂ = √((1/N) Σ_n (y_n − f(x_n; θ̂))²) on the run's training
     /// rows (its recorded data file, features and target), since the file's weights hold no noise scale.
     /// </summary>
-    private static (double Sigma, string Source) FitSigma(RunDirectory run, OnnxGraph graph, IReadOnlyDictionary<string, int>? inputDimensions,
+    private static (double Sigma, string Source) FitSigma(RunDirectory run, OnnxGraph graph, string modelPath, IReadOnlyDictionary<string, int>? inputDimensions,
         double[] fileWeights)
     {
         var record = run.Record
@@ -187,7 +187,7 @@ public sealed record HeldOutEvaluation(
             $"{Path.GetFileName(path)} ({record.Features.Count} feature columns)", TextWriter.Null);
         var bound = shape.Bind(graph);
         if (record.Frozen is { } frozen)
-            (bound, x) = FrozenHead.Apply(frozen, bound, RunRecord.Resolve(record.Model, run.Path), x, y.Length, shape.SampleShape!);
+            (bound, x) = FrozenHead.Apply(frozen, bound, modelPath, x, y.Length, shape.SampleShape!);
         var backend = BackendSelector.Select(BackendKind.Auto, bound, Backends.All);
         using var function = backend.CompileGraph(bound, new BackendOptions());
         var output = new double[y.Length];
