@@ -107,6 +107,10 @@ public sealed record RunRecord
     /// <summary>The run directory's output files.</summary>
     public required RunOutputs Outputs { get; init; }
 
+    /// <summary>The frozen part and the sampled head (<c>--freeze</c> / <c>--sample</c>); null when every parameter was sampled.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public FrozenPartRecord? Frozen { get; init; }
+
     /// <summary>The software that wrote the record.</summary>
     public required SoftwareVersions Versions { get; init; }
 

@@ -157,7 +157,7 @@ internal sealed class GraphImport
             FoldConstant(node, nodeName, attributes, scope, where);
             return;
         }
-        if (!SupportedOps.Contains(node.OpType))
+        if (!options.AcceptAnyOp && !SupportedOps.Contains(node.OpType))
             throw new OnnxImportException($"{where}: unsupported op '{node.OpType}' (supported: {SupportedOps.Listing})");
 
         var converted = new Dictionary<string, NodeAttribute>(StringComparer.Ordinal);

@@ -102,11 +102,12 @@ public static class SampleCommand
             },
         };
         var inputShape = InputShapeOption.Create();
+        var (freeze, samplePatterns) = FrozenHead.CreateOptions();
 
         var command = new Command("sample", "Sample the posterior over the network's weights with NUTS; writes draws.parquet, summary.csv and run.json.");
         command.Arguments.Add(model);
         foreach (var o in new Option[] { data, outDir, features, target, likelihood, sigma, priorScale, prior, chains, warmup, draws, seed,
-                     targetAccept, maxDepth, metric, adaptation, init, backend, device, precision, parallel, noProgress, inputShape, chainIds })
+                     targetAccept, maxDepth, metric, adaptation, init, backend, device, precision, parallel, noProgress, inputShape, chainIds, freeze, samplePatterns })
             command.Options.Add(o);
 
         SampleSettings Settings(ParseResult parse)
@@ -125,6 +126,7 @@ public static class SampleCommand
                 PriorScaling = parse.GetValue(priorScale).Scaling,
                 Priors = parse.GetValue(prior) ?? [],
                 InputDimensions = InputShapeOption.Parse(parse.GetValue(inputShape)),
+                Selection = FrozenHead.Selection(parse.GetValue(freeze), parse.GetValue(samplePatterns)),
                 Sampler = new SamplerOptions
                 {
                     Chains = parse.GetValue(chains),

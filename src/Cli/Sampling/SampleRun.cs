@@ -30,13 +30,23 @@ public static class SampleRun
     public static SampleOutcome Execute(SampleSettings s, TextWriter log, CancellationToken cancellationToken)
     {
         // Everything the user gave is read and checked before anything is written or sampled.
-        var graph = OnnxImporter.Import(s.ModelPath);
+        var graph = FrozenHead.Import(s.ModelPath, s.Selection);
         var data = DataFile.Read(s.DataPath);
         // The library validators throw ArgumentException for bad settings; here they are the user's (exit 2).
         var (dataSet, featureNames, targetName) = CliRunner.Validated(() => BuildDataSet(data, s, graph));
         // The feature columns fill the input's non-batch dimensions in row-major order; from here on the graph declares them fixed.
-        graph = InputShapeOption.Resolve(graph, s.InputDimensions, dataSet.FeatureWidth,
-            $"{Path.GetFileName(data.Path)} ({featureNames.Length} feature columns)", log).Bind(graph);
+        var inputShape = InputShapeOption.Resolve(graph, s.InputDimensions, dataSet.FeatureWidth,
+            $"{Path.GetFileName(data.Path)} ({featureNames.Length} feature columns)", log);
+        graph = inputShape.Bind(graph);
+        FrozenPartRecord? frozen = null;
+        if (!s.Selection.IsEverything)
+        {
+            // The head is the model from here on: its data are the frozen part's features, computed once.
+            var cut = FrozenHead.Cut(graph, s.Selection);
+            (graph, var features, frozen) = FrozenHead.Split(cut, s.ModelPath, dataSet.Features, dataSet.Rows, inputShape.SampleShape!);
+            dataSet = new DataSet(features, frozen.FeatureShape.Aggregate(1, (a, b) => checked(a * b)), dataSet.Targets);
+            log.WriteLine($"note: {FrozenHead.Describe(cut, frozen, dataSet.Rows)}");
+        }
         var posteriorOptions = new PosteriorOptions(CliRunner.Validated(() => PriorOptions.Parse(s.PriorScale, s.Priors) with { Scaling = s.PriorScaling }), s.Likelihood, s.Sigma);
         var model = CliRunner.Validated(() => CreateModel(graph, posteriorOptions, dataSet, data.Path));
         var factory = CliRunner.Validated(() => SelectBackend(s, graph));
@@ -49,14 +59,14 @@ public static class SampleRun
         Directory.CreateDirectory(s.OutDir);
         RemoveStaleTemporaries(s.OutDir);
 
-        string runJsonSettings = Record(s, model, featureNames, targetName, factory.Name, result: null).ToJson();
+        string runJsonSettings = (Record(s, model, featureNames, targetName, factory.Name, result: null) with { Frozen = frozen }).ToJson();
         // The draws go to a temporary name and replace DIR/draws.parquet only together with the summary and run.json
         // that describe them: a run that fails (or is killed) leaves an earlier run's three files as they were.
         string drawsPath = Path.Combine(s.OutDir, $".{DrawsFile}.{Environment.ProcessId}.tmp");
         try
         {
             return SampleAndSummarize(s, graph, model, factory, backendOptions, potential, sampler, featureNames, targetName,
-                dataSet, runJsonSettings, drawsPath, log, cancellationToken);
+                dataSet, runJsonSettings, drawsPath, frozen, log, cancellationToken);
         }
         finally
         {
@@ -149,7 +159,7 @@ public static class SampleRun
 
     private static SampleOutcome SampleAndSummarize(SampleSettings s, OnnxGraph graph, PosteriorModel model,
         IPotentialBackendFactory factory, BackendOptions backendOptions, IPotential potential, SamplerOptions sampler,
-        string[] featureNames, string targetName, DataSet dataSet, string runJsonSettings, string drawsPath, TextWriter log,
+        string[] featureNames, string targetName, DataSet dataSet, string runJsonSettings, string drawsPath, FrozenPartRecord? frozen, TextWriter log,
         CancellationToken cancellationToken)
     {
         var layout = model.Layout;
@@ -185,7 +195,7 @@ public static class SampleRun
         }
 
         var report = Finish(s.OutDir, drawsPath, memory, predictiveNames, sampler.MaxTreeDepth,
-            thinning => Record(s, model, featureNames, targetName, factory.Name, result, thinning).ToJson(), log);
+            thinning => (Record(s, model, featureNames, targetName, factory.Name, result, thinning) with { Frozen = frozen }).ToJson(), log);
         return new SampleOutcome(result, report with { SamplerWarnings = result.Warnings() }, factory.Name, result.Interrupted);
     }
 

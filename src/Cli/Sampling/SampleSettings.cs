@@ -1,5 +1,6 @@
 using Bnn.Onnx.GraphToPotential;
 using Bnn.Onnx.Nuts;
+using Bnn.Onnx.OnnxImport;
 
 namespace Bnn.Onnx.Cli.Sampling;
 
@@ -33,6 +34,9 @@ public sealed record SampleSettings
 
     /// <summary>Sizes of the model input's symbolic non-batch dimensions by name (<c>--input-shape seq=5</c>).</summary>
     public IReadOnlyDictionary<string, int> InputDimensions { get; init; } = new Dictionary<string, int>();
+
+    /// <summary>Which weights are sampled and which frozen (<c>--freeze</c>, <c>--sample</c>); everything by default.</summary>
+    public ParameterSelection Selection { get; init; } = ParameterSelection.Everything;
 
     public SamplerOptions Sampler { get; init; } = new();
 
