@@ -64,6 +64,13 @@ public sealed record RunRecord
 
     public required ulong Seed { get; init; }
 
+    /// <summary>
+    /// The chains of the run (<see cref="RunSettings.Chains"/> in all) this directory holds, in the draws' chain order,
+    /// when it holds only some (<c>bnn sample --chain-ids</c>); absent for a whole run.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<int>? ChainIds { get; init; }
+
     /// <summary>The backend that computed the density (<c>cpu</c>, <c>torch</c>), its device and precision.</summary>
     public required string Backend { get; init; }
 
@@ -99,6 +106,10 @@ public sealed record RunRecord
 
     /// <summary>The run directory's output files.</summary>
     public required RunOutputs Outputs { get; init; }
+
+    /// <summary>The frozen part and the sampled head (<c>--freeze</c> / <c>--sample</c>); null when every parameter was sampled.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public FrozenPartRecord? Frozen { get; init; }
 
     /// <summary>The software that wrote the record.</summary>
     public required SoftwareVersions Versions { get; init; }

@@ -88,11 +88,18 @@ internal sealed class GraphImport
         var sorted = TopologicalSort(inputs, outputs);
         long defaultOpset = opsets.GetValueOrDefault("", 1);
         sorted = RewriteDropout(sorted, outputs);
-        sorted = UntieDeduplicatedTensors(sorted, outputs);
-        sorted = FoldShapeComputations(sorted, inputs, outputs);
+        if (!options.AcceptAnyOp)
+        {
+            // A graph taken whole (a frozen backbone, cut later by name) keeps its nodes and tensors as written.
+            sorted = UntieDeduplicatedTensors(sorted, outputs);
+            sorted = FoldShapeComputations(sorted, inputs, outputs);
+        }
         sorted = RewriteNormalisation(sorted, inputs, outputs, defaultOpset);
-        sorted = RewriteShrink(sorted, outputs);
-        RefuseUnmatchedPatterns(sorted);
+        if (!options.AcceptAnyOp)
+        {
+            sorted = RewriteShrink(sorted, outputs);
+            RefuseUnmatchedPatterns(sorted);
+        }
 
         var (parameters, parameterNames) = FindParameters(sorted);
         var constants = tensors.Where(kv => !parameterNames.Contains(kv.Key))
@@ -162,7 +169,7 @@ internal sealed class GraphImport
             FoldConstant(node, nodeName, attributes, scope, where);
             return;
         }
-        if (!SupportedOps.Contains(node.OpType) && OpCapabilities.FindPattern(node.OpType) is null)
+        if (!options.AcceptAnyOp && !SupportedOps.Contains(node.OpType) && OpCapabilities.FindPattern(node.OpType) is null)
             throw new OnnxImportException($"{where}: op '{node.OpType}' is not supported yet (supported: {SupportedOps.Listing})");
 
         var converted = new Dictionary<string, NodeAttribute>(StringComparer.Ordinal);
@@ -542,7 +549,10 @@ internal sealed class GraphImport
             throw new OnnxImportException($"{where}: InstanceNormalization needs an input, a scale, a bias and one output");
         string x = node.Inputs[0], y = node.Outputs[0], p = $"{node.Name}/instancenorm";
         if (shapes is null || !shapes.TryGetValue(x, out var shape) || shape is null)
+        {
+            if (options.AcceptAnyOp) return [node]; // a graph taken whole (a frozen backbone) keeps the op as written
             throw new OnnxImportException($"{where}: the rank of the InstanceNormalization input is not known; it is not supported yet in this form");
+        }
         int rank = shape.Count;
         if (rank < 3)
             throw new OnnxImportException($"{where}: InstanceNormalization needs an input of rank 3 or more, [N, C, ...]; this one has rank {rank}");

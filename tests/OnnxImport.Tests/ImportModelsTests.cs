@@ -255,11 +255,38 @@ public class ImportModelsTests
     /// <summary>Fixtures whose input has a symbolic non-batch dimension, checked on their own below.</summary>
     private static readonly string[] SequenceFixtures = ["sequence_mean_pytorch"];
 
+    /// <summary>
+    /// Frozen-backbone fixtures (models/head/, made by models/make_head_fixtures.py): their backbones hold ops only ONNX Runtime runs,
+    /// so they live apart from the models every stage takes whole, and import
+    /// with <see cref="ImportOptions.AcceptAnyOp"/> and are cut by --freeze (HeadCutTests, FrozenPartTests); here, the names and counts
+    /// of the parameters the importer finds in them.
+    /// </summary>
+    public static TheoryData<string, string[], int> HeadFixtures => new()
+    {
+        { "digits_cnn_op13", ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"], 32 * 8 + 8 + 8 * 10 + 10 },
+        { "digits_transformer_op14", ["head.0.weight", "head.0.bias", "head.2.weight", "head.2.bias"], 16 * 8 + 8 + 8 * 10 + 10 },
+        { "diabetes_resnorm_op17", ["embed.weight", "embed.bias", "block.weight", "block.bias", "norm.weight", "norm.bias",
+            "head.0.weight", "head.0.bias", "head.2.weight", "head.2.bias"], 10 * 16 + 16 + 16 * 16 + 16 + 16 + 16 + 16 * 8 + 8 + 8 + 1 },
+    };
+
+    [Theory]
+    [MemberData(nameof(HeadFixtures))]
+    public void Head_fixture_imports_with_any_op_and_its_sampled_layers_named(string name, string[] sampledLayerNames, int total)
+    {
+        var graph = OnnxImporter.Import(TestPaths.Model("head/" + name + ".onnx"), new ImportOptions { AcceptAnyOp = true });
+
+        Assert.Equal(sampledLayerNames.Order(), graph.Parameters.Select(p => p.Name).Where(sampledLayerNames.Contains).Order());
+        Assert.Equal(total, graph.Parameters.Where(p => sampledLayerNames.Contains(p.Name)).Sum(p => p.Size));
+        Assert.True(File.Exists(TestPaths.Model("head/" + name + ".input.csv")) && File.Exists(TestPaths.Model("head/" + name + ".output.csv")));
+    }
+
     [Fact]
     public void Every_committed_model_is_covered_by_the_fixture_list()
     {
         var onnxFiles = Directory.GetFiles(TestPaths.Models, "*.onnx").Select(Path.GetFileNameWithoutExtension).Order();
         Assert.Equal(Fixtures.Select(row => (string)row[0]).Concat(SequenceFixtures).Order(), onnxFiles);
+        var headFiles = Directory.GetFiles(Path.Combine(TestPaths.Models, "head"), "*.onnx").Select(Path.GetFileNameWithoutExtension).Order();
+        Assert.Equal(HeadFixtures.Select(row => (string)row[0]).Order(), headFiles);
     }
 
     [Fact]
