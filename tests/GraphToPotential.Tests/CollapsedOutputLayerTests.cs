@@ -195,4 +195,137 @@ public class CollapsedOutputLayerTests
         // One parameter instead of three: a handful of leapfrog steps per draw.
         Assert.True(sink.Column("n_leapfrog__").SelectMany(c => c).Average() < 4);
     }
+
+    /// <summary>1→2→1 tanh on 20 points: x, y, and the hidden activations h = tanh(W₁ x + b₁) at θ = (W₁, b₁).</summary>
+    private static readonly double[] NetX = Enumerable.Range(0, 20).Select(i => -2.0 + 4.0 * i / 19).ToArray();
+    private static readonly double[] NetY = NetX.Select((v, i) => Math.Sin(1.5 * v) + 0.3 * Graphs.Random(20, 5)[i]).ToArray();
+
+    private static void Hidden(ReadOnlySpan<double> theta, double[] h)
+    {
+        for (int n = 0; n < NetX.Length; n++)
+            for (int j = 0; j < 2; j++) h[n * 2 + j] = Math.Tanh(theta[j] * NetX[n] + theta[2 + j]);
+    }
+
+    /// <summary>The full posterior over (W₁[2], b₁[2], w₂[2], b₂, log σ), N(0, 1) priors, σ ~ LogNormal(0, 1).</summary>
+    private sealed class FullNetwork : ILogDensity
+    {
+        private readonly double[] _h = new double[40];
+        public int Dimension => 8;
+
+        public double LogDensityAndGradient(ReadOnlySpan<double> q, Span<double> g)
+        {
+            Hidden(q, _h);
+            double u = q[7], invVar = Math.Exp(-2 * u), lp = 0, sumR2 = 0;
+            for (int i = 0; i < 8; i++)
+            {
+                lp -= 0.5 * q[i] * q[i];
+                g[i] = -q[i];
+            }
+            for (int n = 0; n < NetX.Length; n++)
+            {
+                double f = q[4] * _h[2 * n] + q[5] * _h[2 * n + 1] + q[6];
+                double r = NetY[n] - f, dr = r * invVar;
+                sumR2 += r * r;
+                for (int j = 0; j < 2; j++)
+                {
+                    double dz = dr * q[4 + j] * (1 - _h[2 * n + j] * _h[2 * n + j]);
+                    g[j] += dz * NetX[n];
+                    g[2 + j] += dz;
+                    g[4 + j] += dr * _h[2 * n + j];
+                }
+                g[6] += dr;
+            }
+            lp += -NetX.Length * u - 0.5 * sumR2 * invVar;
+            g[7] += -NetX.Length + sumR2 * invVar;
+            return lp;
+        }
+    }
+
+    /// <summary>The same posterior with the output layer integrated out: (W₁[2], b₁[2], log σ).</summary>
+    private sealed class CollapsedNetwork : ILogDensity
+    {
+        private readonly CollapsedOutputLayer _layer = new(NetY, [0, 0, 0], [1, 1, 1]);
+        private readonly double[] _h = new double[40], _dh = new double[40];
+        public int Dimension => 5;
+
+        public double LogDensityAndGradient(ReadOnlySpan<double> q, Span<double> g)
+        {
+            Hidden(q, _h);
+            double lp = _layer.LogLikelihood(_h, q[4], _dh, out double du);
+            for (int i = 0; i < 5; i++)
+            {
+                lp -= 0.5 * q[i] * q[i];
+                g[i] = -q[i];
+            }
+            g[4] += du;
+            for (int n = 0; n < NetX.Length; n++)
+                for (int j = 0; j < 2; j++)
+                {
+                    double dz = _dh[2 * n + j] * (1 - _h[2 * n + j] * _h[2 * n + j]);
+                    g[j] += dz * NetX[n];
+                    g[2 + j] += dz;
+                }
+            return lp;
+        }
+    }
+
+    private static readonly double[] Probes = [-1.5, 0.0, 1.5];
+
+    /// <summary>Predictive means at the probes from (W₁, b₁) and output weights (w₂, b₂).</summary>
+    private static void Predict(ReadOnlySpan<double> theta, ReadOnlySpan<double> output, Span<double> values)
+    {
+        for (int k = 0; k < Probes.Length; k++)
+        {
+            double f = output[2];
+            for (int j = 0; j < 2; j++) f += output[j] * Math.Tanh(theta[j] * Probes[k] + theta[2 + j]);
+            values[k] = f;
+        }
+    }
+
+    private sealed class FullPredictions : IGeneratedQuantities
+    {
+        public IReadOnlyList<string> Names => ["f1", "f2", "f3"];
+        public void Compute(ReadOnlySpan<double> q, Span<double> values) => Predict(q, q.Slice(4, 3), values);
+    }
+
+    private sealed class CollapsedPredictions(ulong seed) : IGeneratedQuantities
+    {
+        private readonly CollapsedOutputLayer _layer = new(NetY, [0, 0, 0], [1, 1, 1]);
+        private readonly Rng _rng = new(seed);
+        private readonly double[] _h = new double[40], _w = new double[3];
+        public IReadOnlyList<string> Names => ["f1", "f2", "f3"];
+
+        public void Compute(ReadOnlySpan<double> q, Span<double> values)
+        {
+            Hidden(q, _h);
+            _layer.DrawWeights(_h, q[4], _rng, _w);
+            Predict(q, _w, values);
+        }
+    }
+
+    [Fact]
+    public void Collapsed_and_full_posteriors_of_a_small_network_agree_within_MCSE()
+    {
+        var options = new SamplerOptions { Chains = 4, Warmup = 1000, Draws = 1000, Seed = 8 };
+        string[] fullNames = ["w1[0]", "w1[1]", "b1[0]", "b1[1]", "w2[0]", "w2[1]", "b2", "sigma"];
+        var sigmaLast = (string[] names) => ParameterLayout.FromShapes(names.Select((n, i) =>
+            (n, Array.Empty<int>(), i == names.Length - 1 ? BlockTransform.Log : BlockTransform.Identity, (string?)null)).ToList());
+        var full = new InMemoryDrawSink(fullNames, 4, 1000, ["f1", "f2", "f3"]);
+        Sampler.Run(options, _ => new FullNetwork(), sigmaLast(fullNames), full, generatedQuantities: _ => new FullPredictions());
+        string[] collapsedNames = ["w1[0]", "w1[1]", "b1[0]", "b1[1]", "sigma"];
+        var collapsed = new InMemoryDrawSink(collapsedNames, 4, 1000, ["f1", "f2", "f3"]);
+        Sampler.Run(options, _ => new CollapsedNetwork(), sigmaLast(collapsedNames), collapsed,
+            generatedQuantities: c => new CollapsedPredictions(100 + (ulong)c));
+
+        foreach (var name in new[] { "sigma", "f1", "f2", "f3" })
+        {
+            var a = PosteriorSummary.Summarize(name, full.Column(name));
+            var b = PosteriorSummary.Summarize(name, collapsed.Column(name));
+            double se = Math.Sqrt(a.McseMean * a.McseMean + b.McseMean * b.McseMean);
+            Assert.True(Math.Abs(a.Mean - b.Mean) < 4 * se, $"{name}: full {a.Mean} (MCSE {a.McseMean}) vs collapsed {b.Mean} (MCSE {b.McseMean})");
+            double seSd = Math.Sqrt(a.McseSd * a.McseSd + b.McseSd * b.McseSd);
+            Assert.True(Math.Abs(a.Sd - b.Sd) < 4 * seSd, $"{name}: sd full {a.Sd} vs collapsed {b.Sd}");
+            Assert.True(a.Rhat < 1.02 && b.Rhat < 1.02, $"{name}: R-hat full {a.Rhat}, collapsed {b.Rhat}");
+        }
+    }
 }
