@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Bnn.Onnx.GraphToPotential;
 using Bnn.Onnx.Nuts;
+using Xunit.Abstractions;
 
 namespace Bnn.Onnx.Tests;
 
@@ -10,7 +11,7 @@ namespace Bnn.Onnx.Tests;
 /// against finite differences, its conditional mean against S Φᵀ C⁻¹ r, and NUTS on σ alone plus exact conditional
 /// draws of the weights against the blog's linear-regression posterior.
 /// </summary>
-public class CollapsedOutputLayerTests
+public class CollapsedOutputLayerTests(ITestOutputHelper output)
 {
     private const int N = 7, H = 3;
 
@@ -311,10 +312,10 @@ public class CollapsedOutputLayerTests
         var sigmaLast = (string[] names) => ParameterLayout.FromShapes(names.Select((n, i) =>
             (n, Array.Empty<int>(), i == names.Length - 1 ? BlockTransform.Log : BlockTransform.Identity, (string?)null)).ToList());
         var full = new InMemoryDrawSink(fullNames, 4, 1000, ["f1", "f2", "f3"]);
-        Sampler.Run(options, _ => new FullNetwork(), sigmaLast(fullNames), full, generatedQuantities: _ => new FullPredictions());
+        var fullResult = Sampler.Run(options, _ => new FullNetwork(), sigmaLast(fullNames), full, generatedQuantities: _ => new FullPredictions());
         string[] collapsedNames = ["w1[0]", "w1[1]", "b1[0]", "b1[1]", "sigma"];
         var collapsed = new InMemoryDrawSink(collapsedNames, 4, 1000, ["f1", "f2", "f3"]);
-        Sampler.Run(options, _ => new CollapsedNetwork(), sigmaLast(collapsedNames), collapsed,
+        var collapsedResult = Sampler.Run(options, _ => new CollapsedNetwork(), sigmaLast(collapsedNames), collapsed,
             generatedQuantities: c => new CollapsedPredictions(100 + (ulong)c));
 
         foreach (var name in new[] { "sigma", "f1", "f2", "f3" })
@@ -326,6 +327,11 @@ public class CollapsedOutputLayerTests
             double seSd = Math.Sqrt(a.McseSd * a.McseSd + b.McseSd * b.McseSd);
             Assert.True(Math.Abs(a.Sd - b.Sd) < 4 * seSd, $"{name}: sd full {a.Sd} vs collapsed {b.Sd}");
             Assert.True(a.Rhat < 1.02 && b.Rhat < 1.02, $"{name}: R-hat full {a.Rhat}, collapsed {b.Rhat}");
+            // Reported, not asserted: bulk-ESS per 1,000 gradients (warmup included) of each form.
+            long fullGradients = fullResult.GradientEvaluationsWarmup + fullResult.GradientEvaluationsSampling;
+            long collapsedGradients = collapsedResult.GradientEvaluationsWarmup + collapsedResult.GradientEvaluationsSampling;
+            output.WriteLine($"{name}: bulk-ESS per 1k gradients full {1000 * a.EssBulk / fullGradients:F2} ({fullGradients:N0} gradients), " +
+                $"collapsed {1000 * b.EssBulk / collapsedGradients:F2} ({collapsedGradients:N0} gradients)");
         }
     }
 }
