@@ -3,7 +3,8 @@
 #   bench/efficiency/run.sh [CHAINS] [WARMUP] [DRAWS]          (defaults: 4 chains, 1000 + 1000)
 # RUNS (space-separated names from the list below) picks a subset; DEPTH_CAP caps --max-depth of the boston and
 # digits runs (their gradients cost ~50× the blog network's); SBC=N also runs the simulation-based calibration
-# with N replications per metric (tests/GraphToPotential.Tests, MetricSbcTests).
+# with N replications per metric (tests/GraphToPotential.Tests, MetricSbcTests). SEED (default 2021) reruns with
+# another seed into RUN_seedSEED.
 #   blog_*    the blog's 1→5→10→1 softplus network on models/blog_data.csv (82 parameters with σ)
 #   boston_*  13→50→1 ReLU on 455 rows of MASS's Boston, normal likelihood (752 parameters with σ)
 #   digits_*  64→16→10 tanh on 400 rows of sklearn's digits, categorical likelihood (1,210 parameters)
@@ -13,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 chains=${1:-4} warmup=${2:-1000} draws=${3:-1000}
-cap=${DEPTH_CAP:-10}
+cap=${DEPTH_CAP:-10} seed=${SEED:-2021}
 work=bench/efficiency/work
 mkdir -p "$work/runs"
 dotnet build src/Cli -c Release -v q -nologo >/dev/null
@@ -36,12 +37,14 @@ for run in ${RUNS:-$all}; do
   case $run in *lowrank*) metric=low-rank ;; *dense*) metric=dense ;; esac
   case $run in *_depth*) depth=${run##*_depth} ;; esac
   out=$work/runs/$run
+  if [[ $seed != 2021 ]]; then out=${out}_seed$seed; fi
   rm -rf "$out"
   echo "== $run: --metric $metric --max-depth $depth, $chains chains x ($warmup + $draws), load $(cut -d' ' -f1 /proc/loadavg)"
   bnn sample "${args[@]}" --metric "$metric" --max-depth "$depth" --chains "$chains" --warmup "$warmup" --draws "$draws" \
-    --seed 2021 --parallel-chains 2 --no-progress --out "$out" >"$out.txt" 2>"$out.log" || echo "   failed: see $out.log"
+    --seed "$seed" --parallel-chains 2 --no-progress --out "$out" >"$out.txt" 2>"$out.log" || echo "   failed: see $out.log"
 done
-/usr/bin/python3 bench/efficiency/summarize.py $(for r in $all; do echo "$work/runs/$r"; done) | tee bench/efficiency/results.md
+/usr/bin/python3 bench/efficiency/summarize.py $(for r in $all; do echo "$work/runs/$r"; done) $work/runs/*_seed*/ \
+  | tee bench/efficiency/results.md
 
 if [[ -n ${SBC:-} ]]; then
   BNN_SBC_REPLICATIONS=$SBC nice -n 5 dotnet test tests/GraphToPotential.Tests -c Release --filter "FullyQualifiedName~MetricSbcTests" \
