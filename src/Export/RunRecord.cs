@@ -224,7 +224,7 @@ public sealed record RunSettings
 
     public required int MaxDepth { get; init; }
 
-    /// <summary><c>diag</c> or <c>dense</c>.</summary>
+    /// <summary><c>diag</c>, <c>dense</c> or <c>low-rank</c>.</summary>
     public required string Metric { get; init; }
 
     /// <summary><c>stan</c> or <c>gradient</c>.</summary>
@@ -242,7 +242,7 @@ public sealed record RunTiming(double WarmupSeconds, double SamplingSeconds, dou
 
 /// <summary>One chain's results.</summary>
 /// <param name="EBfmi">E-BFMI, null when undefined (fewer than two draws, or constant energy).</param>
-/// <param name="InverseMetric">The adapted inverse metric: the diagonal, or the dense matrix row-major.</param>
+/// <param name="InverseMetric">The adapted inverse metric: the diagonal (of M⁻¹ also for the low-rank metric), or the dense matrix row-major.</param>
 public sealed record ChainRecord(int Chain, double StepSize, int Draws, long Divergences, long TreedepthSaturations, double? EBfmi,
     double MeanAcceptStat, IReadOnlyList<double> InverseMetric);
 

@@ -75,7 +75,7 @@ public sealed record SamplerOptions
         if (!(MaxEnergyError > 0)) throw new ArgumentException($"max energy error must be positive, got {MaxEnergyError}");
         if (MaxInitAttempts < 1) throw new ArgumentException($"max init attempts must be at least 1, got {MaxInitAttempts}");
         if (!(InitRadius > 0)) throw new ArgumentException($"init radius must be positive, got {InitRadius}");
-        if (MetricAdaptation == MetricAdaptation.GradientBased && Metric == MetricKind.Dense)
+        if (MetricAdaptation == MetricAdaptation.GradientBased && Metric != MetricKind.Diagonal)
             throw new ArgumentException("gradient-based metric adaptation supports the diagonal metric only");
     }
 }

@@ -67,9 +67,9 @@ public static class SampleCommand
             },
         };
         var targetAccept = new Option<double>("--target-accept") { Description = "Target acceptance statistic for step-size adaptation (Stan's adapt_delta).", DefaultValueFactory = _ => 0.8 };
-        var maxDepth = new Option<int>("--max-depth") { Description = "Maximum tree depth.", DefaultValueFactory = _ => 10 };
-        var metric = new Option<string>("--metric") { Description = "diag or dense Euclidean metric.", DefaultValueFactory = _ => "diag" };
-        metric.AcceptOnlyFromAmong("diag", "dense");
+        var maxDepth = new Option<int>("--max-depth") { Description = "Maximum tree depth (a trajectory has at most 2^depth leapfrog steps); lower values cost fewer gradients per draw but may leave chains unmixed.", DefaultValueFactory = _ => 10 };
+        var metric = new Option<string>("--metric") { Description = "diag, dense or low-rank Euclidean metric (low-rank: diagonal plus the directions where the posterior is correlated, learnt from draws and gradients by minimising the Fisher divergence, nutpie's).", DefaultValueFactory = _ => "diag" };
+        metric.AcceptOnlyFromAmong("diag", "dense", "low-rank");
         var adaptation = new Option<string>("--metric-adaptation") { Description = "stan (windowed variance, Stan's) or gradient (nutpie's sqrt(Var[θ]/Var[∇ log p]), diag only).", DefaultValueFactory = _ => "stan" };
         adaptation.AcceptOnlyFromAmong("stan", "gradient");
         var init = new Option<string>("--init") { Description = "Chain starts: prior (a prior draw), uniform (−2..2, Stan's) or onnx (the file's weights).", DefaultValueFactory = _ => "prior" };
@@ -135,7 +135,7 @@ public static class SampleCommand
                     Seed = runSeed,
                     TargetAccept = parse.GetValue(targetAccept),
                     MaxTreeDepth = parse.GetValue(maxDepth),
-                    Metric = parse.GetValue(metric) == "dense" ? MetricKind.Dense : MetricKind.Diagonal,
+                    Metric = parse.GetValue(metric) switch { "dense" => MetricKind.Dense, "low-rank" => MetricKind.LowRank, _ => MetricKind.Diagonal },
                     MetricAdaptation = parse.GetValue(adaptation) == "gradient" ? MetricAdaptation.GradientBased : MetricAdaptation.Stan,
                     MaxParallelism = parse.GetValue(parallel),
                 },

@@ -373,7 +373,7 @@ public static class SampleRun
                 Draws = o.Draws,
                 TargetAccept = o.TargetAccept,
                 MaxDepth = o.MaxTreeDepth,
-                Metric = o.Metric == MetricKind.Dense ? "dense" : "diag",
+                Metric = o.Metric switch { MetricKind.Dense => "dense", MetricKind.LowRank => "low-rank", _ => "diag" },
                 MetricAdaptation = o.MetricAdaptation == MetricAdaptation.GradientBased ? "gradient" : "stan",
                 Init = s.Init.ToString().ToLowerInvariant(),
             },
