@@ -139,8 +139,13 @@ internal sealed class CompiledLogDensity<T> : ILogDensity, IDisposable where T :
     private sealed record Block(int Index, bool Last, T[] Inputs, double[] Targets, int[] Labels, int Rows);
 
     /// <summary>The states one thread evaluates shards on.</summary>
-    private sealed class Lane(CompiledProgram<T> program, CompiledProgram<T>? lastProgram)
+    private sealed class Lane(CompiledProgram<T> program, CompiledProgram<T>? lastProgram, int classes)
     {
+        /// <summary>The categorical likelihood's scratch: e^(z − max) per class and row, and per row max and Σ.</summary>
+        public double[] Exps { get; } = new double[classes * program.Rows];
+        public double[] RowMax { get; } = new double[program.Rows];
+        public double[] RowSum { get; } = new double[program.Rows];
+
         public ProgramState<T> State { get; } = new(program);
         public ProgramState<T>? LastState { get; } = lastProgram is null ? null : new ProgramState<T>(lastProgram);
         public int LoadedBlock { get; set; } = -1;
@@ -202,7 +207,8 @@ internal sealed class CompiledLogDensity<T> : ILogDensity, IDisposable where T :
         _shardLogLikelihood = new double[shards];
         _shardDLogSigma = new double[shards];
         _threads = Math.Clamp(threads, 1, shards);
-        _lanes = Enumerable.Range(0, _threads).Select(_ => new Lane(program, lastProgram)).ToArray();
+        int classes = model.Options.Likelihood == LikelihoodKind.Categorical ? _k : 0;
+        _lanes = Enumerable.Range(0, _threads).Select(_ => new Lane(program, lastProgram, classes)).ToArray();
         Dimension = model.Layout.Dimension;
     }
 
@@ -296,7 +302,7 @@ internal sealed class CompiledLogDensity<T> : ILogDensity, IDisposable where T :
             }
             state.ForwardPrepared(true);
             state.ClearActivationGradients();
-            ll += LogLikelihood(b, state, _logSigma, out double dls);
+            ll += LogLikelihood(b, state, lane, _logSigma, out double dls);
             dLogSigma += dls;
             state.Backward();
         }
@@ -335,7 +341,7 @@ internal sealed class CompiledLogDensity<T> : ILogDensity, IDisposable where T :
         _start?.Release(_threads);
     }
 
-    private double LogLikelihood(Block b, ProgramState<T> state, double logSigma, out double dLogSigma)
+    private double LogLikelihood(Block b, ProgramState<T> state, Lane lane, double logSigma, out double dLogSigma)
     {
         var v = state.V;
         var g = state.G;
@@ -372,25 +378,61 @@ internal sealed class CompiledLogDensity<T> : ILogDensity, IDisposable where T :
                 return sum;
             }
             default:
+                return Categorical(b.Labels, rows, v, off, grad ? g : null, goff, lane);
+        }
+    }
+
+    /// <summary>
+    /// Σ_r z[label_r, r] − log Σ_c e^{z[c, r]} and its gradient onehot − softmax, in double, vectorised across rows
+    /// (classes are rows-innermost blocks): the row max, then e^{z − max} once per element (kept for the gradient),
+    /// one log per row; the sum runs over rows in order.
+    /// </summary>
+    private double Categorical(int[] labels, int rows, T[] v, int off, T[]? g, int goff, Lane lane)
+    {
+        int k = _k, vl = Vector<double>.Count;
+        var z = lane.Exps.AsSpan(0, k * rows);
+        var max = lane.RowMax.AsSpan(0, rows);
+        var s = lane.RowSum.AsSpan(0, rows);
+        for (int i = 0; i < z.Length; i++) z[i] = double.CreateTruncating(v[off + i]);
+        z[..rows].CopyTo(max);
+        for (int c = 1; c < k; c++)
+        {
+            var zc = z.Slice(c * rows, rows);
+            int r = 0;
+            for (; r + vl <= rows; r += vl) Vector.Max(new Vector<double>(max[r..]), new Vector<double>(zc[r..])).CopyTo(max[r..]);
+            for (; r < rows; r++) max[r] = Math.Max(max[r], zc[r]);
+        }
+        double sum = 0;
+        for (int r = 0; r < rows; r++) sum += z[labels[r] * rows + r] - max[r];
+        s.Clear();
+        for (int c = 0; c < k; c++)
+        {
+            var zc = z.Slice(c * rows, rows);
+            int r = 0;
+            for (; r + vl <= rows; r += vl)
             {
-                double sum = 0;
-                int k = _k;
-                var labels = b.Labels;
-                for (int r = 0; r < rows; r++)
-                {
-                    double max = double.NegativeInfinity;
-                    for (int c = 0; c < k; c++) max = Math.Max(max, double.CreateTruncating(v[off + c * rows + r]));
-                    double s = 0;
-                    for (int c = 0; c < k; c++) s += Math.Exp(double.CreateTruncating(v[off + c * rows + r]) - max);
-                    double lse = max + Math.Log(s);
-                    int label = labels[r];
-                    sum += double.CreateTruncating(v[off + label * rows + r]) - lse;
-                    if (grad)
-                        for (int c = 0; c < k; c++)
-                            g[goff + c * rows + r] = T.CreateTruncating((c == label ? 1.0 : 0.0) - Math.Exp(double.CreateTruncating(v[off + c * rows + r]) - lse));
-                }
-                return sum;
+                var e = SimdMath.ExpNonPositive(new Vector<double>(zc[r..]) - new Vector<double>(max[r..]));
+                e.CopyTo(zc[r..]);
+                (new Vector<double>(s[r..]) + e).CopyTo(s[r..]);
+            }
+            for (; r < rows; r++)
+            {
+                zc[r] = Math.Exp(zc[r] - max[r]);
+                s[r] += zc[r];
             }
         }
+        for (int r = 0; r < rows; r++)
+        {
+            sum -= Math.Log(s[r]);
+            s[r] = 1 / s[r];
+        }
+        if (g is null) return sum;
+        for (int c = 0; c < k; c++)
+        {
+            var zc = z.Slice(c * rows, rows);
+            for (int r = 0; r < rows; r++) g[goff + c * rows + r] = T.CreateTruncating(-zc[r] * s[r]);
+        }
+        for (int r = 0; r < rows; r++) g[goff + labels[r] * rows + r] += T.One;
+        return sum;
     }
 }

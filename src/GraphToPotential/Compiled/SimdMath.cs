@@ -127,6 +127,35 @@ internal static class SimdMath
         }
     }
 
+    /// <summary>
+    /// e^a for a ≤ 0 (the softplus kernel's exp: Cody–Waite reduction by ln 2, Taylor to degree 13, within an ulp or so);
+    /// below −708 the result is 0, −∞ gives 0 and NaN stays NaN.
+    /// </summary>
+    public static Vector<double> ExpNonPositive(Vector<double> a)
+    {
+        var t = Vector.MultiplyAddEstimate(a, new Vector<double>(InvLn2), new Vector<double>(Shifter));
+        var k = t - new Vector<double>(Shifter);
+        var r = Vector.MultiplyAddEstimate(k, new Vector<double>(-Ln2Hi), a);
+        r = Vector.MultiplyAddEstimate(k, new Vector<double>(-Ln2Lo), r);
+        var p = new Vector<double>(1.0 / 6227020800.0);
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 479001600.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 39916800.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 3628800.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 362880.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 40320.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 5040.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 720.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 120.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 24.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 6.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(0.5));
+        p = Vector.MultiplyAddEstimate(p, r, Vector<double>.One);
+        p = Vector.MultiplyAddEstimate(p, r, Vector<double>.One);
+        var scale = Vector.ShiftLeft(Vector.AsVectorUInt64(t) + new Vector<ulong>(1023), 52);
+        var e = p * Vector.AsVectorDouble(scale);
+        return Vector.ConditionalSelect(Vector.LessThan(a, new Vector<double>(-708.0)), Vector<double>.Zero, e);
+    }
+
     private const float Ln2HiF = 0.693145751953125f, Ln2LoF = 1.428606765330187045e-06f;
     private const float ShifterF = 12582912.0f; // 1.5·2^23
 
