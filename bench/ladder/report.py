@@ -30,27 +30,31 @@ def main():
           "precision (the engine's vector width)."
           % (peaks["float64x4"] / 1e9, peaks["float64x8"] / 1e9, peaks["float32x8"] / 1e9, peaks["float32x16"] / 1e9))
     print()
-    print("| rung | network, data | N | weights·rows: multiply-adds per gradient | precision | compiled µs (1 thread) | "
-          "floor µs | % of floor | TorchSharp µs | TorchSharp ÷ compiled | compiled µs, 2 threads | 1 → 2 threads |")
+    print("µs per value + gradient of the full log posterior (median of 15 batches): wall clock, and process CPU time "
+          "per call (the steadier figure on a loaded machine: it leaves out the time spent waiting for a core). "
+          "% of floor and the TorchSharp ratio use CPU time; the 2-thread speed-up can only use wall time.")
+    print()
+    print("| rung | network, data | N | multiply-adds per gradient | precision | compiled µs wall / CPU | floor µs | % of floor | "
+          "TorchSharp µs wall / CPU | TorchSharp ÷ compiled (CPU) | compiled 2 threads µs wall | 1 → 2 threads (wall) |")
     print("| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     f64 = {}
     for r in rungs:
         timing = read_tsv(os.path.join(out, "rung%s.timing.tsv" % r["rung"]))
-        t = {(row[0], row[1], int(row[2])): float(row[3]) for row in timing}
+        t = {(row[0], row[1], int(row[2])): (float(row[3]), float(row[5])) for row in timing}
         macs = int(r["macs"])
         for precision, peak in (("float64", peaks["float64x4"]), ("float32", peaks["float32x8"])):
-            c1 = t[("compiled", precision, 1)]
-            c2 = t.get(("compiled", precision, 2))
-            torch = t[("torchsharp", precision, 1)]
+            w1, c1 = t[("compiled", precision, 1)]
+            two = t.get(("compiled", precision, 2))
+            tw, tc = t[("torchsharp", precision, 1)]
             floor = macs / peak * 1e6
             if precision == "float64":
                 f64[r["rung"]] = c1
             extra = ""
             if precision == "float32":
                 extra = " (%.2f× float64)" % (f64[r["rung"]] / c1)
-            print("| %s | %s | %s | %s | %s | %.1f%s | %.1f | %.0f%% | %.1f | %.1f× | %s | %s |" % (
-                r["rung"], r["name"], f"{int(r['rows']):,}", f"{macs:,}", precision, c1, extra, floor, 100 * floor / c1,
-                torch, torch / c1, "%.1f" % c2 if c2 else "", "%.2f×" % (c1 / c2) if c2 else ""))
+            print("| %s | %s | %s | %s | %s | %.1f / %.1f%s | %.1f | %.0f%% | %.1f / %.1f | %.1f× | %s | %s |" % (
+                r["rung"], r["name"], f"{int(r['rows']):,}", f"{macs:,}", precision, w1, c1, extra, floor, 100 * floor / c1,
+                tw, tc, tc / c1, "%.1f" % two[0] if two else "", "%.2f×" % (w1 / two[0]) if two else ""))
     print()
     print("| rung | bnn sample settings | wall s | gradients | gradients/s | divergences | verdict |")
     print("| --- | --- | ---: | ---: | ---: | ---: | --- |")

@@ -6,16 +6,18 @@
 # Installs the Debian packages it needs when missing (python3-torch, python3-onnx, python3-sklearn, r-cran-mass;
 # needs root). Makes its fixtures itself (bench/ladder/make_fixtures.py; nothing large is committed).
 # Results: bench/ladder/results/ (ladder.md is the table for BENCHMARKS.md).
-# Sampling: rungs 1–2 with the defaults (4 chains × (1000 warmup + 1000 draws), two chains at a time); rungs 3–5 with
-# a stated shorter run (LADDER_SHORT, default 2 chains × (300 + 300)), since the default run would take hours on two
-# shared cores there.
+# Sampling (`bnn sample --backend cpu`, default threads per chain): rungs 1–3 with the defaults (4 chains × (1000 warmup
+# + 1000 draws), two chains at a time), rung 4 with 2 chains × (200 + 200), rung 5 with 1 chain × (100 + 100) and
+# max depth 8 (the default run would take hours there). LADDER_QUICK=1 shortens every rung (for a loaded machine):
+# rungs 1–2 2 chains × (300 + 300), rung 3 2 chains × (150 + 150) depth 8, rung 4 1 chain × (50 + 50) depth 6,
+# rung 5 1 chain × (25 + 25) depth 5.
+# LADDER_SECONDS: seconds of timing per configuration (default 3).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 sample=1
 if [[ "${1:-}" == "--no-sample" ]]; then sample=0; fi
 out=bench/ladder/results
 mkdir -p "$out"
-short=${LADDER_SHORT:-"--chains 2 --warmup 300 --draws 300"}
 seconds=${LADDER_SECONDS:-3}
 
 missing=()
@@ -52,8 +54,20 @@ done
 
 if [[ $sample == 1 ]]; then
   tail -n +2 "$fixtures/rungs.tsv" | while IFS=$'\t' read -r rung name onnx csv features target likelihood rows macs; do
-    settings="--chains 4 --warmup 1000 --draws 1000"
-    if [[ $rung -ge 3 ]]; then settings=$short; fi
+    if [[ ${LADDER_QUICK:-0} == 1 ]]; then
+      case $rung in
+        1|2) settings="--chains 2 --warmup 300 --draws 300" ;;
+        3) settings="--chains 2 --warmup 150 --draws 150 --max-depth 8" ;;
+        4) settings="--chains 1 --warmup 50 --draws 50 --max-depth 6" ;;
+        *) settings="--chains 1 --warmup 25 --draws 25 --max-depth 5" ;;
+      esac
+    else
+      case $rung in
+        1|2|3) settings="--chains 4 --warmup 1000 --draws 1000" ;;
+        4) settings="--chains 2 --warmup 200 --draws 200" ;;
+        *) settings="--chains 1 --warmup 100 --draws 100 --max-depth 8" ;;
+      esac
+    fi
     feat=()
     if [[ -n $features ]]; then feat=(--features "$features"); fi
     echo "== bnn sample rung $rung: $settings"
