@@ -3,7 +3,8 @@
     python3 bench/ladder/make_fixtures.py OUT_DIR
 
 Writes OUT_DIR/rungN.onnx, OUT_DIR/rungN.csv (header x0..x{K-1},y; 9 significant digits, exact in float32) and
-OUT_DIR/rungs.tsv (rung, name, onnx, csv, features, target, likelihood, rows, multiply-adds per gradient). Seeded:
+OUT_DIR/rungs.tsv (rung, name, onnx, csv, features ("-": every column but the target), target, likelihood, rows,
+multiply-adds per gradient). Seeded:
 reruns give the same tables; the weights depend on PyTorch's kernels only through training.
 
 1. the blog's 1→5→10→1 softplus MLP on its 100 points (models/blog_mlp_pytorch.onnx, models/blog_data.csv);
@@ -104,7 +105,7 @@ def main():
     train(net, x, y[:, None], torch.nn.functional.mse_loss, 800)
     export(net, out, "rung2", 13)
     write_table(out, "rung2", x, y)
-    rows.append((2, "13→50→1 ReLU, Boston housing (MASS)", "rung2.onnx", "rung2.csv", "", "y", "normal", 455, macs([13, 50, 1], 455)))
+    rows.append((2, "13→50→1 ReLU, Boston housing (MASS)", "rung2.onnx", "rung2.csv", "-", "y", "normal", 455, macs([13, 50, 1], 455)))
 
     # 3: digits, 64→16→10 tanh, categorical.
     from sklearn.datasets import load_digits
@@ -116,7 +117,7 @@ def main():
     train(net, x, labels.astype(np.int64), torch.nn.functional.cross_entropy, 600)
     export(net, out, "rung3", 64)
     write_table(out, "rung3", x, labels.astype(np.float64))
-    rows.append((3, "64→16→10 tanh classifier, digits (sklearn)", "rung3.onnx", "rung3.csv", "", "y", "categorical", 1437, macs([64, 16, 10], 1437)))
+    rows.append((3, "64→16→10 tanh classifier, digits (sklearn)", "rung3.onnx", "rung3.csv", "-", "y", "categorical", 1437, macs([64, 16, 10], 1437)))
 
     # 4 and 5: synthetic regressions.
     for rung, widths, act, n, steps in ((4, [8, 64, 64, 1], torch.nn.Softplus, 10_000, 120),
@@ -132,7 +133,7 @@ def main():
         export(net, out, "rung%d" % rung, k)
         write_table(out, "rung%d" % rung, x, y)
         label = "%s %s, synthetic" % ("→".join(map(str, widths)), "softplus" if act is torch.nn.Softplus else "ReLU")
-        rows.append((rung, label, "rung%d.onnx" % rung, "rung%d.csv" % rung, "", "y", "normal", n, macs(widths, n)))
+        rows.append((rung, label, "rung%d.onnx" % rung, "rung%d.csv" % rung, "-", "y", "normal", n, macs(widths, n)))
 
     with open(os.path.join(out, "rungs.tsv"), "w") as f:
         f.write("rung\tname\tonnx\tcsv\tfeatures\ttarget\tlikelihood\trows\tmacs\n")

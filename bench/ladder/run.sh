@@ -69,7 +69,7 @@ if [[ $sample == 1 ]]; then
       esac
     fi
     feat=()
-    if [[ -n $features ]]; then feat=(--features "$features"); fi
+    if [[ $features != "-" ]]; then feat=(--features "$features"); fi
     echo "== bnn sample rung $rung: $settings"
     # shellcheck disable=SC2086
     nice -n 5 dotnet src/Cli/bin/Release/net10.0/bnn.dll sample "$fixtures/$onnx" --data "$fixtures/$csv" "${feat[@]}" --target "$target" \
