@@ -60,7 +60,8 @@ internal sealed class CompiledGraphFunction<T> : IGraphFunction where T : unmana
 /// The compiled log posterior. Every op is row-wise (nothing mixes data rows), so the data are evaluated in blocks of
 /// at most <see cref="BlockRows"/> rows through one program compiled for that block size (plus one for the last,
 /// shorter block): a block's activations and their gradients stay in the core's L2 cache through the forward and the
-/// reverse pass, and the parameter gradients accumulate over blocks. A state per chain.
+/// reverse pass, and the parameter gradients accumulate over the blocks of a shard. States per chain and per thread
+/// (<see cref="CompiledLogDensity{T}"/>).
 /// </summary>
 internal sealed class CompiledPotential<T> : IPotential where T : unmanaged, IFloatingPointIeee754<T>
 {
