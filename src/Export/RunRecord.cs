@@ -78,6 +78,10 @@ public sealed record RunRecord
 
     public required string Precision { get; init; }
 
+    /// <summary>Threads that evaluated each chain's gradient (compiled backend; absent for the others and in older records).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? ThreadsPerChain { get; init; }
+
     public required RunSettings Settings { get; init; }
 
     /// <summary>Gradient evaluations (results: absent while <see cref="RunStatus.Running"/>).</summary>

@@ -40,8 +40,8 @@ public sealed class CompiledBackend : IPotentialBackendFactory
         : new CompiledGraphFunction<double>(graph);
 
     public IPotential CreatePotential(PosteriorModel model, BackendOptions options) => options.Precision == ComputePrecision.Float32
-        ? new CompiledPotential<float>(model)
-        : new CompiledPotential<double>(model);
+        ? new CompiledPotential<float>(model, options.Threads)
+        : new CompiledPotential<double>(model, options.Threads);
 
     /// <summary>The graph cut so that its only output is the value the likelihood reads (drops a final Sigmoid/Softmax/LogSoftmax).</summary>
     internal static OnnxGraph LikelihoodGraph(PosteriorModel model)

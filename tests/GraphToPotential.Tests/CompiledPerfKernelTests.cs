@@ -92,13 +92,35 @@ public class CompiledPerfKernelTests
     }
 
     [Fact]
+    public void Float64TanhIsAccurateToAFewUlpsIncludingZeroInfinitiesAndNaN()
+    {
+        var xs = new List<double> { 0, -0.0, 1e-300, -1e-300, 1e-17, -1e-8, 0.17, -0.1733, 0.3466, 0.5, -0.625, 1, 5, -19.9, 20.1, 40, -700,
+            double.PositiveInfinity, double.NegativeInfinity, double.NaN };
+        for (double v = -25; v <= 25; v += 0.00731) xs.Add(v);
+        var rng = new Random(9);
+        for (int i = 0; i < 4000; i++) xs.Add(Math.Exp(20 * rng.NextDouble() - 18) * (rng.Next(2) == 0 ? -1 : 1));
+        xs.Add(0.25); // an odd length, so the tail path runs
+        var x = xs.ToArray();
+        var y = new double[x.Length];
+        SimdMath.Tanh(x, y);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double expected = Math.Tanh(x[i]);
+            if (double.IsNaN(expected)) { Assert.True(double.IsNaN(y[i]), $"tanh(NaN) = {y[i]:R}"); continue; }
+            Assert.Equal(double.IsNegative(expected), double.IsNegative(y[i]));
+            Assert.True(Math.Abs(y[i] - expected) <= 1e-15 * Math.Abs(expected), $"tanh({x[i]:R}) = {y[i]:R}, reference {expected:R}");
+        }
+    }
+
+    [Fact]
     public void RowKernelMatchesPlainLoopsForEveryTileAndTailShape()
     {
         var rng = new Random(11);
         foreach (int j in new[] { 1, 2, 5, 9 })
             foreach (int m in new[] { 1, 3, 4, 5, 8, 11 })
-                foreach (int len in new[] { 1, 3, 4, 7, 12, 13, 25, 40 })
+                foreach (int len in new[] { 1, 3, 4, 7, 12, 13, 25, 40, 70 })
                     foreach (bool accumulate in new[] { false, true })
+                    foreach (bool relu in new[] { false, true })
                     {
                         int xStride = len + 3, oStride = len + 2;
                         var c = Enumerable.Range(0, j * m).Select(_ => Normal(rng)).ToArray();
@@ -111,11 +133,11 @@ public class CompiledPerfKernelTests
                             {
                                 double s = accumulate ? o[mm * oStride + r] : init[mm];
                                 for (int jj = 0; jj < j; jj++) s += c[jj * m + mm] * x[jj * xStride + r];
-                                expected[mm * oStride + r] = s;
+                                expected[mm * oStride + r] = relu ? Math.Max(s, 0) : s;
                             }
-                        Gemm<double>.Rows(c, j, m, x, xStride, o, oStride, len, accumulate ? default : init);
+                        Gemm<double>.Rows(c, j, m, x, xStride, o, oStride, len, accumulate ? default : init, relu);
                         for (int i = 0; i < o.Length; i++)
-                            Assert.True(Math.Abs(o[i] - expected[i]) <= 1e-13 * (1 + Math.Abs(expected[i])), $"J={j} M={m} len={len} acc={accumulate} at {i}: {o[i]:R} vs {expected[i]:R}");
+                            Assert.True(Math.Abs(o[i] - expected[i]) <= 1e-13 * (1 + Math.Abs(expected[i])), $"J={j} M={m} len={len} acc={accumulate} relu={relu} at {i}: {o[i]:R} vs {expected[i]:R}");
 
                         // float32: the same shapes with 8-wide vectors.
                         var of = o.Select(v => (float)v).ToArray();
@@ -128,9 +150,9 @@ public class CompiledPerfKernelTests
                             {
                                 double s = accumulate ? of[mm * oStride + r] : initf[mm];
                                 for (int jj = 0; jj < j; jj++) s += (double)cf[jj * m + mm] * xf[jj * xStride + r];
-                                expf[mm * oStride + r] = s;
+                                expf[mm * oStride + r] = relu ? Math.Max(s, 0) : s;
                             }
-                        Gemm<float>.Rows(cf, j, m, xf, xStride, of, oStride, len, accumulate ? default : initf);
+                        Gemm<float>.Rows(cf, j, m, xf, xStride, of, oStride, len, accumulate ? default : initf, relu);
                         for (int i = 0; i < of.Length; i++)
                             Assert.True(Math.Abs(of[i] - expf[i]) <= 1e-5 * (1 + Math.Abs(expf[i])), $"float J={j} M={m} len={len} at {i}");
                     }

@@ -81,6 +81,7 @@ public static class SampleCommand
         var precision = new Option<string>("--precision") { Description = "float64 or float32 arithmetic in the backend.", DefaultValueFactory = _ => "float64" };
         precision.AcceptOnlyFromAmong("float64", "float32");
         var parallel = new Option<int?>("--parallel-chains") { Description = "Chains run at once (default: one per core)." };
+        var threadsPerChain = new Option<int?>("--threads-per-chain") { Description = "Threads that evaluate one chain's gradient (cpu backend; default: the spare cores, cores ÷ chains running). The draws do not depend on it." };
         var noProgress = new Option<bool>("--no-progress") { Description = "No live progress display." };
         var chainIds = new Option<int[]?>("--chain-ids")
         {
@@ -107,7 +108,7 @@ public static class SampleCommand
         var command = new Command("sample", "Sample the posterior over the network's weights with NUTS; writes draws.parquet, summary.csv and run.json.");
         command.Arguments.Add(model);
         foreach (var o in new Option[] { data, outDir, features, target, likelihood, sigma, priorScale, prior, chains, warmup, draws, seed,
-                     targetAccept, maxDepth, metric, adaptation, init, backend, device, precision, parallel, noProgress, inputShape, chainIds, freeze, samplePatterns })
+                     targetAccept, maxDepth, metric, adaptation, init, backend, device, precision, parallel, threadsPerChain, noProgress, inputShape, chainIds, freeze, samplePatterns })
             command.Options.Add(o);
 
         SampleSettings Settings(ParseResult parse)
@@ -143,6 +144,7 @@ public static class SampleCommand
                 Backend = BackendSelector.Parse(parse.GetValue(backend)!),
                 Device = parse.GetValue(device)!,
                 Precision = BackendOptions.ParsePrecision(parse.GetValue(precision)!),
+                ThreadsPerChain = parse.GetValue(threadsPerChain),
                 LiveProgress = !parse.GetValue(noProgress) && !Console.IsErrorRedirected && !Console.IsOutputRedirected
                     && Environment.GetEnvironmentVariable("CI") is null,
                 CommandLine = string.Join(' ', Environment.GetCommandLineArgs().Skip(1).Select(Quote)),

@@ -50,9 +50,10 @@ public static class SampleRun
         var posteriorOptions = new PosteriorOptions(CliRunner.Validated(() => PriorOptions.Parse(s.PriorScale, s.Priors) with { Scaling = s.PriorScaling }), s.Likelihood, s.Sigma);
         var model = CliRunner.Validated(() => CreateModel(graph, posteriorOptions, dataSet, data.Path));
         var factory = CliRunner.Validated(() => SelectBackend(s, graph));
-        var backendOptions = new BackendOptions(s.Precision, s.Device);
         var sampler = SamplerFor(s);
         CliRunner.Validated(sampler.Validate);
+        s = s with { ThreadsPerChain = ThreadsPerChain(s, sampler, factory) };
+        var backendOptions = new BackendOptions(s.Precision, s.Device, s.ThreadsPerChain ?? 1);
         _ = SummaryMemory.BudgetBytes; // a malformed BNN_SUMMARY_MEMORY_MB fails here, not after sampling
 
         using var potential = factory.CreatePotential(model, backendOptions);
@@ -320,6 +321,19 @@ public static class SampleRun
     /// The backend for <c>--backend</c> and <c>--device</c>: a GPU device needs the torch backend (what <c>auto</c>
     /// then means); the compiled backend runs on the CPU only.
     /// </summary>
+    /// <summary>
+    /// Threads per chain's gradient: <c>--threads-per-chain</c>, or the cores left over by the chains running at once
+    /// (cores ÷ chains running, at least 1). The compiled backend only (its row shards make the draws independent of
+    /// the count); null for the others, which run one thread per chain.
+    /// </summary>
+    private static int? ThreadsPerChain(SampleSettings s, SamplerOptions sampler, IPotentialBackendFactory factory)
+    {
+        if (s.ThreadsPerChain is < 1) throw new UsageException($"--threads-per-chain {s.ThreadsPerChain}: must be at least 1");
+        if (factory is not CompiledBackend) return null;
+        int running = Math.Clamp(sampler.MaxParallelism ?? Environment.ProcessorCount, 1, sampler.Chains);
+        return s.ThreadsPerChain ?? Math.Max(1, Environment.ProcessorCount / running);
+    }
+
     private static IPotentialBackendFactory SelectBackend(SampleSettings s, OnnxGraph graph)
     {
         if (string.Equals(s.Device, "cpu", StringComparison.OrdinalIgnoreCase))
@@ -349,6 +363,7 @@ public static class SampleRun
             Backend = backend,
             Device = s.Device,
             Precision = s.Precision == ComputePrecision.Float32 ? "float32" : "float64",
+            ThreadsPerChain = s.ThreadsPerChain,
             Settings = new RunSettings
             {
                 Likelihood = s.Likelihood switch

@@ -50,6 +50,9 @@ public sealed record SampleSettings
     public string Device { get; init; } = "cpu";
     public ComputePrecision Precision { get; init; } = ComputePrecision.Float64;
 
+    /// <summary>Threads per chain's gradient on the compiled backend (<c>--threads-per-chain</c>); null: the spare cores.</summary>
+    public int? ThreadsPerChain { get; init; }
+
     /// <summary>How many data rows the predictive mean (the convergence verdict's quantity) is tracked at.</summary>
     public int PredictivePoints { get; init; } = 100;
 

@@ -43,7 +43,10 @@ internal sealed class TanhActivation<T> : Activation<T> where T : unmanaged, IFl
 {
     public override void Apply(ReadOnlySpan<T> x, Span<T> y, Span<T> derivative, bool withDerivative)
     {
-        TensorPrimitives.Tanh(x, y);
+        if (typeof(T) == typeof(double))
+            SimdMath.Tanh(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(y));
+        else
+            TensorPrimitives.Tanh(x, y);
         if (!withDerivative) return;
         TensorPrimitives.Multiply(y, y, derivative);
         TensorPrimitives.Subtract(T.One, derivative, derivative);

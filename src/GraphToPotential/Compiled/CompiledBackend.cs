@@ -60,7 +60,8 @@ internal sealed class CompiledGraphFunction<T> : IGraphFunction where T : unmana
 /// The compiled log posterior. Every op is row-wise (nothing mixes data rows), so the data are evaluated in blocks of
 /// at most <see cref="BlockRows"/> rows through one program compiled for that block size (plus one for the last,
 /// shorter block): a block's activations and their gradients stay in the core's L2 cache through the forward and the
-/// reverse pass, and the parameter gradients accumulate over blocks. A state per chain.
+/// reverse pass, and the parameter gradients accumulate over the blocks of a shard. States per chain and per thread
+/// (<see cref="CompiledLogDensity{T}"/>).
 /// </summary>
 internal sealed class CompiledPotential<T> : IPotential where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -73,9 +74,13 @@ internal sealed class CompiledPotential<T> : IPotential where T : unmanaged, IFl
     private readonly object _predictLock = new();
     private CompiledGraphFunction<T>? _predict;
 
-    public CompiledPotential(PosteriorModel model)
+    private readonly int _threads;
+
+    /// <param name="threads">Threads each chain's gradient runs on (<see cref="CompiledLogDensity{T}"/>).</param>
+    public CompiledPotential(PosteriorModel model, int threads = 1)
     {
         Model = model;
+        _threads = Math.Max(1, threads);
         var graph = CompiledBackend.LikelihoodGraph(model);
         int rows = model.Data.Rows;
         int block = Math.Max(1, Math.Min(rows, BlockRows)), last = rows % block;
@@ -95,7 +100,7 @@ internal sealed class CompiledPotential<T> : IPotential where T : unmanaged, IFl
 
     public PosteriorModel Model { get; }
 
-    public ILogDensity CreateLogDensity() => new CompiledLogDensity<T>(Model, _program, _lastProgram);
+    public ILogDensity CreateLogDensity() => new CompiledLogDensity<T>(Model, _program, _lastProgram, _threads);
 
     /// <summary>Null: the compiled backend evaluates one position per call (chains run on threads, one state each).</summary>
     public IBatchedLogDensity? CreateBatched(int maxBatch) => null;
@@ -116,36 +121,75 @@ internal sealed class CompiledPotential<T> : IPotential where T : unmanaged, IFl
 
 /// <summary>
 /// log p(θ | D) on one chain's states. The likelihood reads the predictor in its physical layout ([K, R], rows
-/// innermost) and seeds its gradient directly; sums are accumulated in double whatever the compute precision, block
-/// by block in a fixed order.
+/// innermost) and seeds its gradient directly; sums are accumulated in double whatever the compute precision.
+/// <para>
+/// The blocks of rows are grouped into at most <see cref="MaxShards"/> contiguous shards, fixed by the row count alone.
+/// A shard's blocks run in order on one state (its parameter gradients accumulate in the compute type), and the
+/// shards' log likelihoods and gradients are added in double, shard 0 first. With <c>threads</c> &gt; 1 the chain's
+/// own thread and <c>threads − 1</c> helpers take shards as they come free, each on its own states: which thread ran a
+/// shard changes nothing in its result, and the final sums run in shard order, so the value and the gradient are the
+/// same bits on any number of threads.
+/// </para>
 /// </summary>
-internal sealed class CompiledLogDensity<T> : ILogDensity where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed class CompiledLogDensity<T> : ILogDensity, IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>One block of rows: its state, its inputs (physical layout, already in the compute type) and targets.</summary>
-    private sealed record Block(ProgramState<T> State, Value Input, Value Predictor, T[] Inputs, double[] Targets, int[] Labels, int Rows);
+    /// <summary>Most shards a gradient is split into (enough to balance a few threads over uneven blocks).</summary>
+    public const int MaxShards = 16;
+
+    /// <summary>One block of rows: its inputs (physical layout, already in the compute type), targets and labels.</summary>
+    private sealed record Block(int Index, bool Last, T[] Inputs, double[] Targets, int[] Labels, int Rows);
+
+    /// <summary>The states one thread evaluates shards on.</summary>
+    private sealed class Lane(CompiledProgram<T> program, CompiledProgram<T>? lastProgram, int classes)
+    {
+        /// <summary>The categorical likelihood's scratch: e^(z − max) per class and row, and per row max and Σ.</summary>
+        public double[] Exps { get; } = new double[classes * program.Rows];
+        public double[] RowMax { get; } = new double[program.Rows];
+        public double[] RowSum { get; } = new double[program.Rows];
+
+        public ProgramState<T> State { get; } = new(program);
+        public ProgramState<T>? LastState { get; } = lastProgram is null ? null : new ProgramState<T>(lastProgram);
+        public int LoadedBlock { get; set; } = -1;
+        public long PreparedJob { get; set; } = -1;
+    }
 
     private readonly PosteriorModel _model;
-    private readonly ProgramState<T> _state;
-    private readonly ProgramState<T>? _lastState;
+    private readonly CompiledProgram<T> _program;
+    private readonly CompiledProgram<T>? _lastProgram;
     private readonly Block[] _blocks;
-    private readonly int _k;
-    private readonly double[] _network; // w under a hierarchical prior (the position's prefix holds z); empty otherwise
+    private readonly int[] _shardStart; // shard s holds blocks [_shardStart[s], _shardStart[s + 1])
+    private readonly int _k, _threads, _parameters;
+    private readonly double[] _network; // the network's parameters for the current job
+    private readonly double[][] _shardGradient;
+    private readonly double[] _shardLogLikelihood, _shardDLogSigma;
+    private readonly Lane[] _lanes;
+    private readonly int _inputOffset, _lastInputOffset;
+    private readonly Value _predictor;
+    private readonly Value? _lastPredictor;
+    private double _logSigma;
+    private long _job;
+    private int _nextShard, _doneShards;
+    private SemaphoreSlim? _start;
+    private volatile bool _disposed;
 
-    public CompiledLogDensity(PosteriorModel model, CompiledProgram<T> program, CompiledProgram<T>? lastProgram)
+    public CompiledLogDensity(PosteriorModel model, CompiledProgram<T> program, CompiledProgram<T>? lastProgram, int threads = 1)
     {
         _model = model;
         _k = model.OutputWidth;
-        _network = model.HasLayerScales ? new double[model.ParameterDimension] : [];
-        _state = new ProgramState<T>(program);
-        _lastState = lastProgram is null ? null : new ProgramState<T>(lastProgram);
+        _program = program;
+        _lastProgram = lastProgram;
+        _parameters = program.ParameterDimension;
+        _inputOffset = program.Value(model.InputName).Offset;
+        _lastInputOffset = lastProgram?.Value(model.InputName).Offset ?? -1;
+        _predictor = program.Value(model.LikelihoodValue);
+        _lastPredictor = lastProgram?.Value(model.LikelihoodValue);
+        _network = new double[Math.Max(_parameters, model.HasLayerScales ? model.ParameterDimension : 0)];
         var data = model.Data;
         int rows = data.Rows, block = program.Rows, width = data.Features.Length / rows, tw = data.TargetWidth;
         var blocks = new List<Block>();
         for (int r0 = 0; r0 < rows; r0 += block)
         {
             int n = Math.Min(block, rows - r0);
-            var state = n == block ? _state : _lastState!;
-            var input = state.Program.Value(model.InputName);
             // Rows innermost: element (r, f) at f·n + r; targets (r, k) at k·n + r.
             var inputs = new T[n * width];
             for (int r = 0; r < n; r++)
@@ -155,59 +199,156 @@ internal sealed class CompiledLogDensity<T> : ILogDensity where T : unmanaged, I
                 for (int k = 0; k < tw; k++) targets[k * n + r] = data.Targets[(r0 + r) * tw + k];
             int[] labels = model.Options.Likelihood == LikelihoodKind.Categorical
                 ? Enumerable.Range(r0, n).Select(r => (int)data.Targets[r]).ToArray() : [];
-            blocks.Add(new Block(state, input, state.Program.Value(model.LikelihoodValue), inputs, targets, labels, n));
+            blocks.Add(new Block(blocks.Count, n != block, inputs, targets, labels, n));
         }
         _blocks = blocks.ToArray();
-        // With one block the inputs are written once, here; otherwise before each block's forward pass.
-        if (_blocks.Length == 1) _blocks[0].Inputs.CopyTo(_state.V.AsSpan(_blocks[0].Input.Offset));
+        int shards = Math.Min(_blocks.Length, MaxShards);
+        _shardStart = Enumerable.Range(0, shards + 1).Select(s => (int)((long)s * _blocks.Length / shards)).ToArray();
+        _shardGradient = Enumerable.Range(0, shards).Select(_ => new double[_parameters]).ToArray();
+        _shardLogLikelihood = new double[shards];
+        _shardDLogSigma = new double[shards];
+        _threads = Math.Clamp(threads, 1, shards);
+        int classes = model.Options.Likelihood == LikelihoodKind.Categorical ? _k : 0;
+        _lanes = Enumerable.Range(0, _threads).Select(_ => new Lane(program, lastProgram, classes)).ToArray();
         Dimension = model.Layout.Dimension;
     }
 
     public int Dimension { get; }
 
+    /// <summary>Threads that evaluate this chain's gradient (the chain's own and its helpers).</summary>
+    public int Threads => _threads;
+
     public double LogDensityAndGradient(ReadOnlySpan<double> position, Span<double> gradient)
     {
-        double logSigma = _model.LogSigma(position);
+        _logSigma = _model.LogSigma(position);
+        if (_model.HasLayerScales) _model.NetworkParameters(position, _network);
+        else position[.._parameters].CopyTo(_network);
+        int shards = _shardStart.Length - 1;
+        if (_threads == 1)
+        {
+            _job++;
+            for (int s = 0; s < shards; s++) RunShard(_lanes[0], s);
+        }
+        else
+        {
+            StartHelpers();
+            // Publish the job before the shard counter: a helper that takes a shard of this job sees its parameters.
+            Interlocked.Increment(ref _job);
+            Volatile.Write(ref _doneShards, 0);
+            Volatile.Write(ref _nextShard, 0);
+            _start!.Release(_threads - 1);
+            RunShards(_lanes[0]);
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _doneShards) < shards) spin.SpinOnce(sleep1Threshold: -1);
+        }
+
         double ll = 0, dLogSigma = 0;
-        var network = position;
-        if (_model.HasLayerScales)
+        var network = gradient[.._parameters];
+        _shardGradient[0].CopyTo(network);
+        for (int s = 0; s < shards; s++)
         {
-            _model.NetworkParameters(position, _network);
-            network = _network;
+            ll += _shardLogLikelihood[s];
+            dLogSigma += _shardDLogSigma[s];
+            if (s == 0) continue;
+            var g = _shardGradient[s];
+            for (int i = 0; i < network.Length; i++) network[i] += g[i];
         }
-        PrepareState(_state, network);
-        if (_lastState is not null) PrepareState(_lastState, network);
-        bool single = _blocks.Length == 1;
-        foreach (var b in _blocks)
-        {
-            var state = b.State;
-            if (!single) b.Inputs.CopyTo(state.V.AsSpan(b.Input.Offset));
-            state.ForwardPrepared(true);
-            state.ClearActivationGradients();
-            ll += LogLikelihood(b, logSigma, out double dls);
-            dLogSigma += dls;
-            state.Backward();
-        }
-        _state.ReadParameterGradients(gradient);
-        _lastState?.AddParameterGradients(gradient);
         if (_model.SigmaOffset >= 0) gradient[_model.SigmaOffset] = dLogSigma;
         _model.PullBackNetworkGradient(position, gradient);
         return ll + _model.LogPrior(position, gradient);
     }
 
-    private static void PrepareState(ProgramState<T> state, ReadOnlySpan<double> position)
+    /// <summary>Takes shards of the current job until none is left.</summary>
+    private void RunShards(Lane lane)
     {
-        state.SetParameters(position);
-        state.Prepare();
-        Array.Clear(state.G, 0, state.Program.ParameterGradSize);
+        int shards = _shardStart.Length - 1, s;
+        while ((s = Interlocked.Increment(ref _nextShard) - 1) < shards)
+        {
+            RunShard(lane, s);
+            Interlocked.Increment(ref _doneShards);
+        }
     }
 
-    private double LogLikelihood(Block b, double logSigma, out double dLogSigma)
+    private void RunShard(Lane lane, int shard)
     {
-        var v = b.State.V;
-        var g = b.State.G;
+        long job = Volatile.Read(ref _job);
+        if (lane.PreparedJob != job)
+        {
+            lane.State.SetParameters(_network);
+            lane.State.Prepare();
+            if (lane.LastState is { } last)
+            {
+                last.SetParameters(_network);
+                last.Prepare();
+            }
+            lane.PreparedJob = job;
+        }
+        Array.Clear(lane.State.G, 0, _program.ParameterGradSize);
+        bool usedLast = false;
+        double ll = 0, dLogSigma = 0;
+        for (int bi = _shardStart[shard]; bi < _shardStart[shard + 1]; bi++)
+        {
+            var b = _blocks[bi];
+            var state = b.Last ? lane.LastState! : lane.State;
+            if (b.Last)
+            {
+                if (!usedLast) Array.Clear(state.G, 0, _lastProgram!.ParameterGradSize);
+                usedLast = true;
+                b.Inputs.CopyTo(state.V.AsSpan(_lastInputOffset));
+            }
+            else if (lane.LoadedBlock != bi)
+            {
+                b.Inputs.CopyTo(state.V.AsSpan(_inputOffset));
+                lane.LoadedBlock = bi;
+            }
+            state.ForwardPrepared(true);
+            state.ClearActivationGradients();
+            ll += LogLikelihood(b, state, lane, _logSigma, out double dls);
+            dLogSigma += dls;
+            state.Backward();
+        }
+        var gradient = _shardGradient[shard];
+        lane.State.ReadParameterGradients(gradient);
+        if (usedLast) lane.LastState!.AddParameterGradients(gradient);
+        _shardLogLikelihood[shard] = ll;
+        _shardDLogSigma[shard] = dLogSigma;
+    }
+
+    private void StartHelpers()
+    {
+        if (_start is not null) return;
+        _start = new SemaphoreSlim(0);
+        for (int t = 1; t < _threads; t++)
+        {
+            var lane = _lanes[t];
+            new Thread(() => Help(lane)) { IsBackground = true, Name = "bnn gradient helper" }.Start();
+        }
+    }
+
+    private void Help(Lane lane)
+    {
+        while (true)
+        {
+            _start!.Wait();
+            if (_disposed) return;
+            RunShards(lane);
+        }
+    }
+
+    /// <summary>Stops the helper threads (if any were started).</summary>
+    public void Dispose()
+    {
+        _disposed = true;
+        _start?.Release(_threads);
+    }
+
+    private double LogLikelihood(Block b, ProgramState<T> state, Lane lane, double logSigma, out double dLogSigma)
+    {
+        var v = state.V;
+        var g = state.G;
+        var predictor = b.Last ? _lastPredictor! : _predictor;
         var targets = b.Targets;
-        int off = b.Predictor.Offset, goff = b.Predictor.GradOffset, rows = b.Rows;
+        int off = predictor.Offset, goff = predictor.GradOffset, rows = b.Rows;
         bool grad = goff >= 0;
         dLogSigma = 0;
         switch (_model.Options.Likelihood)
@@ -238,25 +379,61 @@ internal sealed class CompiledLogDensity<T> : ILogDensity where T : unmanaged, I
                 return sum;
             }
             default:
+                return Categorical(b.Labels, rows, v, off, grad ? g : null, goff, lane);
+        }
+    }
+
+    /// <summary>
+    /// Σ_r z[label_r, r] − log Σ_c e^{z[c, r]} and its gradient onehot − softmax, in double, vectorised across rows
+    /// (classes are rows-innermost blocks): the row max, then e^{z − max} once per element (kept for the gradient),
+    /// one log per row; the sum runs over rows in order.
+    /// </summary>
+    private double Categorical(int[] labels, int rows, T[] v, int off, T[]? g, int goff, Lane lane)
+    {
+        int k = _k, vl = Vector<double>.Count;
+        var z = lane.Exps.AsSpan(0, k * rows);
+        var max = lane.RowMax.AsSpan(0, rows);
+        var s = lane.RowSum.AsSpan(0, rows);
+        for (int i = 0; i < z.Length; i++) z[i] = double.CreateTruncating(v[off + i]);
+        z[..rows].CopyTo(max);
+        for (int c = 1; c < k; c++)
+        {
+            var zc = z.Slice(c * rows, rows);
+            int r = 0;
+            for (; r + vl <= rows; r += vl) Vector.Max(new Vector<double>(max[r..]), new Vector<double>(zc[r..])).CopyTo(max[r..]);
+            for (; r < rows; r++) max[r] = Math.Max(max[r], zc[r]);
+        }
+        double sum = 0;
+        for (int r = 0; r < rows; r++) sum += z[labels[r] * rows + r] - max[r];
+        s.Clear();
+        for (int c = 0; c < k; c++)
+        {
+            var zc = z.Slice(c * rows, rows);
+            int r = 0;
+            for (; r + vl <= rows; r += vl)
             {
-                double sum = 0;
-                int k = _k;
-                var labels = b.Labels;
-                for (int r = 0; r < rows; r++)
-                {
-                    double max = double.NegativeInfinity;
-                    for (int c = 0; c < k; c++) max = Math.Max(max, double.CreateTruncating(v[off + c * rows + r]));
-                    double s = 0;
-                    for (int c = 0; c < k; c++) s += Math.Exp(double.CreateTruncating(v[off + c * rows + r]) - max);
-                    double lse = max + Math.Log(s);
-                    int label = labels[r];
-                    sum += double.CreateTruncating(v[off + label * rows + r]) - lse;
-                    if (grad)
-                        for (int c = 0; c < k; c++)
-                            g[goff + c * rows + r] = T.CreateTruncating((c == label ? 1.0 : 0.0) - Math.Exp(double.CreateTruncating(v[off + c * rows + r]) - lse));
-                }
-                return sum;
+                var e = SimdMath.ExpNonPositive(new Vector<double>(zc[r..]) - new Vector<double>(max[r..]));
+                e.CopyTo(zc[r..]);
+                (new Vector<double>(s[r..]) + e).CopyTo(s[r..]);
+            }
+            for (; r < rows; r++)
+            {
+                zc[r] = Math.Exp(zc[r] - max[r]);
+                s[r] += zc[r];
             }
         }
+        for (int r = 0; r < rows; r++)
+        {
+            sum -= Math.Log(s[r]);
+            s[r] = 1 / s[r];
+        }
+        if (g is null) return sum;
+        for (int c = 0; c < k; c++)
+        {
+            var zc = z.Slice(c * rows, rows);
+            for (int r = 0; r < rows; r++) g[goff + c * rows + r] = T.CreateTruncating(-zc[r] * s[r]);
+        }
+        for (int r = 0; r < rows; r++) g[goff + labels[r] * rows + r] += T.One;
+        return sum;
     }
 }

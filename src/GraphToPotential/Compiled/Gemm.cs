@@ -1,6 +1,8 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Bnn.Onnx.GraphToPotential.Compiled;
 
@@ -18,9 +20,12 @@ internal static class Gemm<T> where T : unmanaged, IFloatingPointIeee754<T>
     private static int VL => Vector<T>.Count;
 
     /// <summary>
-    /// O[m·oStride + r] = (init is empty ? O[m·oStride + r] : init[m]) + Σ_{j &lt; J} C[j·M + m]·X[j·xStride + r], for m &lt; M, r &lt; len.
+    /// O[m·oStride + r] = (init is empty ? O[m·oStride + r] : init[m]) + Σ_{j &lt; J} C[j·M + m]·X[j·xStride + r], for m &lt; M, r &lt; len;
+    /// with <paramref name="relu"/>, max(·, 0) of that, applied in registers before the store.
+    /// Tiles: 4 outputs × 3 row vectors, then 2 × 3 and 1 × 3 for the last outputs; a matrix–vector product (M &lt; 4,
+    /// an output layer) runs 8 row vectors per output first, so that 8 independent FMA chains cover the FMA latency.
     /// </summary>
-    public static void Rows(ReadOnlySpan<T> c, int j, int m, ReadOnlySpan<T> x, int xStride, Span<T> o, int oStride, int len, ReadOnlySpan<T> init)
+    public static void Rows(ReadOnlySpan<T> c, int j, int m, ReadOnlySpan<T> x, int xStride, Span<T> o, int oStride, int len, ReadOnlySpan<T> init, bool relu = false)
     {
         bool accumulate = init.IsEmpty;
         ref T cr = ref MemoryMarshal.GetReference(c);
@@ -28,28 +33,37 @@ internal static class Gemm<T> where T : unmanaged, IFloatingPointIeee754<T>
         ref T orf = ref MemoryMarshal.GetReference(o);
         ref T ir = ref MemoryMarshal.GetReference(init);
         int vl = VL, r = 0;
+        if (m < 4)
+            for (; r + 8 * vl <= len; r += 8 * vl)
+                for (int mm = 0; mm < m; mm++) Rows1x8(ref cr, j, m, mm, ref xr, xStride, ref orf, oStride, r, ref ir, accumulate, relu);
         for (; r + 3 * vl <= len; r += 3 * vl)
         {
             int mm = 0;
-            for (; mm + 4 <= m; mm += 4) Rows4x3(ref cr, j, m, mm, ref xr, xStride, ref orf, oStride, r, ref ir, accumulate);
-            for (; mm < m; mm++) Rows1x3(ref cr, j, m, mm, ref xr, xStride, ref orf, oStride, r, ref ir, accumulate);
+            for (; mm + 4 <= m; mm += 4) Rows4x3(ref cr, j, m, mm, ref xr, xStride, ref orf, oStride, r, ref ir, accumulate, relu);
+            if (mm + 2 <= m) { Rows2x3(ref cr, j, m, mm, ref xr, xStride, ref orf, oStride, r, ref ir, accumulate, relu); mm += 2; }
+            if (mm < m) Rows1x3(ref cr, j, m, mm, ref xr, xStride, ref orf, oStride, r, ref ir, accumulate, relu);
         }
         for (; r + vl <= len; r += vl)
         {
             int mm = 0;
-            for (; mm + 4 <= m; mm += 4) Rows4x1(ref cr, j, m, mm, ref xr, xStride, ref orf, oStride, r, ref ir, accumulate);
-            for (; mm < m; mm++) Rows1x1(ref cr, j, m, mm, ref xr, xStride, ref orf, oStride, r, ref ir, accumulate);
+            for (; mm + 4 <= m; mm += 4) Rows4x1(ref cr, j, m, mm, ref xr, xStride, ref orf, oStride, r, ref ir, accumulate, relu);
+            for (; mm < m; mm++) Rows1x1(ref cr, j, m, mm, ref xr, xStride, ref orf, oStride, r, ref ir, accumulate, relu);
         }
         for (; r < len; r++)
             for (int mm = 0; mm < m; mm++)
             {
                 T acc = accumulate ? o[mm * oStride + r] : init[mm];
                 for (int jj = 0; jj < j; jj++) acc = T.FusedMultiplyAdd(c[jj * m + mm], x[jj * xStride + r], acc);
-                o[mm * oStride + r] = acc;
+                o[mm * oStride + r] = relu ? T.Max(acc, T.Zero) : acc;
             }
     }
 
-    private static void Rows4x3(ref T c, int j, int m, int mm, ref T x, int xStride, ref T o, int oStride, int r, ref T init, bool accumulate)
+    /// <summary>Stores a tile's accumulator, through max(·, 0) for a fused ReLU (NaN stays NaN).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(Vector<T> a, ref T o, nuint at, bool relu) =>
+        (relu ? Vector.Max(a, Vector<T>.Zero) : a).StoreUnsafe(ref o, at);
+
+    private static void Rows4x3(ref T c, int j, int m, int mm, ref T x, int xStride, ref T o, int oStride, int r, ref T init, bool accumulate, bool relu)
     {
         int vl = VL;
         ref T o0 = ref Unsafe.Add(ref o, mm * oStride + r);
@@ -89,13 +103,13 @@ internal static class Gemm<T> where T : unmanaged, IFloatingPointIeee754<T>
             xj = ref Unsafe.Add(ref xj, xStride);
             cj = ref Unsafe.Add(ref cj, m);
         }
-        a00.StoreUnsafe(ref o0); a01.StoreUnsafe(ref o0, (nuint)vl); a02.StoreUnsafe(ref o0, (nuint)(2 * vl));
-        a10.StoreUnsafe(ref o1); a11.StoreUnsafe(ref o1, (nuint)vl); a12.StoreUnsafe(ref o1, (nuint)(2 * vl));
-        a20.StoreUnsafe(ref o2); a21.StoreUnsafe(ref o2, (nuint)vl); a22.StoreUnsafe(ref o2, (nuint)(2 * vl));
-        a30.StoreUnsafe(ref o3); a31.StoreUnsafe(ref o3, (nuint)vl); a32.StoreUnsafe(ref o3, (nuint)(2 * vl));
+        Store(a00, ref o0, 0, relu); Store(a01, ref o0, (nuint)vl, relu); Store(a02, ref o0, (nuint)(2 * vl), relu);
+        Store(a10, ref o1, 0, relu); Store(a11, ref o1, (nuint)vl, relu); Store(a12, ref o1, (nuint)(2 * vl), relu);
+        Store(a20, ref o2, 0, relu); Store(a21, ref o2, (nuint)vl, relu); Store(a22, ref o2, (nuint)(2 * vl), relu);
+        Store(a30, ref o3, 0, relu); Store(a31, ref o3, (nuint)vl, relu); Store(a32, ref o3, (nuint)(2 * vl), relu);
     }
 
-    private static void Rows1x3(ref T c, int j, int m, int mm, ref T x, int xStride, ref T o, int oStride, int r, ref T init, bool accumulate)
+    private static void Rows1x3(ref T c, int j, int m, int mm, ref T x, int xStride, ref T o, int oStride, int r, ref T init, bool accumulate, bool relu)
     {
         int vl = VL;
         ref T o0 = ref Unsafe.Add(ref o, mm * oStride + r);
@@ -113,10 +127,78 @@ internal static class Gemm<T> where T : unmanaged, IFloatingPointIeee754<T>
             xj = ref Unsafe.Add(ref xj, xStride);
             cj = ref Unsafe.Add(ref cj, m);
         }
-        a0.StoreUnsafe(ref o0); a1.StoreUnsafe(ref o0, (nuint)vl); a2.StoreUnsafe(ref o0, (nuint)(2 * vl));
+        Store(a0, ref o0, 0, relu); Store(a1, ref o0, (nuint)vl, relu); Store(a2, ref o0, (nuint)(2 * vl), relu);
     }
 
-    private static void Rows4x1(ref T c, int j, int m, int mm, ref T x, int xStride, ref T o, int oStride, int r, ref T init, bool accumulate)
+    private static void Rows2x3(ref T c, int j, int m, int mm, ref T x, int xStride, ref T o, int oStride, int r, ref T init, bool accumulate, bool relu)
+    {
+        int vl = VL;
+        ref T o0 = ref Unsafe.Add(ref o, mm * oStride + r);
+        ref T o1 = ref Unsafe.Add(ref o0, oStride);
+        Vector<T> a00, a01, a02, a10, a11, a12;
+        if (accumulate)
+        {
+            a00 = Vector.LoadUnsafe(ref o0); a01 = Vector.LoadUnsafe(ref o0, (nuint)vl); a02 = Vector.LoadUnsafe(ref o0, (nuint)(2 * vl));
+            a10 = Vector.LoadUnsafe(ref o1); a11 = Vector.LoadUnsafe(ref o1, (nuint)vl); a12 = Vector.LoadUnsafe(ref o1, (nuint)(2 * vl));
+        }
+        else
+        {
+            a00 = a01 = a02 = new Vector<T>(Unsafe.Add(ref init, mm));
+            a10 = a11 = a12 = new Vector<T>(Unsafe.Add(ref init, mm + 1));
+        }
+        ref T xj = ref Unsafe.Add(ref x, r);
+        ref T cj = ref Unsafe.Add(ref c, mm);
+        for (int jj = 0; jj < j; jj++)
+        {
+            var x0 = Vector.LoadUnsafe(ref xj);
+            var x1 = Vector.LoadUnsafe(ref xj, (nuint)vl);
+            var x2 = Vector.LoadUnsafe(ref xj, (nuint)(2 * vl));
+            var w = new Vector<T>(cj);
+            a00 = SimdMath.Fma(x0, w, a00); a01 = SimdMath.Fma(x1, w, a01); a02 = SimdMath.Fma(x2, w, a02);
+            w = new Vector<T>(Unsafe.Add(ref cj, 1));
+            a10 = SimdMath.Fma(x0, w, a10); a11 = SimdMath.Fma(x1, w, a11); a12 = SimdMath.Fma(x2, w, a12);
+            xj = ref Unsafe.Add(ref xj, xStride);
+            cj = ref Unsafe.Add(ref cj, m);
+        }
+        Store(a00, ref o0, 0, relu); Store(a01, ref o0, (nuint)vl, relu); Store(a02, ref o0, (nuint)(2 * vl), relu);
+        Store(a10, ref o1, 0, relu); Store(a11, ref o1, (nuint)vl, relu); Store(a12, ref o1, (nuint)(2 * vl), relu);
+    }
+
+    /// <summary>One output over 8 row vectors: the matrix–vector tile (8 independent FMA chains, one broadcast per 8 FMAs).</summary>
+    private static void Rows1x8(ref T c, int j, int m, int mm, ref T x, int xStride, ref T o, int oStride, int r, ref T init, bool accumulate, bool relu)
+    {
+        int vl = VL;
+        ref T o0 = ref Unsafe.Add(ref o, mm * oStride + r);
+        Vector<T> a0, a1, a2, a3, a4, a5, a6, a7;
+        if (accumulate)
+        {
+            a0 = Vector.LoadUnsafe(ref o0); a1 = Vector.LoadUnsafe(ref o0, (nuint)vl);
+            a2 = Vector.LoadUnsafe(ref o0, (nuint)(2 * vl)); a3 = Vector.LoadUnsafe(ref o0, (nuint)(3 * vl));
+            a4 = Vector.LoadUnsafe(ref o0, (nuint)(4 * vl)); a5 = Vector.LoadUnsafe(ref o0, (nuint)(5 * vl));
+            a6 = Vector.LoadUnsafe(ref o0, (nuint)(6 * vl)); a7 = Vector.LoadUnsafe(ref o0, (nuint)(7 * vl));
+        }
+        else a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = new Vector<T>(Unsafe.Add(ref init, mm));
+        ref T xj = ref Unsafe.Add(ref x, r);
+        ref T cj = ref Unsafe.Add(ref c, mm);
+        for (int jj = 0; jj < j; jj++)
+        {
+            var w = new Vector<T>(cj);
+            a0 = SimdMath.Fma(Vector.LoadUnsafe(ref xj), w, a0);
+            a1 = SimdMath.Fma(Vector.LoadUnsafe(ref xj, (nuint)vl), w, a1);
+            a2 = SimdMath.Fma(Vector.LoadUnsafe(ref xj, (nuint)(2 * vl)), w, a2);
+            a3 = SimdMath.Fma(Vector.LoadUnsafe(ref xj, (nuint)(3 * vl)), w, a3);
+            a4 = SimdMath.Fma(Vector.LoadUnsafe(ref xj, (nuint)(4 * vl)), w, a4);
+            a5 = SimdMath.Fma(Vector.LoadUnsafe(ref xj, (nuint)(5 * vl)), w, a5);
+            a6 = SimdMath.Fma(Vector.LoadUnsafe(ref xj, (nuint)(6 * vl)), w, a6);
+            a7 = SimdMath.Fma(Vector.LoadUnsafe(ref xj, (nuint)(7 * vl)), w, a7);
+            xj = ref Unsafe.Add(ref xj, xStride);
+            cj = ref Unsafe.Add(ref cj, m);
+        }
+        Store(a0, ref o0, 0, relu); Store(a1, ref o0, (nuint)vl, relu); Store(a2, ref o0, (nuint)(2 * vl), relu); Store(a3, ref o0, (nuint)(3 * vl), relu);
+        Store(a4, ref o0, (nuint)(4 * vl), relu); Store(a5, ref o0, (nuint)(5 * vl), relu); Store(a6, ref o0, (nuint)(6 * vl), relu); Store(a7, ref o0, (nuint)(7 * vl), relu);
+    }
+
+    private static void Rows4x1(ref T c, int j, int m, int mm, ref T x, int xStride, ref T o, int oStride, int r, ref T init, bool accumulate, bool relu)
     {
         ref T o0 = ref Unsafe.Add(ref o, mm * oStride + r);
         ref T o1 = ref Unsafe.Add(ref o0, oStride);
@@ -141,10 +223,10 @@ internal static class Gemm<T> where T : unmanaged, IFloatingPointIeee754<T>
             xj = ref Unsafe.Add(ref xj, xStride);
             cj = ref Unsafe.Add(ref cj, m);
         }
-        a0.StoreUnsafe(ref o0); a1.StoreUnsafe(ref o1); a2.StoreUnsafe(ref o2); a3.StoreUnsafe(ref o3);
+        Store(a0, ref o0, 0, relu); Store(a1, ref o1, 0, relu); Store(a2, ref o2, 0, relu); Store(a3, ref o3, 0, relu);
     }
 
-    private static void Rows1x1(ref T c, int j, int m, int mm, ref T x, int xStride, ref T o, int oStride, int r, ref T init, bool accumulate)
+    private static void Rows1x1(ref T c, int j, int m, int mm, ref T x, int xStride, ref T o, int oStride, int r, ref T init, bool accumulate, bool relu)
     {
         ref T o0 = ref Unsafe.Add(ref o, mm * oStride + r);
         var a0 = accumulate ? Vector.LoadUnsafe(ref o0) : new Vector<T>(Unsafe.Add(ref init, mm));
@@ -156,7 +238,7 @@ internal static class Gemm<T> where T : unmanaged, IFloatingPointIeee754<T>
             xj = ref Unsafe.Add(ref xj, xStride);
             cj = ref Unsafe.Add(ref cj, m);
         }
-        a0.StoreUnsafe(ref o0);
+        Store(a0, ref o0, 0, relu);
     }
 
     /// <summary>O[k·ks + n·ns] += s·Σ_{r &lt; len} A[k·aStride + r]·D[n·dStride + r], for k &lt; K, n &lt; N.</summary>
@@ -170,8 +252,7 @@ internal static class Gemm<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             int nn = 0;
             for (; nn + 3 <= n; nn += 3) Reduce4x3(ref ar, kk, aStride, ref dr, nn, dStride, vlen, len, o, ks, ns, s);
-            for (; nn < n; nn++)
-                for (int q = 0; q < 4; q++) Reduce1x1(ref ar, kk + q, aStride, ref dr, nn, dStride, vlen, len, o, ks, ns, s);
+            for (; nn < n; nn++) Reduce4x1(ref ar, kk, aStride, ref dr, nn, dStride, vlen, len, o, ks, ns, s);
         }
         for (; kk < k; kk++)
         {
@@ -207,6 +288,15 @@ internal static class Gemm<T> where T : unmanaged, IFloatingPointIeee754<T>
             y = Vector.LoadUnsafe(ref a3, (nuint)r);
             s30 = SimdMath.Fma(y, x0, s30); s31 = SimdMath.Fma(y, x1, s31); s32 = SimdMath.Fma(y, x2, s32);
         }
+        if (ks == 1 && vlen == len)
+        {
+            // Four consecutive outputs per column: one transposed horizontal sum each instead of four.
+            ref T o0 = ref MemoryMarshal.GetReference(o);
+            AddSums4(ref Unsafe.Add(ref o0, kk + (nn + 0) * ns), s00, s10, s20, s30, s);
+            AddSums4(ref Unsafe.Add(ref o0, kk + (nn + 1) * ns), s01, s11, s21, s31, s);
+            AddSums4(ref Unsafe.Add(ref o0, kk + (nn + 2) * ns), s02, s12, s22, s32, s);
+            return;
+        }
         Finish(o, (kk + 0) * ks + (nn + 0) * ns, s00, ref a0, ref d0, vlen, len, s);
         Finish(o, (kk + 0) * ks + (nn + 1) * ns, s01, ref a0, ref d1, vlen, len, s);
         Finish(o, (kk + 0) * ks + (nn + 2) * ns, s02, ref a0, ref d2, vlen, len, s);
@@ -219,6 +309,40 @@ internal static class Gemm<T> where T : unmanaged, IFloatingPointIeee754<T>
         Finish(o, (kk + 3) * ks + (nn + 0) * ns, s30, ref a3, ref d0, vlen, len, s);
         Finish(o, (kk + 3) * ks + (nn + 1) * ns, s31, ref a3, ref d1, vlen, len, s);
         Finish(o, (kk + 3) * ks + (nn + 2) * ns, s32, ref a3, ref d2, vlen, len, s);
+    }
+
+    /// <summary>Four dot products against one D row (a matrix–vector output layer): two row vectors per step, 8 FMA chains.</summary>
+    private static void Reduce4x1(ref T a, int kk, int aStride, ref T d, int nn, int dStride, int vlen, int len, Span<T> o, int ks, int ns, T s)
+    {
+        int vl = VL;
+        ref T a0 = ref Unsafe.Add(ref a, kk * aStride);
+        ref T a1 = ref Unsafe.Add(ref a0, aStride);
+        ref T a2 = ref Unsafe.Add(ref a1, aStride);
+        ref T a3 = ref Unsafe.Add(ref a2, aStride);
+        ref T d0 = ref Unsafe.Add(ref d, nn * dStride);
+        Vector<T> s0 = default, s1 = default, s2 = default, s3 = default, t0 = default, t1 = default, t2 = default, t3 = default;
+        int r = 0;
+        for (; r + 2 * vl <= vlen; r += 2 * vl)
+        {
+            var x = Vector.LoadUnsafe(ref d0, (nuint)r);
+            var y = Vector.LoadUnsafe(ref d0, (nuint)(r + vl));
+            s0 = SimdMath.Fma(Vector.LoadUnsafe(ref a0, (nuint)r), x, s0); t0 = SimdMath.Fma(Vector.LoadUnsafe(ref a0, (nuint)(r + vl)), y, t0);
+            s1 = SimdMath.Fma(Vector.LoadUnsafe(ref a1, (nuint)r), x, s1); t1 = SimdMath.Fma(Vector.LoadUnsafe(ref a1, (nuint)(r + vl)), y, t1);
+            s2 = SimdMath.Fma(Vector.LoadUnsafe(ref a2, (nuint)r), x, s2); t2 = SimdMath.Fma(Vector.LoadUnsafe(ref a2, (nuint)(r + vl)), y, t2);
+            s3 = SimdMath.Fma(Vector.LoadUnsafe(ref a3, (nuint)r), x, s3); t3 = SimdMath.Fma(Vector.LoadUnsafe(ref a3, (nuint)(r + vl)), y, t3);
+        }
+        if (r < vlen)
+        {
+            var x = Vector.LoadUnsafe(ref d0, (nuint)r);
+            s0 = SimdMath.Fma(Vector.LoadUnsafe(ref a0, (nuint)r), x, s0);
+            s1 = SimdMath.Fma(Vector.LoadUnsafe(ref a1, (nuint)r), x, s1);
+            s2 = SimdMath.Fma(Vector.LoadUnsafe(ref a2, (nuint)r), x, s2);
+            s3 = SimdMath.Fma(Vector.LoadUnsafe(ref a3, (nuint)r), x, s3);
+        }
+        Finish(o, (kk + 0) * ks + nn * ns, s0 + t0, ref a0, ref d0, vlen, len, s);
+        Finish(o, (kk + 1) * ks + nn * ns, s1 + t1, ref a1, ref d0, vlen, len, s);
+        Finish(o, (kk + 2) * ks + nn * ns, s2 + t2, ref a2, ref d0, vlen, len, s);
+        Finish(o, (kk + 3) * ks + nn * ns, s3 + t3, ref a3, ref d0, vlen, len, s);
     }
 
     private static void Reduce1x3(ref T a, int kk, int aStride, ref T d, int nn, int dStride, int vlen, int len, Span<T> o, int ks, int ns, T s)
@@ -258,6 +382,39 @@ internal static class Gemm<T> where T : unmanaged, IFloatingPointIeee754<T>
         Finish(o, kk * ks + nn * ns, s0 + s1, ref a0, ref d0, vlen, len, s);
     }
 
+    /// <summary>o[q] += s·(Σ lanes of a_q) for q = 0…3 (consecutive outputs): on 256-bit vectors the four sums come out
+    /// of one transposing horizontal add (AVX <c>vhadd</c> + a 128-bit lane swap), in a fixed order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddSums4(ref T o, Vector<T> a0, Vector<T> a1, Vector<T> a2, Vector<T> a3, T s)
+    {
+        if (Avx.IsSupported && Vector<T>.Count * Unsafe.SizeOf<T>() == 32)
+        {
+            if (typeof(T) == typeof(double))
+            {
+                var t0 = Avx.HorizontalAdd(a0.AsVector256().AsDouble(), a1.AsVector256().AsDouble());
+                var t1 = Avx.HorizontalAdd(a2.AsVector256().AsDouble(), a3.AsVector256().AsDouble());
+                var sum = Avx.Permute2x128(t0, t1, 0x20) + Avx.Permute2x128(t0, t1, 0x31);
+                var dst = Vector256.LoadUnsafe(ref Unsafe.As<T, double>(ref o));
+                Vector256.FusedMultiplyAdd(sum, Vector256.Create(double.CreateTruncating(s)), dst).StoreUnsafe(ref Unsafe.As<T, double>(ref o));
+                return;
+            }
+            if (typeof(T) == typeof(float))
+            {
+                var t0 = Avx.HorizontalAdd(a0.AsVector256().AsSingle(), a1.AsVector256().AsSingle());
+                var t1 = Avx.HorizontalAdd(a2.AsVector256().AsSingle(), a3.AsVector256().AsSingle());
+                var u = Avx.HorizontalAdd(t0, t1);
+                var sum = u.GetLower() + u.GetUpper();
+                var dst = Vector128.LoadUnsafe(ref Unsafe.As<T, float>(ref o));
+                Vector128.FusedMultiplyAdd(sum, Vector128.Create(float.CreateTruncating(s)), dst).StoreUnsafe(ref Unsafe.As<T, float>(ref o));
+                return;
+            }
+        }
+        o = T.FusedMultiplyAdd(s, Vector.Sum(a0), o);
+        Unsafe.Add(ref o, 1) = T.FusedMultiplyAdd(s, Vector.Sum(a1), Unsafe.Add(ref o, 1));
+        Unsafe.Add(ref o, 2) = T.FusedMultiplyAdd(s, Vector.Sum(a2), Unsafe.Add(ref o, 2));
+        Unsafe.Add(ref o, 3) = T.FusedMultiplyAdd(s, Vector.Sum(a3), Unsafe.Add(ref o, 3));
+    }
+
     /// <summary>o[at] += s·(Σ lanes of acc + the scalar tail rows [vlen, len)).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Finish(Span<T> o, int at, Vector<T> acc, ref T a, ref T d, int vlen, int len, T s)
@@ -293,5 +450,104 @@ internal static class Gemm<T> where T : unmanaged, IFloatingPointIeee754<T>
         for (; r + vl <= len; r += vl)
             (Vector.LoadUnsafe(ref xr, (nuint)r) * Vector.LoadUnsafe(ref yr, (nuint)r)).StoreUnsafe(ref xr, (nuint)r);
         for (; r < len; r++) x[r] *= y[r];
+    }
+
+    /// <summary>dz ← dz ⊙ d (the reverse step through an activation), returning Σ dz in <see cref="Sum"/>'s order: one pass for the bias gradient too.</summary>
+    public static T MultiplyAndSum(Span<T> dz, ReadOnlySpan<T> d)
+    {
+        ref T zr = ref MemoryMarshal.GetReference(dz);
+        ref T dr = ref MemoryMarshal.GetReference(d);
+        int vl = VL, r = 0, len = dz.Length;
+        Vector<T> s0 = default, s1 = default;
+        for (; r + 2 * vl <= len; r += 2 * vl)
+        {
+            var z0 = Vector.LoadUnsafe(ref zr, (nuint)r) * Vector.LoadUnsafe(ref dr, (nuint)r);
+            var z1 = Vector.LoadUnsafe(ref zr, (nuint)(r + vl)) * Vector.LoadUnsafe(ref dr, (nuint)(r + vl));
+            z0.StoreUnsafe(ref zr, (nuint)r);
+            z1.StoreUnsafe(ref zr, (nuint)(r + vl));
+            s0 += z0;
+            s1 += z1;
+        }
+        if (r + vl <= len)
+        {
+            var z0 = Vector.LoadUnsafe(ref zr, (nuint)r) * Vector.LoadUnsafe(ref dr, (nuint)r);
+            z0.StoreUnsafe(ref zr, (nuint)r);
+            s0 += z0;
+            r += vl;
+        }
+        T sum = Vector.Sum(s0 + s1);
+        for (; r < len; r++)
+        {
+            dz[r] *= d[r];
+            sum += dz[r];
+        }
+        return sum;
+    }
+
+    /// <summary>dz ← (y &gt; 0 ? dz : 0), the reverse step through a ReLU read from its output y, returning Σ dz in <see cref="Sum"/>'s order.</summary>
+    public static T ReluMaskAndSum(Span<T> dz, ReadOnlySpan<T> y)
+    {
+        ref T zr = ref MemoryMarshal.GetReference(dz);
+        ref T yr = ref MemoryMarshal.GetReference(y);
+        int vl = VL, r = 0, len = dz.Length;
+        Vector<T> s0 = default, s1 = default;
+        for (; r + 2 * vl <= len; r += 2 * vl)
+        {
+            var z0 = Vector.ConditionalSelect(Vector.GreaterThan(Vector.LoadUnsafe(ref yr, (nuint)r), Vector<T>.Zero), Vector.LoadUnsafe(ref zr, (nuint)r), Vector<T>.Zero);
+            var z1 = Vector.ConditionalSelect(Vector.GreaterThan(Vector.LoadUnsafe(ref yr, (nuint)(r + vl)), Vector<T>.Zero), Vector.LoadUnsafe(ref zr, (nuint)(r + vl)), Vector<T>.Zero);
+            z0.StoreUnsafe(ref zr, (nuint)r);
+            z1.StoreUnsafe(ref zr, (nuint)(r + vl));
+            s0 += z0;
+            s1 += z1;
+        }
+        if (r + vl <= len)
+        {
+            var z0 = Vector.ConditionalSelect(Vector.GreaterThan(Vector.LoadUnsafe(ref yr, (nuint)r), Vector<T>.Zero), Vector.LoadUnsafe(ref zr, (nuint)r), Vector<T>.Zero);
+            z0.StoreUnsafe(ref zr, (nuint)r);
+            s0 += z0;
+            r += vl;
+        }
+        T sum = Vector.Sum(s0 + s1);
+        for (; r < len; r++)
+        {
+            if (!(y[r] > T.Zero)) dz[r] = T.Zero;
+            sum += dz[r];
+        }
+        return sum;
+    }
+
+    /// <summary>dz ← dz ⊙ (1 − y²), the reverse step through tanh read from its output y, returning Σ dz in <see cref="Sum"/>'s order.</summary>
+    public static T TanhDerivativeAndSum(Span<T> dz, ReadOnlySpan<T> y)
+    {
+        ref T zr = ref MemoryMarshal.GetReference(dz);
+        ref T yr = ref MemoryMarshal.GetReference(y);
+        int vl = VL, r = 0, len = dz.Length;
+        Vector<T> s0 = default, s1 = default;
+        for (; r + 2 * vl <= len; r += 2 * vl)
+        {
+            var y0 = Vector.LoadUnsafe(ref yr, (nuint)r);
+            var y1 = Vector.LoadUnsafe(ref yr, (nuint)(r + vl));
+            var z0 = Vector.LoadUnsafe(ref zr, (nuint)r) * (Vector<T>.One - y0 * y0);
+            var z1 = Vector.LoadUnsafe(ref zr, (nuint)(r + vl)) * (Vector<T>.One - y1 * y1);
+            z0.StoreUnsafe(ref zr, (nuint)r);
+            z1.StoreUnsafe(ref zr, (nuint)(r + vl));
+            s0 += z0;
+            s1 += z1;
+        }
+        if (r + vl <= len)
+        {
+            var y0 = Vector.LoadUnsafe(ref yr, (nuint)r);
+            var z0 = Vector.LoadUnsafe(ref zr, (nuint)r) * (Vector<T>.One - y0 * y0);
+            z0.StoreUnsafe(ref zr, (nuint)r);
+            s0 += z0;
+            r += vl;
+        }
+        T sum = Vector.Sum(s0 + s1);
+        for (; r < len; r++)
+        {
+            dz[r] *= T.One - y[r] * y[r];
+            sum += dz[r];
+        }
+        return sum;
     }
 }

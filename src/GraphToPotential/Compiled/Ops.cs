@@ -57,6 +57,13 @@ internal sealed class DenseOp<T> : Op<T> where T : unmanaged, IFloatingPointIeee
     private readonly int _y, _gy, _derivative, _pack;
     private readonly Activation<T>? _activation;
 
+    /// <summary>A ReLU runs inside the matrix kernel (max(·, 0) before the store) and its reverse step reads the mask
+    /// from the output y (y &gt; 0 exactly where x &gt; 0), so no derivative is stored.</summary>
+    private readonly bool _relu;
+
+    /// <summary>tanh's derivative is read from its output in the reverse step (1 − y²), so none is stored either.</summary>
+    private readonly bool _tanh;
+
     /// <param name="pack">Scratch of <see cref="PackSize"/> values in the value arena.</param>
     public DenseOp(string node, int a, int ga, int p, int k, int n, int rows, int w, int gw, int wk, int wn, double alpha,
         int bias, int gbias, int biasStride, double beta, int y, int gy, Activation<T>? activation, int derivative, int pack) : base(node)
@@ -65,6 +72,8 @@ internal sealed class DenseOp<T> : Op<T> where T : unmanaged, IFloatingPointIeee
         (_w, _gw, _wk, _wn, _alpha) = (w, gw, wk, wn, C(alpha));
         (_bias, _gbias, _biasStride, _beta) = (bias, gbias, biasStride, C(beta));
         (_y, _gy, _activation, _derivative, _pack) = (y, gy, activation, derivative, pack);
+        _relu = activation is ReluActivation<T>;
+        _tanh = activation is TanhActivation<T>;
     }
 
     /// <summary>Scratch the op needs: packed weights [K, N], their transpose [N, K] and the bias [N].</summary>
@@ -96,23 +105,25 @@ internal sealed class DenseOp<T> : Op<T> where T : unmanaged, IFloatingPointIeee
             int ap = _a + p * kk * rows, yp = _y + p * nn * rows, dp = _derivative + p * nn * rows;
             if (rows <= Chunk)
             {
-                Gemm<T>.Rows(wp, kk, nn, v[ap..], rows, v[yp..], rows, rows, bp);
-                if (_activation is not null)
+                Gemm<T>.Rows(wp, kk, nn, v[ap..], rows, v[yp..], rows, rows, bp, _relu);
+                if (_activation is not null && !_relu)
                 {
                     var y = v.Slice(yp, nn * rows);
-                    _activation.Apply(y, y, withGradient ? v.Slice(dp, nn * rows) : default, withGradient);
+                    bool derivative = withGradient && !_tanh;
+                    _activation.Apply(y, y, derivative ? v.Slice(dp, nn * rows) : default, derivative);
                 }
                 continue;
             }
             for (int r0 = 0; r0 < rows; r0 += Chunk)
             {
                 int len = Math.Min(Chunk, rows - r0);
-                Gemm<T>.Rows(wp, kk, nn, v[(ap + r0)..], rows, v[(yp + r0)..], rows, len, bp);
-                if (_activation is null) continue;
+                Gemm<T>.Rows(wp, kk, nn, v[(ap + r0)..], rows, v[(yp + r0)..], rows, len, bp, _relu);
+                if (_activation is null || _relu) continue;
                 for (int n = 0; n < nn; n++)
                 {
                     var y = v.Slice(yp + n * rows + r0, len);
-                    _activation.Apply(y, y, withGradient ? v.Slice(dp + n * rows + r0, len) : default, withGradient);
+                    bool derivative = withGradient && !_tanh;
+                    _activation.Apply(y, y, derivative ? v.Slice(dp + n * rows + r0, len) : default, derivative);
                 }
             }
         }
@@ -125,17 +136,20 @@ internal sealed class DenseOp<T> : Op<T> where T : unmanaged, IFloatingPointIeee
 
         for (int p = 0; p < _p; p++)
         {
-            int ap = _a + p * kk * rows, gap = _ga + p * kk * rows, dzp = _gy + p * nn * rows, dp = _derivative + p * nn * rows;
+            int ap = _a + p * kk * rows, gap = _ga + p * kk * rows, dzp = _gy + p * nn * rows, dp = _derivative + p * nn * rows, yp = _y + p * nn * rows;
             for (int r0 = 0; r0 < rows; r0 += Chunk)
             {
                 int len = Math.Min(Chunk, rows - r0);
-                // ∂z = ∂y ⊙ act'(z), in place: nothing reads ∂y after this op's reverse step.
-                if (_activation is not null)
-                    for (int n = 0; n < nn; n++)
-                        Gemm<T>.MultiplyInPlace(g.Slice(dzp + n * rows + r0, len), v.Slice(dp + n * rows + r0, len));
-                if (_gbias >= 0)
-                    for (int n = 0; n < nn; n++)
-                        g[_gbias + n * _biasStride] += _beta * Gemm<T>.Sum(g.Slice(dzp + n * rows + r0, len));
+                // ∂z = ∂y ⊙ act'(z), in place (nothing reads ∂y after this op's reverse step), and ∂c in the same pass.
+                for (int n = 0; n < nn; n++)
+                {
+                    var dz = g.Slice(dzp + n * rows + r0, len);
+                    T sum = _relu ? Gemm<T>.ReluMaskAndSum(dz, v.Slice(yp + n * rows + r0, len))
+                        : _tanh ? Gemm<T>.TanhDerivativeAndSum(dz, v.Slice(yp + n * rows + r0, len))
+                        : _activation is not null ? Gemm<T>.MultiplyAndSum(dz, v.Slice(dp + n * rows + r0, len))
+                        : _gbias >= 0 ? Gemm<T>.Sum(dz) : T.Zero;
+                    if (_gbias >= 0) g[_gbias + n * _biasStride] += _beta * sum;
+                }
                 if (_gw >= 0)
                     Gemm<T>.Reduce(v[(ap + r0)..], kk, rows, g[(dzp + r0)..], nn, rows, len, g[_gw..], _wk, _wn, _alpha);
                 if (_ga >= 0)

@@ -127,6 +127,83 @@ internal static class SimdMath
         }
     }
 
+    /// <summary>
+    /// e^a for a ≤ 0 (the softplus kernel's exp: Cody–Waite reduction by ln 2, Taylor to degree 13, within an ulp or so);
+    /// below −708 the result is 0, −∞ gives 0 and NaN stays NaN.
+    /// </summary>
+    public static Vector<double> ExpNonPositive(Vector<double> a)
+    {
+        var t = Vector.MultiplyAddEstimate(a, new Vector<double>(InvLn2), new Vector<double>(Shifter));
+        var k = t - new Vector<double>(Shifter);
+        var r = Vector.MultiplyAddEstimate(k, new Vector<double>(-Ln2Hi), a);
+        r = Vector.MultiplyAddEstimate(k, new Vector<double>(-Ln2Lo), r);
+        var p = new Vector<double>(1.0 / 6227020800.0);
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 479001600.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 39916800.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 3628800.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 362880.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 40320.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 5040.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 720.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 120.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 24.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 6.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(0.5));
+        p = Vector.MultiplyAddEstimate(p, r, Vector<double>.One);
+        p = Vector.MultiplyAddEstimate(p, r, Vector<double>.One);
+        var scale = Vector.ShiftLeft(Vector.AsVectorUInt64(t) + new Vector<ulong>(1023), 52);
+        var e = p * Vector.AsVectorDouble(scale);
+        return Vector.ConditionalSelect(Vector.LessThan(a, new Vector<double>(-708.0)), Vector<double>.Zero, e);
+    }
+
+    /// <summary>
+    /// y ← tanh(x) in float64, vectorised: tanh|x| = −m/(2 + m) with m = expm1(−2|x|) from the exp kernel's reduction
+    /// (m = 2^k·q + (2^k − 1), q = e^r − 1 summed without its leading 1, so small |x| keeps full relative precision);
+    /// the sign restored, ±0 kept, NaN propagated. x and y may be the same span.
+    /// </summary>
+    public static void Tanh(ReadOnlySpan<double> x, Span<double> y)
+    {
+        int n = x.Length, vl = Vector<double>.Count, i = 0;
+        ref double xr = ref MemoryMarshal.GetReference(x);
+        ref double yr = ref MemoryMarshal.GetReference(y);
+        for (; i + vl <= n; i += vl) TanhVector(Vector.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+        if (i == n) return;
+        Span<double> t = stackalloc double[Vector<double>.Count];
+        t.Clear();
+        x[i..].CopyTo(t);
+        TanhVector(new Vector<double>(t)).CopyTo(t);
+        t[..(n - i)].CopyTo(y[i..]);
+    }
+
+    private static Vector<double> TanhVector(Vector<double> x)
+    {
+        // Beyond |x| = 20 tanh rounds to ±1; clamping keeps 2^k representable.
+        var a = Vector.Max(-2 * Vector.Abs(x), new Vector<double>(-40.0));
+        var t = Vector.MultiplyAddEstimate(a, new Vector<double>(InvLn2), new Vector<double>(Shifter));
+        var k = t - new Vector<double>(Shifter);
+        var r = Vector.MultiplyAddEstimate(k, new Vector<double>(-Ln2Hi), a);
+        r = Vector.MultiplyAddEstimate(k, new Vector<double>(-Ln2Lo), r);
+        var p = new Vector<double>(1.0 / 6227020800.0);
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 479001600.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 39916800.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 3628800.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 362880.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 40320.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 5040.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 720.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 120.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 24.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 6.0));
+        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(0.5));
+        p = Vector.MultiplyAddEstimate(p, r, Vector<double>.One);
+        var q = p * r; // e^r − 1
+        var scale = Vector.AsVectorDouble(Vector.ShiftLeft(Vector.AsVectorUInt64(t) + new Vector<ulong>(1023), 52));
+        var m = Vector.MultiplyAddEstimate(scale, q, scale - Vector<double>.One); // expm1(a) ∈ (−1, 0]
+        var magnitude = -m / (new Vector<double>(2.0) + m);
+        var signed = Vector.ConditionalSelect(Vector.AsVectorDouble(new Vector<ulong>(0x8000_0000_0000_0000UL)), x, magnitude);
+        return Vector.ConditionalSelect(Vector.Equals(x, x), signed, x);
+    }
+
     private const float Ln2HiF = 0.693145751953125f, Ln2LoF = 1.428606765330187045e-06f;
     private const float ShifterF = 12582912.0f; // 1.5·2^23
 
