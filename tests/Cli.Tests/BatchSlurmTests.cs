@@ -76,7 +76,7 @@ public sealed partial class BatchSlurmTests(BatchSlurmTests.Cluster cluster) : I
         cluster.Slurm.EnsureStarted();
         using var dir = new TempDir();
         string jobs = BatchJobs.Write(dir, "jobs.csv",
-            BatchJobs.Linreg("first", 1), BatchJobs.Linreg("second", 2, warmup: 500, draws: 20000), BatchJobs.Linreg("third", 3));
+            BatchJobs.Linreg("first", 1), BatchJobs.Linreg("second", 2, model: Repo.Model("blog_mlp_pytorch.onnx"), warmup: 300, draws: 2000), BatchJobs.Linreg("third", 3));
         string outDir = dir["out"];
         string id = Submit(dir, "submit", jobs, "--out", outDir, "--shards", "1");
         string marker = Path.Combine(outDir, "second", "job.json");

@@ -151,10 +151,12 @@ public class BatchTests
     [Fact]
     public void An_interrupted_batch_resumes_without_redoing_completed_jobs()
     {
-        // Given a batch of three jobs run one at a time, interrupted (SIGINT) while the second runs
+        // Given a batch of three jobs run one at a time, interrupted (SIGINT) while the second (the blog's network: seconds,
+        // not milliseconds, on an idle machine) runs
         using var dir = new TempDir();
         string jobs = BatchJobs.Write(dir, "jobs.csv",
-            BatchJobs.Linreg("first", 1), BatchJobs.Linreg("second", 2, warmup: 500, draws: 3000), BatchJobs.Linreg("third", 3));
+            BatchJobs.Linreg("first", 1),
+            BatchJobs.Linreg("second", 2, model: Repo.Model("blog_mlp_pytorch.onnx"), warmup: 300, draws: 300), BatchJobs.Linreg("third", 3));
         string outDir = dir["out"];
         using var batch = BnnProcess.Start(null, "batch", jobs, "--out", outDir, "--parallel", "1");
         string marker = Path.Combine(outDir, "second", "job.json");
