@@ -67,6 +67,9 @@ def row_of(path):
     # the verdict's R-hat: the worst over lp__ and the predictive means (the weights themselves are not identified)
     found = re.search(r"R-hat ([0-9.]+)", row["verdict"])
     row["verdict_rhat"] = float(found.group(1)) if found else math.nan
+    rec = os.path.join(path, "run.json")
+    if os.path.exists(rec):  # the sampling cost that does not depend on the machine's load
+        row["gradient_evals"] = json.load(open(rec)).get("gradient_evaluations", {}).get("total", math.nan)
     ev = os.path.join(path, "evaluation.json")
     if not os.path.exists(ev):
         return row
@@ -136,7 +139,7 @@ def earlier_rows(path):
                     row[k] = int(v)
                 else:
                     row[k] = float(v)
-            for k in ("verdict_rhat", "gap_point", "gap_post"):  # absent from rows written before these columns
+            for k in ("verdict_rhat", "gap_point", "gap_post", "gradient_evals"):  # absent from rows written before these columns
                 row.setdefault(k, math.nan)
             rows.append(row)
     return rows
@@ -148,7 +151,7 @@ def main():
     rows = [r for r in rows if "likelihood" in r or r["verdict"] == "sample failed"]
     have = {(r["table"], r["split"], r["prior"]) for r in rows}
     rows += [r for r in earlier_rows(out + ".csv") if (r["table"], r["split"], r["prior"]) not in have]
-    cols = ["table", "split", "prior", "likelihood", "wall_s", "converged", "verdict_rhat", "max_rhat", "verdict", "goal_met",
+    cols = ["table", "split", "prior", "likelihood", "wall_s", "gradient_evals", "converged", "verdict_rhat", "max_rhat", "verdict", "goal_met",
             "rmse_point", "rmse_post", "lpd_point", "lpd_post", "cov90_point", "cov90_post",
             "accuracy_point", "accuracy_post", "nll_point", "nll_post", "ece_point", "ece_post",
             "brier_point", "brier_post", "gap_point", "gap_post"]
@@ -171,7 +174,7 @@ def main():
                       "ΔECE vs point (better)", "confidence − accuracy", "Brier"]
         else:
             header = ["table", "weights", "splits", "RMSE", "mean LPD (sd)", "ΔLPD vs point (better)", "90% coverage"]
-        header += ["goal met (splits)", "converged (splits)", "verdict R-hat (worst)", "wall s (mean)"]
+        header += ["goal met (splits)", "converged (splits)", "verdict R-hat (worst)", "gradient evals (mean)", "wall s (mean)"]
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "---|" * len(header))
         if not any(r["table"] in tables for r in rows):
@@ -190,7 +193,7 @@ def main():
             else:
                 cells = [f3(mean(r['rmse_point'] for r in pts)), msd([r['lpd_point'] for r in pts]), "",
                          f3(mean(r['cov90_point'] for r in pts))]
-            lines.append("| " + " | ".join([t, "point estimate", str(len(pts))] + cells + [""] * 4) + " |")
+            lines.append("| " + " | ".join([t, "point estimate", str(len(pts))] + cells + [""] * 5) + " |")
             for p in priors:
                 g = sorted(groups.get((t, p), []), key=lambda r: r["split"])
                 if not g:
@@ -201,6 +204,8 @@ def main():
                 conv = f"{sum(r['converged'] for r in g)}/{n}"
                 rh = f3(max((r["verdict_rhat"] for r in g if not math.isnan(r["verdict_rhat"])), default=math.nan))
                 wall = f"{mean(r['wall_s'] for r in g):.1f}"
+                ge = mean(r.get("gradient_evals", math.nan) for r in g)
+                grads = "—" if math.isnan(ge) else f"{ge / 1000:.0f}k"
                 if kind == "classification":
                     cells = [f3(mean(r['accuracy_post'] for r in ok)), msd([r['nll_post'] for r in ok]),
                              paired(ok, "nll", True), msd([r['ece_post'] for r in ok]), paired(ok, "ece", True),
@@ -208,7 +213,7 @@ def main():
                 else:
                     cells = [f3(mean(r['rmse_post'] for r in ok)), msd([r['lpd_post'] for r in ok]),
                              paired(ok, "lpd", False), f3(mean(r['cov90_post'] for r in ok))]
-                lines.append("| " + " | ".join([t, f"posterior, {prior_name(p)}", str(n)] + cells + [goal, conv, rh, wall]) + " |")
+                lines.append("| " + " | ".join([t, f"posterior, {prior_name(p)}", str(n)] + cells + [goal, conv, rh, grads, wall]) + " |")
         lines.append("")
     with open(out + ".md", "w") as f:
         f.write("\n".join(lines))
