@@ -5,7 +5,9 @@
 #   bench/calibration/run.sh [SPLITS] [CHAINS] [WARMUP] [DRAWS]     (defaults: 4 splits, 4 chains, 400 + 400)
 # SPLITS is a count (seeds 1..N) or a range A-B (seeds A..B, to add splits to a table already run).
 # TABLES and PRIORS (space-separated) pick a subset, e.g. TABLES="wine" PRIORS="3" adds --prior-scale 3 runs beside
-# the ones already there; the summary covers every run under the work folder.
+# the ones already there; the summary covers every run under the work folder, plus the rows of results.csv that no
+# run there replaces. Tables: breast_cancer wine digits diabetes boston. A prior token is --prior-scale's value,
+# optionally with "+out=S" (the output layer's weight normal(0,S)), e.g. PRIORS="1 fan-in+out=3 hierarchical".
 # Needs /usr/bin/python3 with python3-torch, python3-onnx, python3-sklearn and Rscript with r-cran-mass.
 # Fixtures and runs go to bench/calibration/work/ (ignored); the table goes to bench/calibration/results.{csv,md}.
 set -euo pipefail
