@@ -18,6 +18,8 @@ public static class BnnRoot
         root.Subcommands.Add(PredictCommand.Create());
         root.Subcommands.Add(PlotCommand.Create());
         root.Subcommands.Add(EvaluateCommand.Create());
+        root.Subcommands.Add(MergeCommand.Create());
+        root.Subcommands.Add(BatchCommand.Create());
         return root;
     }
 }

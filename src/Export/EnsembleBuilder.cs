@@ -685,6 +685,24 @@ public static class EnsembleBuilder
         }
 
         /// <summary>
+        /// log σ(z) = −softplus(−z), written as Log(Sigmoid(|z|)) − Relu(−z): PyTorch exports <c>nn.LogSigmoid</c> as
+        /// Log(Sigmoid(z)), and ONNX Runtime's float Sigmoid clamps z to [−18, 18], so Log of it is wrong by |z| − 18
+        /// below −18, while Sigmoid(|z|) ∈ [½, 1) needs no clamp.
+        /// </summary>
+        private string LogSigmoid(string z) =>
+            Emit("Sub", [Emit("Log", [Emit("Sigmoid", [Emit("Abs", [z])])]), Emit("Relu", [Emit("Neg", [z])])]);
+
+        /// <summary>The input of the Sigmoid node that produces <paramref name="value"/> in the source graph; null when another node (or none) does.</summary>
+        private string? SigmoidInput(string value)
+        {
+            _sigmoidInputs ??= _graph.Nodes.Where(n => n.OpType == "Sigmoid" && n.Inputs.Count == 1 && n.Outputs.Count == 1)
+                .ToDictionary(n => n.Outputs[0], n => n.Inputs[0], StringComparer.Ordinal);
+            return _sigmoidInputs.GetValueOrDefault(value);
+        }
+
+        private Dictionary<string, string>? _sigmoidInputs;
+
+        /// <summary>
         /// An elementwise operator of the source graph. Softplus is always written out (<see cref="Softplus"/>); Clip's
         /// bounds, attributes before opset 11, become inputs. ONNX Runtime's CPU provider has float-only kernels for
         /// Softplus, Softsign, Elu, Selu, HardSigmoid, HardSwish, Celu, ThresholdedRelu and Erf, so a float64 ensemble writes all but Erf out in double
@@ -694,6 +712,7 @@ public static class EnsembleBuilder
         {
             string op = node.OpType, x = inputs[0];
             if (op == "Softplus") return Softplus(x);
+            if (op == "Log" && SigmoidInput(node.Inputs[0]) is { } z) return LogSigmoid(Get(z, where).Name);
             if (op == "Clip" && _graph.Opset < 11)
             {
                 string Bound(string name, double fallback) =>

@@ -18,6 +18,7 @@ public static class MemberModelWriter
         if (draw.Length != layout.Dimension)
             throw new ArgumentException($"draw has {draw.Length} values, the layout has {layout.Dimension}");
         var model = source.Clone();
+        Untie(model.Graph);
         var tensors = new Dictionary<string, TensorProto>();
         foreach (var t in model.Graph.Initializer) tensors.TryAdd(t.Name, t);
         void AddConstants(IEnumerable<NodeProto> nodes)
@@ -40,6 +41,33 @@ public static class MemberModelWriter
             OnnxTensors.ReplaceValues(tensor, draw.Slice(block.Offset, block.Size));
         }
         return model;
+    }
+
+    /// <summary>
+    /// The tensors the importer separates (PyTorch's exporter stores tensors of equal value once and writes the others
+    /// as Identity of the first, <c>4.weight = Identity(1.weight)</c>): each Identity of an initializer that another
+    /// node also reads becomes an initializer of its own, a copy, as the importer reads it, so a member holds the draw
+    /// of each and running statistics stay constant.
+    /// </summary>
+    private static void Untie(GraphProto graph)
+    {
+        var initializers = new Dictionary<string, TensorProto>();
+        foreach (var t in graph.Initializer) initializers.TryAdd(t.Name, t);
+        var readers = new Dictionary<string, int>();
+        foreach (var node in graph.Node)
+            foreach (string input in node.Input.Distinct())
+                if (initializers.ContainsKey(input)) readers[input] = readers.GetValueOrDefault(input) + 1;
+        var outputs = graph.Output.Select(o => o.Name).ToHashSet();
+        foreach (var identity in graph.Node.Where(n => n.OpType == "Identity" && n.Input.Count == 1 && n.Output.Count == 1).ToList())
+        {
+            if (!initializers.TryGetValue(identity.Input[0], out var stored) || readers[identity.Input[0]] < 2
+                || outputs.Contains(identity.Output[0]) || initializers.ContainsKey(identity.Output[0]))
+                continue;
+            var copy = stored.Clone();
+            copy.Name = identity.Output[0];
+            graph.Node.Remove(identity);
+            graph.Initializer.Add(copy);
+        }
     }
 
     /// <summary>Writes <c>member_0000.onnx</c>, … into <paramref name="directory"/>; returns the paths.</summary>

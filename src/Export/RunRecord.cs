@@ -64,6 +64,13 @@ public sealed record RunRecord
 
     public required ulong Seed { get; init; }
 
+    /// <summary>
+    /// The chains of the run (<see cref="RunSettings.Chains"/> in all) this directory holds, in the draws' chain order,
+    /// when it holds only some (<c>bnn sample --chain-ids</c>); absent for a whole run.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<int>? ChainIds { get; init; }
+
     /// <summary>The backend that computed the density (<c>cpu</c>, <c>torch</c>), its device and precision.</summary>
     public required string Backend { get; init; }
 
@@ -99,6 +106,10 @@ public sealed record RunRecord
 
     /// <summary>The run directory's output files.</summary>
     public required RunOutputs Outputs { get; init; }
+
+    /// <summary>The frozen part and the sampled head (<c>--freeze</c> / <c>--sample</c>); null when every parameter was sampled.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public FrozenPartRecord? Frozen { get; init; }
 
     /// <summary>The software that wrote the record.</summary>
     public required SoftwareVersions Versions { get; init; }
@@ -213,7 +224,7 @@ public sealed record RunSettings
 
     public required int MaxDepth { get; init; }
 
-    /// <summary><c>diag</c> or <c>dense</c>.</summary>
+    /// <summary><c>diag</c>, <c>dense</c> or <c>low-rank</c>.</summary>
     public required string Metric { get; init; }
 
     /// <summary><c>stan</c> or <c>gradient</c>.</summary>
@@ -231,7 +242,7 @@ public sealed record RunTiming(double WarmupSeconds, double SamplingSeconds, dou
 
 /// <summary>One chain's results.</summary>
 /// <param name="EBfmi">E-BFMI, null when undefined (fewer than two draws, or constant energy).</param>
-/// <param name="InverseMetric">The adapted inverse metric: the diagonal, or the dense matrix row-major.</param>
+/// <param name="InverseMetric">The adapted inverse metric: the diagonal (of M⁻¹ also for the low-rank metric), or the dense matrix row-major.</param>
 public sealed record ChainRecord(int Chain, double StepSize, int Draws, long Divergences, long TreedepthSaturations, double? EBfmi,
     double MeanAcceptStat, IReadOnlyList<double> InverseMetric);
 

@@ -8,4 +8,10 @@ public enum MetricKind
 
     /// <summary>Dense M⁻¹ (Stan's <c>dense_e</c>).</summary>
     Dense,
+
+    /// <summary>
+    /// Low-rank plus diagonal M⁻¹ (<see cref="LowRankMetric"/>) learnt from draws and gradients by minimising the
+    /// Fisher divergence (nutpie's <c>low_rank</c> adaptation, <see cref="LowRankFisherEstimator"/>).
+    /// </summary>
+    LowRank,
 }

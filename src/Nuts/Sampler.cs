@@ -206,7 +206,7 @@ public static class Sampler
             Func<int, IGeneratedQuantities>? generatedQuantities, CancellationToken ct)
         {
             if (ct.IsCancellationRequested) return Empty(chain);
-            var rng = Rng.ForChain(o.Seed, chain);
+            var rng = Rng.ForChain(o.Seed, o.ChainId(chain));
             var density = new CountingDensity(densityForChain(chain));
             int d = density.Dimension;
             if (layout is not null && layout.Dimension != d)

@@ -14,8 +14,18 @@ public sealed record SamplerOptions
     /// <summary>Post-warmup draws per chain.</summary>
     public int Draws { get; init; } = 1000;
 
-    /// <summary>The run seed; chain c draws from <see cref="Rng.ForChain"/>(Seed, c).</summary>
+    /// <summary>The run seed; chain c draws from <see cref="Rng.ForChain"/>(Seed, <see cref="ChainId"/>(c)).</summary>
     public ulong Seed { get; init; }
+
+    /// <summary>
+    /// Which chains of a larger run these <see cref="Chains"/> chains are (0-based, one per chain, distinct): chain c
+    /// draws from the stream of chain <c>ChainIds[c]</c>, so a subset reproduces those chains of the full run bit for
+    /// bit. Null: chains 0 … <see cref="Chains"/> − 1.
+    /// </summary>
+    public IReadOnlyList<int>? ChainIds { get; init; }
+
+    /// <summary>The run's number for chain <paramref name="chain"/> (its random stream): <see cref="ChainIds"/>[chain], else chain.</summary>
+    public int ChainId(int chain) => ChainIds is { } ids ? ids[chain] : chain;
 
     /// <summary>δ, the dual averaging target for the acceptance statistic (Stan's <c>adapt_delta</c>).</summary>
     public double TargetAccept { get; init; } = 0.8;
@@ -56,6 +66,8 @@ public sealed record SamplerOptions
         if (Draws < 0) throw new ArgumentException($"draws must be 0 or more, got {Draws}");
         if (!(TargetAccept > 0 && TargetAccept < 1)) throw new ArgumentException($"target acceptance must be in (0, 1), got {TargetAccept}");
         if (MaxTreeDepth < 1 || MaxTreeDepth > 30) throw new ArgumentException($"max tree depth must be in 1..30, got {MaxTreeDepth}");
+        if (ChainIds is { } ids && (ids.Count != Chains || ids.Any(i => i < 0) || ids.Distinct().Count() != ids.Count))
+            throw new ArgumentException($"chain ids must be {Chains} distinct whole numbers from 0, got [{string.Join(", ", ids)}]");
         if (MaxParallelism is < 1) throw new ArgumentException($"max parallelism must be at least 1, got {MaxParallelism}");
         if (!(InitialStepSize > 0) || !double.IsFinite(InitialStepSize)) throw new ArgumentException($"initial step size must be positive, got {InitialStepSize}");
         if (InitBuffer < 0 || TermBuffer < 0 || BaseWindow < 1) throw new ArgumentException("adaptation windows must be non-negative (base window at least 1)");
@@ -63,7 +75,7 @@ public sealed record SamplerOptions
         if (!(MaxEnergyError > 0)) throw new ArgumentException($"max energy error must be positive, got {MaxEnergyError}");
         if (MaxInitAttempts < 1) throw new ArgumentException($"max init attempts must be at least 1, got {MaxInitAttempts}");
         if (!(InitRadius > 0)) throw new ArgumentException($"init radius must be positive, got {InitRadius}");
-        if (MetricAdaptation == MetricAdaptation.GradientBased && Metric == MetricKind.Dense)
+        if (MetricAdaptation == MetricAdaptation.GradientBased && Metric != MetricKind.Diagonal)
             throw new ArgumentException("gradient-based metric adaptation supports the diagonal metric only");
     }
 }

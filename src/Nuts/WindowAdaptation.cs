@@ -4,7 +4,8 @@ namespace Bnn.Onnx.Nuts;
 /// Stan's warmup as one adapter (Stan's <c>stepsize_var_adapter</c> / <c>stepsize_covar_adapter</c>, BlackJAX's
 /// <c>window_adaptation</c>): dual averaging of the step size throughout, and the metric estimated over the windows of
 /// a <see cref="WindowedAdaptationSchedule"/> (75 / 25 doubling / 50 by default). At the end of each window the estimator's raw estimate is regularised by <see cref="MetricRegularizer"/> (the
-/// previous metric is kept if it is not finite), the step-size heuristic is rerun under the new metric and dual
+/// previous metric is kept if it is not finite; the low-rank metric is learnt by <see cref="LowRankFisherEstimator"/>
+/// from the same windows' draws and gradients, unregularised as in nutpie), the step-size heuristic is rerun under the new metric and dual
 /// averaging restarts from μ = log(10 ε). Use: <see cref="Init"/> once, <see cref="Update"/> after every warmup
 /// transition, <see cref="Final"/> for the parameters of the sampling phase.
 /// </summary>
@@ -15,7 +16,8 @@ public sealed class WindowAdaptation
     private readonly double _initialStepSize;
     private readonly DualAveraging _stepSize;
     private readonly WindowedAdaptationSchedule _schedule;
-    private readonly IMetricEstimator _estimator;
+    private readonly IMetricEstimator? _estimator;
+    private readonly LowRankFisherEstimator? _lowRank;
     private NutsParameters _parameters;
 
     /// <param name="kernel">The chain's kernel, for Stan's step-size heuristic (<see cref="NutsKernel.FindReasonableStepSize"/>).</param>
@@ -28,9 +30,11 @@ public sealed class WindowAdaptation
         _initialStepSize = options.InitialStepSize;
         _stepSize = new DualAveraging(options.TargetAccept, options.Gamma, options.T0, options.Kappa);
         _schedule = new WindowedAdaptationSchedule(options.Warmup, options.InitBuffer, options.TermBuffer, options.BaseWindow);
-        _estimator = options.MetricAdaptation == MetricAdaptation.GradientBased
-            ? new GradientBasedVarianceEstimator(d)
-            : new WelfordEstimator(d, options.Metric == MetricKind.Dense);
+        if (options.Metric == MetricKind.LowRank) _lowRank = new LowRankFisherEstimator(d);
+        else
+            _estimator = options.MetricAdaptation == MetricAdaptation.GradientBased
+                ? new GradientBasedVarianceEstimator(d)
+                : new WelfordEstimator(d, options.Metric == MetricKind.Dense);
         _parameters = new NutsParameters(options.InitialStepSize, EuclideanMetric.Unit(options.Metric, d));
     }
 
@@ -56,11 +60,17 @@ public sealed class WindowAdaptation
     {
         double stepSize = _stepSize.Update(info.AcceptStat);
         var metric = _parameters.Metric;
-        if (_schedule.InWindow) _estimator.Add(state);
+        if (_schedule.InWindow)
+        {
+            _estimator?.Add(state);
+            _lowRank?.Add(state);
+        }
         if (_schedule.IsWindowEnd)
         {
-            metric = MetricRegularizer.Regularize(_estimator) ?? metric; // keep the previous metric on overflow
-            _estimator.Restart();
+            // Keep the previous metric on overflow.
+            metric = (_lowRank is not null ? _lowRank.Estimate() : MetricRegularizer.Regularize(_estimator!)) ?? metric;
+            _estimator?.Restart();
+            _lowRank?.Restart();
             stepSize = _kernel.FindReasonableStepSize(rng, state, new NutsParameters(stepSize, metric));
             _stepSize.Mu = Math.Log(10 * stepSize);
             _stepSize.Restart();

@@ -86,8 +86,20 @@ internal sealed class GraphImport
             Expand(node, Scope.Top, depth: 0);
 
         var sorted = TopologicalSort(inputs, outputs);
+        long defaultOpset = opsets.GetValueOrDefault("", 1);
         sorted = RewriteDropout(sorted, outputs);
-        sorted = RewriteNormalisation(sorted, outputs, opsets.GetValueOrDefault("", 1));
+        if (!options.AcceptAnyOp)
+        {
+            // A graph taken whole (a frozen backbone, cut later by name) keeps its nodes and tensors as written.
+            sorted = UntieDeduplicatedTensors(sorted, outputs);
+            sorted = FoldShapeComputations(sorted, inputs, outputs);
+        }
+        sorted = RewriteNormalisation(sorted, inputs, outputs, defaultOpset);
+        if (!options.AcceptAnyOp)
+        {
+            sorted = RewriteShrink(sorted, outputs);
+            RefuseUnmatchedPatterns(sorted);
+        }
 
         var (parameters, parameterNames) = FindParameters(sorted);
         var constants = tensors.Where(kv => !parameterNames.Contains(kv.Key))
@@ -157,8 +169,8 @@ internal sealed class GraphImport
             FoldConstant(node, nodeName, attributes, scope, where);
             return;
         }
-        if (!SupportedOps.Contains(node.OpType))
-            throw new OnnxImportException($"{where}: unsupported op '{node.OpType}' (supported: {SupportedOps.Listing})");
+        if (!options.AcceptAnyOp && !SupportedOps.Contains(node.OpType) && OpCapabilities.FindPattern(node.OpType) is null)
+            throw new OnnxImportException($"{where}: op '{node.OpType}' is not supported yet (supported: {SupportedOps.Listing})");
 
         var converted = new Dictionary<string, NodeAttribute>(StringComparer.Ordinal);
         foreach (var attribute in attributes)
@@ -396,9 +408,10 @@ internal sealed class GraphImport
     /// the scale, Add the bias: PyTorch's own opset-13 form), and PRelu becomes Relu(x) − slope·Relu(−x). The scale,
     /// bias and slope stay sampled parameters whatever their size; the member files keep the ops as written.
     /// </summary>
-    private List<Node> RewriteNormalisation(List<Node> sorted, List<ValueInfo> outputs, long opset)
+    private List<Node> RewriteNormalisation(List<Node> sorted, List<ValueInfo> inputs, List<ValueInfo> outputs, long opset)
     {
-        if (!sorted.Any(n => n.OpType is "LayerNormalization" or "PRelu")) return sorted;
+        if (!sorted.Any(n => n.OpType is "LayerNormalization" or "PRelu" or "InstanceNormalization" or "Mish")) return sorted;
+        IReadOnlyDictionary<string, IReadOnlyList<Dimension>?>? shapes = null;
         var consumed = new HashSet<string>(sorted.SelectMany(n => n.Inputs), StringComparer.Ordinal);
         consumed.UnionWith(outputs.Select(o => o.Name));
         var result = new List<Node>(sorted.Count);
@@ -422,6 +435,23 @@ internal sealed class GraphImport
                 result.Add(new Node($"{prefix}/Mul", "Mul", "", [$"{output}/negative", node.Inputs[1]], [$"{output}/scaled"], none));
                 result.Add(new Node($"{prefix}/Sub", "Sub", "", [$"{output}/positive", $"{output}/scaled"], [output], none));
                 rewrittenRoles[($"{prefix}/Mul", 1)] = ParameterRole.Weight;
+                continue;
+            }
+            if (node.OpType == "Mish")
+            {
+                // x · tanh(softplus(x)), ONNX's own definition (opset 18).
+                if (node.Inputs.Count != 1 || node.Outputs.Count != 1)
+                    throw new OnnxImportException($"{where}: Mish needs one input and one output");
+                string input = node.Inputs[0], output = node.Outputs[0], prefix = $"{node.Name}/mish";
+                result.Add(new Node($"{prefix}/Softplus", "Softplus", "", [input], [$"{output}/softplus"], none));
+                result.Add(new Node($"{prefix}/Tanh", "Tanh", "", [$"{output}/softplus"], [$"{output}/tanh"], none));
+                result.Add(new Node($"{prefix}/Mul", "Mul", "", [input, $"{output}/tanh"], [output], none));
+                continue;
+            }
+            if (node.OpType == "InstanceNormalization")
+            {
+                shapes ??= InferShapes(sorted, inputs, outputs);
+                result.AddRange(RewriteInstanceNormalization(node, shapes, opset, Scalar));
                 continue;
             }
             if (node.OpType != "LayerNormalization")
@@ -473,6 +503,261 @@ internal sealed class GraphImport
             }
         }
         return result;
+    }
+
+    /// <summary>
+    /// PyTorch's exporter stores tensors of equal value once and writes the others as Identity of the first
+    /// (<c>4.weight = Identity(1.weight)</c> for two LayerNorms still at their initial ones; a BatchNorm's running
+    /// variance as Identity of its scale). Those are separate tensors of the network: an Identity of a stored tensor
+    /// that something else also reads becomes a tensor of its own, a copy named after the Identity's output, so each
+    /// is sampled on its own (or stays constant, for running statistics). A stored tensor that only the Identity
+    /// reads is left as it is.
+    /// </summary>
+    private List<Node> UntieDeduplicatedTensors(List<Node> sorted, List<ValueInfo> outputs)
+    {
+        var readers = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var node in sorted)
+            foreach (string input in node.Inputs.Distinct())
+                if (tensors.ContainsKey(input)) readers[input] = readers.GetValueOrDefault(input) + 1;
+        var graphOutputs = new HashSet<string>(outputs.Select(o => o.Name), StringComparer.Ordinal);
+        var result = new List<Node>(sorted.Count);
+        foreach (var node in sorted)
+        {
+            if (node is { OpType: "Identity", Inputs.Count: 1, Outputs.Count: 1 } && tensors.TryGetValue(node.Inputs[0], out var stored)
+                && readers[node.Inputs[0]] > 1 && !graphOutputs.Contains(node.Outputs[0]) && !tensors.ContainsKey(node.Outputs[0]))
+            {
+                string name = node.Outputs[0];
+                tensors[name] = stored with { Name = name, Data = (double[])stored.Data.Clone() };
+                continue;
+            }
+            result.Add(node);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// InstanceNormalization (PyTorch's GroupNorm and InstanceNorm write it) over the axes after the channel axis:
+    /// ReduceMean, Sub, Pow, ReduceMean, Add ε, Sqrt, Div, then the per-channel scale and bias reshaped to
+    /// <c>[C, 1, …]</c>. A constant scale of ones and a constant bias of zeros (what PyTorch writes for GroupNorm,
+    /// whose own affine parameters follow as Mul and Add) are left out; any other scale or bias is a sampled parameter.
+    /// </summary>
+    private List<Node> RewriteInstanceNormalization(Node node, IReadOnlyDictionary<string, IReadOnlyList<Dimension>?>? shapes, long opset,
+        Func<string, double, string> scalar)
+    {
+        string where = $"{file}: {Where(node)}";
+        if (node.Inputs.Count != 3 || node.Inputs.Any(i => i.Length == 0) || node.Outputs.Count != 1)
+            throw new OnnxImportException($"{where}: InstanceNormalization needs an input, a scale, a bias and one output");
+        string x = node.Inputs[0], y = node.Outputs[0], p = $"{node.Name}/instancenorm";
+        if (shapes is null || !shapes.TryGetValue(x, out var shape) || shape is null)
+        {
+            if (options.AcceptAnyOp) return [node]; // a graph taken whole (a frozen backbone) keeps the op as written
+            throw new OnnxImportException($"{where}: the rank of the InstanceNormalization input is not known; it is not supported yet in this form");
+        }
+        int rank = shape.Count;
+        if (rank < 3)
+            throw new OnnxImportException($"{where}: InstanceNormalization needs an input of rank 3 or more, [N, C, ...]; this one has rank {rank}");
+        var none = new Dictionary<string, NodeAttribute>();
+        var axes = Enumerable.Range(2, rank - 2).Select(a => (long)a).ToList();
+        var reduceAttributes = new Dictionary<string, NodeAttribute>(StringComparer.Ordinal)
+        {
+            ["keepdims"] = new NodeAttribute("keepdims", AttributeKind.Int, Int: 1),
+        };
+        var reduceInputs = new List<string>();
+        if (opset >= 18)
+        {
+            string axesName = $"{y}/axes";
+            tensors[axesName] = new Tensor(axesName, ElementType.Int64, [axes.Count], axes.Select(a => (double)a).ToArray());
+            reduceInputs.Add(axesName);
+        }
+        else
+        {
+            reduceAttributes["axes"] = new NodeAttribute("axes", AttributeKind.Ints, Ints: axes);
+        }
+        bool Constant(string name, double value) => tensors.TryGetValue(name, out var t) && t.Data.All(v => v == value);
+        bool scale = !Constant(node.Inputs[1], 1), bias = !Constant(node.Inputs[2], 0);
+        string normalised = scale || bias ? $"{y}/normalised" : y;
+        string channelShape = $"{y}/channel_shape";
+        tensors[channelShape] = new Tensor(channelShape, ElementType.Int64, [rank - 1], [-1, .. Enumerable.Repeat(1.0, rank - 2)]);
+        var result = new List<Node>
+        {
+            new($"{p}/ReduceMean", "ReduceMean", "", [x, .. reduceInputs], [$"{y}/mean"], reduceAttributes),
+            new($"{p}/Sub", "Sub", "", [x, $"{y}/mean"], [$"{y}/centred"], none),
+            new($"{p}/Pow", "Pow", "", [$"{y}/centred", scalar($"{y}/two", 2)], [$"{y}/squared"], none),
+            new($"{p}/ReduceMean_1", "ReduceMean", "", [$"{y}/squared", .. reduceInputs], [$"{y}/variance"], reduceAttributes),
+            new($"{p}/Add", "Add", "", [$"{y}/variance", scalar($"{y}/epsilon", node.GetFloat("epsilon", 1e-5))], [$"{y}/shifted"], none),
+            new($"{p}/Sqrt", "Sqrt", "", [$"{y}/shifted"], [$"{y}/deviation"], none),
+            new($"{p}/Div", "Div", "", [$"{y}/centred", $"{y}/deviation"], [normalised], none),
+        };
+        if (scale)
+        {
+            string scaled = bias ? $"{y}/scaled" : y;
+            result.Add(new Node($"{p}/Reshape", "Reshape", "", [node.Inputs[1], channelShape], [$"{y}/scale"], none));
+            result.Add(new Node($"{p}/Mul", "Mul", "", [normalised, $"{y}/scale"], [scaled], none));
+            rewrittenRoles[($"{p}/Mul", 1)] = ParameterRole.Weight;
+            normalised = scaled;
+        }
+        if (bias)
+        {
+            result.Add(new Node($"{p}/Reshape_1", "Reshape", "", [node.Inputs[2], channelShape], [$"{y}/bias"], none));
+            result.Add(new Node($"{p}/Add_1", "Add", "", [normalised, $"{y}/bias"], [y], none));
+            rewrittenRoles[($"{p}/Add_1", 1)] = ParameterRole.Bias;
+        }
+        return result;
+    }
+
+    /// <summary>Static shapes of the graph as imported so far (before parameters are found); null when inference fails.</summary>
+    private IReadOnlyDictionary<string, IReadOnlyList<Dimension>?>? InferShapes(List<Node> sorted, List<ValueInfo> inputs, List<ValueInfo> outputs)
+    {
+        var provisional = new OnnxGraph
+        {
+            Producer = model.ProducerName,
+            ProducerVersion = model.ProducerVersion,
+            IrVersion = model.IrVersion,
+            Opsets = new Dictionary<string, long>(),
+            Inputs = inputs,
+            Outputs = outputs,
+            Nodes = sorted,
+            Parameters = [],
+            Constants = tensors,
+            Sha256 = "",
+        };
+        try
+        {
+            return ShapeInference.Infer(provisional);
+        }
+        catch (InvalidDataException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// A Reshape whose target shape is computed from the data's shape (Shape → Gather → Unsqueeze → Concat, or
+    /// Shape alone: PyTorch writes this for <c>view(x.shape[0], …)</c> and around GroupNorm) gets a constant target
+    /// when the inferred output shape is fixed except for one leading symbolic dimension (the batch, written −1).
+    /// The shape arithmetic that no longer feeds anything is removed.
+    /// </summary>
+    private List<Node> FoldShapeComputations(List<Node> sorted, List<ValueInfo> inputs, List<ValueInfo> outputs)
+    {
+        if (!sorted.Any(n => n.OpType == "Shape")) return sorted;
+        if (InferShapes(sorted, inputs, outputs) is not { } shapes) return sorted;
+        var fromShape = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var node in sorted)
+            if (node.OpType == "Shape" || node.OpType != "Reshape" && node.Inputs.Any(fromShape.Contains))
+                fromShape.UnionWith(node.Outputs.Where(o => o.Length > 0));
+        var result = new List<Node>(sorted.Count);
+        foreach (var node in sorted)
+        {
+            if (node.OpType == "Reshape" && node.InputOrNull(1) is { } target && fromShape.Contains(target)
+                && shapes.TryGetValue(node.Outputs[0], out var shape) && shape is { Count: > 0 }
+                && (shape[0].Value is not null || shape[0].Symbol is not null) && shape.Skip(1).All(d => d.Value is not null))
+            {
+                string name = $"{node.Outputs[0]}/shape";
+                double[] data = [shape[0].Value ?? -1, .. shape.Skip(1).Select(d => (double)d.Value!.Value)];
+                tensors[name] = new Tensor(name, ElementType.Int64, [data.Length], data);
+                result.Add(node with { Inputs = [node.Inputs[0], name] });
+                continue;
+            }
+            result.Add(node);
+        }
+        // Remove shape arithmetic nothing reads any more, from the end.
+        var consumed = new HashSet<string>(outputs.Select(o => o.Name), StringComparer.Ordinal);
+        for (int i = result.Count - 1; i >= 0; i--)
+        {
+            var node = result[i];
+            if (node.Outputs.All(fromShape.Contains) && !node.Outputs.Any(consumed.Contains))
+            {
+                result.RemoveAt(i);
+                continue;
+            }
+            consumed.UnionWith(node.Inputs);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// PyTorch's Softshrink and Hardshrink, which it exports as comparisons and selections, become the one ONNX op
+    /// that is both, <c>Shrink</c> (x − bias above λ, x + bias below −λ, 0 between):
+    /// Softshrink(λ) = Add(Where(Greater(x, λ), Sub(x, λ), 0), Where(Less(x, −λ), Add(x, λ), 0)) is Shrink(λ, bias λ);
+    /// Hardshrink(λ) = Where(Or(Greater(x, λ), Less(x, −λ)), x, 0) (each comparison possibly Cast to bool) is
+    /// Shrink(λ, bias 0). Matched only where the intermediate values feed nothing else.
+    /// </summary>
+    private List<Node> RewriteShrink(List<Node> sorted, List<ValueInfo> outputs)
+    {
+        if (!sorted.Any(n => n.OpType == "Greater")) return sorted;
+        var producer = new Dictionary<string, Node>(StringComparer.Ordinal);
+        var uses = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var node in sorted)
+        {
+            foreach (string o in node.Outputs) if (o.Length > 0) producer[o] = node;
+            foreach (string i in node.Inputs) uses[i] = uses.GetValueOrDefault(i) + 1;
+        }
+        foreach (var o in outputs) uses[o.Name] = uses.GetValueOrDefault(o.Name) + 1;
+
+        double? ScalarOf(string name) => tensors.TryGetValue(name, out var t) && t.Size == 1 ? t.Data[0] : null;
+        Node? Private(string value, string op) =>
+            producer.TryGetValue(value, out var n) && n.OpType == op && uses.GetValueOrDefault(value) == 1 ? n : null;
+        Node? SkipBoolCast(string value) =>
+            Private(value, "Cast") is { } cast && cast.GetInt("to", 0) == (long)ElementType.Bool ? Private(cast.Inputs[0], "Greater") ?? Private(cast.Inputs[0], "Less") : Private(value, "Greater") ?? Private(value, "Less");
+        // x op c for a comparison node: (x, c).
+        (string X, double C)? Compare(Node? n, string op) =>
+            n is { Inputs.Count: 2 } && n.OpType == op && ScalarOf(n.Inputs[1]) is { } c ? (n.Inputs[0], c) : null;
+
+        var removed = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+        var replaced = new Dictionary<Node, Node>(ReferenceEqualityComparer.Instance);
+        foreach (var node in sorted)
+        {
+            string output = node.Outputs.Count == 1 ? node.Outputs[0] : "";
+            if (node.OpType == "Where" && node.Inputs.Count == 3 && ScalarOf(node.Inputs[2]) == 0 && Private(node.Inputs[0], "Or") is { Inputs.Count: 2 } or)
+            {
+                var a = SkipBoolCast(or.Inputs[0]);
+                var b = SkipBoolCast(or.Inputs[1]);
+                var greater = Compare(a, "Greater") ?? Compare(b, "Greater");
+                var less = Compare(a, "Less") ?? Compare(b, "Less");
+                if (greater is { } g && less is { } l && g.X == l.X && l.C == -g.C && g.C >= 0 && node.Inputs[1] == g.X)
+                {
+                    replaced[node] = Shrink(node.Name, g.X, output, g.C, 0);
+                    removed.UnionWith([or, a!, b!]);
+                    foreach (string input in or.Inputs)
+                        if (Private(input, "Cast") is { } cast) removed.Add(cast);
+                }
+                continue;
+            }
+            if (node.OpType == "Add" && node.Inputs.Count == 2
+                && Private(node.Inputs[0], "Where") is { Inputs.Count: 3 } w1 && Private(node.Inputs[1], "Where") is { Inputs.Count: 3 } w2)
+            {
+                var (upper, lower) = Private(w1.Inputs[0], "Greater") is not null ? (w1, w2) : (w2, w1);
+                var greaterNode = Private(upper.Inputs[0], "Greater");
+                var lessNode = Private(lower.Inputs[0], "Less");
+                var sub = Private(upper.Inputs[1], "Sub");
+                var add = Private(lower.Inputs[1], "Add");
+                if (Compare(greaterNode, "Greater") is { } g && Compare(lessNode, "Less") is { } l && sub is { Inputs.Count: 2 } && add is { Inputs.Count: 2 }
+                    && g.X == l.X && l.C == -g.C && g.C >= 0 && ScalarOf(upper.Inputs[2]) == 0 && ScalarOf(lower.Inputs[2]) == 0
+                    && sub.Inputs[0] == g.X && add.Inputs[0] == g.X && ScalarOf(sub.Inputs[1]) is { } bias && ScalarOf(add.Inputs[1]) == bias)
+                {
+                    replaced[node] = Shrink(node.Name, g.X, output, g.C, bias);
+                    removed.UnionWith([upper, lower, greaterNode!, lessNode!, sub, add]);
+                }
+            }
+        }
+        if (replaced.Count == 0) return sorted;
+        return sorted.Where(n => !removed.Contains(n)).Select(n => replaced.GetValueOrDefault(n, n)).ToList();
+
+        static Node Shrink(string name, string x, string y, double lambd, double bias) => new($"{name}/shrink", "Shrink", "", [x], [y],
+            new Dictionary<string, NodeAttribute>(StringComparer.Ordinal)
+            {
+                ["lambd"] = new NodeAttribute("lambd", AttributeKind.Float, Float: lambd),
+                ["bias"] = new NodeAttribute("bias", AttributeKind.Float, Float: bias),
+            });
+    }
+
+    /// <summary>An op the importer takes only inside a pattern it rewrites (<see cref="OpCapabilities.ImportPatterns"/>) that is left over.</summary>
+    private void RefuseUnmatchedPatterns(List<Node> sorted)
+    {
+        foreach (var node in sorted)
+            if (OpCapabilities.FindPattern(node.OpType) is { } pattern && !SupportedOps.Contains(node.OpType))
+                throw new OnnxImportException(
+                    $"{file}: {Where(node)}: op '{node.OpType}' is not supported yet outside {pattern.Pattern}");
     }
 
     // ---------------------------------------------------------------- parameters

@@ -36,4 +36,11 @@ public sealed record ImportOptions
     /// Default true.
     /// </summary>
     public bool FreeBatchDimension { get; init; } = true;
+
+    /// <summary>
+    /// Accept every default-domain op, not only those in <see cref="OpStage.Import"/>: for a model whose unsupported
+    /// ops lie in a frozen part that ONNX Runtime evaluates (see <see cref="HeadCut"/>); the cut then checks that the
+    /// sampled part is supported. Default false.
+    /// </summary>
+    public bool AcceptAnyOp { get; init; }
 }

@@ -54,6 +54,12 @@ public sealed record OpCapability(string Op, OpStage Stages, string? ImportedAs 
     public IEnumerable<OpCondition> ConditionsFor(OpStage stage) => (Conditions ?? []).Where(c => (c.Stages & stage) != 0);
 }
 
+/// <summary>An op the importer takes only as part of an exporter's pattern that it rewrites into ops of the table.</summary>
+/// <param name="Op">The op type as ONNX spells it.</param>
+/// <param name="Pattern">The patterns, as users name the layer (<c>PyTorch's Softshrink and Hardshrink</c>).</param>
+/// <param name="ImportedAs">What the pattern becomes.</param>
+public sealed record OpPattern(string Op, string Pattern, string ImportedAs);
+
 /// <summary>
 /// The one table of which ONNX operators each stage supports: the importer, the compiled and TorchSharp backends,
 /// the ensemble and the member files read it, and <c>bnn import</c> shows it for a model before anyone samples.
@@ -113,6 +119,8 @@ public static class OpCapabilities
         new("HardSigmoid", Every),
         new("HardSwish", Every),
         new("Identity", Every),
+        new("InstanceNormalization", Every, ImportedAs: "ReduceMean, Sub, Pow, Sqrt, Div over the axes after the channel, Mul by the scale and Add the bias",
+            Conditions: [new(OpStage.Import, "the input's rank is known")]),
         new("LayerNormalization", Every, ImportedAs: "ReduceMean, Sub, Pow, Sqrt, Div, Mul by the scale and Add the bias",
             Conditions: [new(OpStage.Import, "a negative axis and only the normalised output used")]),
         new("LeakyRelu", Every),
@@ -122,6 +130,7 @@ public static class OpCapabilities
         new("MatMul", Every),
         new("Max", NoCompiled),
         new("Min", NoCompiled),
+        new("Mish", Every, ImportedAs: "Mul(x, Tanh(Softplus(x)))"),
         new("Mul", Every),
         new("Neg", Every),
         new("Pow", Every),
@@ -147,6 +156,21 @@ public static class OpCapabilities
         new("Unsqueeze", Every, Conditions: [ConstantShape]),
         new("Where", NoCompiled),
     ];
+
+    /// <summary>
+    /// Ops the importer accepts only inside a pattern it rewrites away (no later stage sees them); anywhere else the
+    /// import stops with a message that names the op.
+    /// </summary>
+    public static IReadOnlyList<OpPattern> ImportPatterns { get; } =
+    [
+        new("Greater", "PyTorch's Softshrink and Hardshrink (Greater, Less, Where)", "Shrink"),
+        new("Or", "PyTorch's Hardshrink (Or of Greater and Less)", "Shrink"),
+        new("Shape", "a Reshape target computed from a value's shape whose size is fixed apart from the batch", "a constant Reshape target"),
+        new("Gather", "a Reshape target computed from a value's shape whose size is fixed apart from the batch", "a constant Reshape target"),
+    ];
+
+    /// <summary>The pattern entry for <paramref name="opType"/>, or null when the op is not taken inside a rewritten pattern.</summary>
+    public static OpPattern? FindPattern(string opType) => ImportPatterns.FirstOrDefault(p => p.Op == opType);
 
     private static readonly Dictionary<string, OpCapability> ByName = All.ToDictionary(c => c.Op, StringComparer.Ordinal);
 

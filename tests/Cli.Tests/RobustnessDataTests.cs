@@ -91,6 +91,7 @@ public class RobustnessDataTests
         { ["--likelihood", "poisson"], "poisson" },
         { ["--seed", "abc"], "--seed" },
         { ["--metric", "full"], "full" },
+        { ["--metric", "low-rank", "--metric-adaptation", "gradient"], "diagonal metric only" },
         { ["--backend", "tpu"], "tpu" },
         { ["--prior", "nosuch.*=normal(0,1)"], "nosuch" },
     };

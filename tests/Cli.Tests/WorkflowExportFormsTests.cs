@@ -41,7 +41,16 @@ public class WorkflowExportFormsTests
 
     [Theory]
     [MemberData(nameof(Fixtures))]
-    public void Import_eval_sample_export_and_predict(string name, string likelihood, string dataFile, string op)
+    public void Import_eval_sample_export_and_predict(string name, string likelihood, string dataFile, string op) =>
+        RunWorkflow(name, likelihood, dataFile, op, warmup: 100, draws: 50);
+
+    /// <summary>
+    /// The whole workflow on one fixture: import (the op is there, every stage supports the model), eval against the
+    /// exporter's outputs, a short sample of 2 chains, export of 20 members, each member against the compiled forward
+    /// pass on its draw, and predict's mean against the members' mean. <paramref name="maxDepth"/> caps the NUTS tree
+    /// (the sampler's default when null).
+    /// </summary>
+    internal static void RunWorkflow(string name, string likelihood, string dataFile, string op, int warmup, int draws, int? maxDepth = null)
     {
         string model = Repo.Model(name + ".onnx");
         string inputCsv = Repo.Model(name + ".input.csv");
@@ -74,7 +83,8 @@ public class WorkflowExportFormsTests
             ? ["--data", Repo.Model(dataFile), "--features", "x", "--target", "y"]
             : ["--data", Repo.Model(dataFile), "--target", "y", "--likelihood", likelihood];
         var sample = BnnProcess.Run(["sample", model, .. data, "--out", runDir, "--seed", "5", "--init", "onnx", "--chains", "2",
-            "--warmup", "100", "--draws", "50", "--no-progress"]);
+            "--warmup", warmup.ToString(CultureInfo.InvariantCulture), "--draws", draws.ToString(CultureInfo.InvariantCulture), "--no-progress",
+            .. maxDepth is int depth ? new[] { "--max-depth", depth.ToString(CultureInfo.InvariantCulture) } : []]);
         Assert.True(sample.ExitCode == 0, sample.ToString());
 
         // export: the ensemble of 20 members.

@@ -8,7 +8,7 @@ namespace Bnn.Onnx.Tests;
 /// <summary><c>bnn --help</c> lists every command; <c>bnn COMMAND --help</c> describes every argument and option.</summary>
 public class WorkflowHelpTests
 {
-    public static TheoryData<string> Commands() => ["import", "eval", "sample", "summary", "export", "predict", "plot"];
+    public static TheoryData<string> Commands() => ["import", "eval", "sample", "summary", "export", "predict", "plot", "merge", "batch"];
 
     [Fact]
     public void Root_help_lists_every_command()
@@ -55,6 +55,8 @@ public class WorkflowHelpTests
         "export" => ExportCommand.Create(),
         "predict" => PredictCommand.Create(),
         "plot" => PlotCommand.Create(),
+        "merge" => MergeCommand.Create(),
+        "batch" => BatchCommand.Create(),
         _ => throw new ArgumentException(name),
     };
 

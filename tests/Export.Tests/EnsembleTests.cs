@@ -219,6 +219,40 @@ public sealed class EnsembleTests : IDisposable
         ("models/prelu_shared_op17.onnx", "normal"),
         ("models/prelu_channel_op13.onnx", "normal"),
         ("models/prelu_channel_op17.onnx", "normal"),
+        ("models/batchnorm_classifier_op17.onnx", "categorical"),
+        ("models/elu_pytorch_op17.onnx", "normal"),
+        ("models/gelu_pytorch_op17.onnx", "normal"),
+        ("models/gelu_tanh_pytorch_op17.onnx", "normal"),
+        ("models/groupnorm_mlp_op17.onnx", "normal"),
+        ("models/hardshrink_pytorch_op17.onnx", "normal"),
+        ("models/hardsigmoid_pytorch_op17.onnx", "normal"),
+        ("models/hardtanh_pytorch_op17.onnx", "normal"),
+        ("models/layernorm_mlp_op13.onnx", "normal"),
+        ("models/layernorm_noaffine_op13.onnx", "normal"),
+        ("models/leakyrelu_pytorch_op17.onnx", "normal"),
+        ("models/logsigmoid_pytorch_op17.onnx", "normal"),
+        ("models/logsoftmax_pytorch_op17.onnx", "normal"),
+        ("models/mish_pytorch_op17.onnx", "normal"),
+        ("models/prelu_skip_op17.onnx", "normal"),
+        ("models/relu6_pytorch_op17.onnx", "normal"),
+        ("models/relu_pytorch_op17.onnx", "normal"),
+        ("models/residual_layernorm_gelu_op13.onnx", "normal"),
+        ("models/residual_layernorm_gelu_op17.onnx", "normal"),
+        ("models/rmsnorm_mlp_op17.onnx", "normal"),
+        ("models/rrelu_pytorch_op17.onnx", "normal"),
+        ("models/selu_pytorch_op17.onnx", "normal"),
+        ("models/sigmoid_pytorch_op17.onnx", "normal"),
+        ("models/silu_pytorch_op17.onnx", "normal"),
+        ("models/softmax_pytorch_op17.onnx", "normal"),
+        ("models/softplus_beta_pytorch_op17.onnx", "normal"),
+        ("models/softplus_pytorch_op17.onnx", "normal"),
+        ("models/softshrink_pytorch_op17.onnx", "normal"),
+        ("models/softsign_pytorch_op17.onnx", "normal"),
+        ("models/structure_mlp_op17.onnx", "normal"),
+        ("models/untrained_norms_op13.onnx", "normal"),
+        ("models/untrained_norms_op17.onnx", "normal"),
+        ("models/tanh_pytorch_op17.onnx", "normal"),
+        ("models/tanhshrink_pytorch_op17.onnx", "normal"),
         ("models/sequence_mean_pytorch.onnx", "normal"),
         ("shared/onnx/pytorch/nested_encoder_head_op17.onnx", "normal"),
         ("shared/onnx/pytorch/clf_softmax_op17.onnx", "categorical"),
@@ -283,6 +317,41 @@ public sealed class EnsembleTests : IDisposable
                     $"member file {s}, z = {z:G9}: softplus {exact:G9}, ONNX Runtime Softplus {ortSoftplus[n]:G9}");
             }
         }
+    }
+
+    /// <summary>
+    /// <c>nn.LogSigmoid</c> as PyTorch writes it (Log of Sigmoid), with the first layer's weights and biases scaled so
+    /// the hidden pre-activations reach ±100: every float32 member equals the compiled backend's forward pass on its draw
+    /// to 1e-5, where ONNX Runtime's float Sigmoid, clamped at −18, would be off by |z| − 18 (the member files are).
+    /// </summary>
+    [Fact]
+    public void Given_log_of_sigmoid_far_below_minus_18_Then_the_ensemble_equals_the_compiled_forward()
+    {
+        string path = TestModels.ModelsFile("logsigmoid_pytorch_op17.onnx") ?? throw new FileNotFoundException("models/logsigmoid_pytorch_op17.onnx");
+        var graph = OnnxImporter.Import(path);
+        var layout = TestModels.Layout(graph, withSigma: true);
+        var trained = graph.Parameters.SelectMany(p => p.Values).ToArray();
+        int firstLayer = graph.Parameters[0].Size + graph.Parameters[1].Size; // 0.weight [8,1], 0.bias [8]
+        var draws = new[] { 10.0, -10.0, 40.0 }.Select(scale =>
+            trained.Select((v, j) => j < firstLayer ? v * scale : v).Append(0.2).ToArray()).ToArray();
+        var ensemble = EnsembleBuilder.Build(graph, layout, draws, new EnsembleOptions(EnsembleLikelihood.Normal));
+        using var session = new EnsembleSession(Save(ensemble, "logsigmoid.onnx"));
+        double[] inputs = [.. Enumerable.Range(0, 41).Select(i => (double)(float)(-2 + 0.1 * i))];
+        var outputs = session.Run(inputs, inputs.Length);
+        using var forward = new CompiledBackend().CompileGraph(graph, BackendOptions.Default);
+        bool farBelow = false;
+        for (int s = 0; s < draws.Length; s++)
+        {
+            var expected = new double[inputs.Length];
+            forward.Forward(draws[s][..trained.Length], inputs, inputs.Length, expected);
+            for (int n = 0; n < inputs.Length; n++)
+                Assert.True(Math.Abs(expected[n] - outputs.Member(s, n, 0)) <= 1e-5 * Math.Max(1, Math.Abs(expected[n])),
+                    $"member {s} x = {inputs[n]}: compiled {expected[n]:G9}, ensemble {outputs.Member(s, n, 0):G9}");
+            for (int n = 0; n < inputs.Length && !farBelow; n++)
+                for (int j = 0; j < 8; j++)
+                    farBelow |= draws[s][j] * inputs[n] + draws[s][8 + j] < -40;
+        }
+        Assert.True(farBelow, "no hidden pre-activation below -40: the case is not exercised");
     }
 
     /// <summary>

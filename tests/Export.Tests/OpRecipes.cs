@@ -206,6 +206,11 @@ internal static class OpRecipes
         list.Add(Make("LayerNormalization opset 18", (g, h) => (g.Op("LayerNormalization", h, g.Param("ln.weight", [4]), g.Param("ln.bias", [4])), 4), opset: 18));
         list.Add(Make("LayerNormalization over two axes", (g, h) => (g.Op("Reshape", [g.Op("LayerNormalization",
             [g.Op("Reshape", h, g.Ints(-1, 2, 2)), g.Param("ln.weight", [2, 2]), g.Param("ln.bias", [2, 2])], null, RecipeGraph.Int("axis", -2)), g.Ints(-1, 4)]), 4)));
+        list.Add(Make("Mish opset 18", (g, h) => (g.Op("Mish", h), 4), opset: 18));
+        list.Add(Make("InstanceNormalization", (g, h) => (g.Op("Reshape", [g.Op("InstanceNormalization",
+            [g.Op("Reshape", h, g.Ints(-1, 2, 2)), g.Param("in.weight", [2]), g.Param("in.bias", [2])], null, RecipeGraph.Float("epsilon", 0.01f)), g.Ints(-1, 4)]), 4)));
+        list.Add(Make("InstanceNormalization opset 18, constant scale and bias", (g, h) => (g.Op("Reshape", [g.Op("InstanceNormalization",
+            [g.Op("Reshape", h, g.Ints(-1, 2, 2)), g.Floats([2], 1, 1), g.Floats([2], 0, 0)]), g.Ints(-1, 4)]), 4), opset: 18));
         list.Add(Make("PRelu shared slope", (g, h) => (g.Op("PRelu", h, g.Param("prelu.weight", [1])), 4)));
         list.Add(Make("PRelu per channel", (g, h) => (g.Op("PRelu", h, g.Param("prelu.weight", [4])), 4), opset: 13));
         list.Add(Make("Flatten", (g, h) => (g.Op("Flatten", [g.Op("Reshape", h, g.Ints(-1, 2, 2))], null, RecipeGraph.Int("axis", 1)), 4)));

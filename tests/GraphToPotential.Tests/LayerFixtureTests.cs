@@ -5,7 +5,8 @@ using Bnn.Onnx.OnnxImport;
 namespace Bnn.Onnx.Tests;
 
 /// <summary>
-/// LayerNormalization and PRelu as PyTorch exports them: the compiled backend's gradient with respect to every sampled
+/// LayerNormalization, PRelu, every torch.nn activation and the normalisation and composite blocks as PyTorch exports
+/// them: the compiled backend's gradient with respect to every sampled
 /// parameter (the Linear weights before the layer, the LayerNorm scale and bias, the PReLU slope) against central
 /// finite differences, at the file's weights and at moved ones.
 /// </summary>
@@ -14,6 +15,39 @@ public class LayerFixtureTests
     public static TheoryData<string> Files => new()
     {
         "layernorm_mlp_op17", "layernorm_nobias_op17", "prelu_shared_op13", "prelu_shared_op17", "prelu_channel_op13", "prelu_channel_op17",
+        "elu_pytorch_op17",
+        "gelu_pytorch_op17",
+        "gelu_tanh_pytorch_op17",
+        "groupnorm_mlp_op17",
+        "hardshrink_pytorch_op17",
+        "hardsigmoid_pytorch_op17",
+        "hardtanh_pytorch_op17",
+        "layernorm_mlp_op13",
+        "layernorm_noaffine_op13",
+        "leakyrelu_pytorch_op17",
+        "logsigmoid_pytorch_op17",
+        "logsoftmax_pytorch_op17",
+        "mish_pytorch_op17",
+        "prelu_skip_op17",
+        "relu6_pytorch_op17",
+        "relu_pytorch_op17",
+        "residual_layernorm_gelu_op13",
+        "residual_layernorm_gelu_op17",
+        "rmsnorm_mlp_op17",
+        "rrelu_pytorch_op17",
+        "selu_pytorch_op17",
+        "sigmoid_pytorch_op17",
+        "silu_pytorch_op17",
+        "softmax_pytorch_op17",
+        "softplus_beta_pytorch_op17",
+        "softplus_pytorch_op17",
+        "softshrink_pytorch_op17",
+        "softsign_pytorch_op17",
+        "structure_mlp_op17",
+        "untrained_norms_op13",
+        "untrained_norms_op17",
+        "tanh_pytorch_op17",
+        "tanhshrink_pytorch_op17",
     };
 
     [Theory]

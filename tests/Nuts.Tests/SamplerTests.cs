@@ -4,7 +4,7 @@ namespace Bnn.Onnx.Tests;
 
 public class SamplerTests
 {
-    private static (SamplingResult Result, InMemoryDrawSink Draws) Sample(Func<int, ILogDensity> density, int d, SamplerOptions options,
+    internal static (SamplingResult Result, InMemoryDrawSink Draws) Sample(Func<int, ILogDensity> density, int d, SamplerOptions options,
         ParameterLayout? layout = null)
     {
         var names = layout?.ScalarNames() ?? Enumerable.Range(0, d).Select(i => $"theta[{i}]").ToArray();
@@ -14,7 +14,7 @@ public class SamplerTests
     }
 
     /// <summary>|mean − truth| &lt; 4 MCSE and |sd − truth| &lt; 4 MCSE(sd) for every coordinate.</summary>
-    private static void AssertMoments(InMemoryDrawSink draws, IReadOnlyList<string> names, double[] mean, double[] sd)
+    internal static void AssertMoments(InMemoryDrawSink draws, IReadOnlyList<string> names, double[] mean, double[] sd)
     {
         for (int i = 0; i < names.Count; i++)
         {
@@ -249,7 +249,7 @@ public class SamplerTests
         AssertMoments(draws, draws.Variables.Take(3).ToArray(), new double[3], sd);
     }
 
-    private static double[] Invert(double[] a, int n)
+    internal static double[] Invert(double[] a, int n)
     {
         var m = (double[])a.Clone();
         var inv = new double[n * n];

@@ -199,6 +199,42 @@ public class ImportModelsTests
         { "prelu_shared_op17", ["0.weight", "0.bias", "1.weight", "2.weight", "2.bias"], 4 * 8 + 8 + 1 + 8 + 1 },
         { "prelu_channel_op13", ["0.weight", "0.bias", "1.weight", "2.weight", "2.bias"], 4 * 8 + 8 + 8 + 8 + 1 },
         { "prelu_channel_op17", ["0.weight", "0.bias", "1.weight", "2.weight", "2.bias"], 4 * 8 + 8 + 8 + 8 + 1 },
+        // Every torch.nn activation, the normalisation layers and the composite blocks (make_activation_fixtures.py, make_layer_fixtures.py).
+        { "batchnorm_classifier_op17", ["0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias"], 163 },
+        { "elu_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "gelu_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "gelu_tanh_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "groupnorm_mlp_op17", ["0.weight", "0.bias", "layer1.weight", "layer1.bias", "3.weight", "3.bias"], 65 },
+        { "hardshrink_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "hardsigmoid_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "hardtanh_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "layernorm_mlp_op13", ["0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias"], 129 },
+        { "layernorm_noaffine_op13", ["0.weight", "0.bias", "3.weight", "3.bias"], 49 },
+        { "leakyrelu_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "logsigmoid_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "logsoftmax_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "mish_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "prelu_skip_op17", ["embed.weight", "embed.bias", "act1.weight", "block.weight", "block.bias", "act2.weight", "head.weight", "head.bias"], 137 },
+        { "relu6_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "relu_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "residual_layernorm_gelu_op13", ["embed.weight", "embed.bias", "norm.weight", "norm.bias", "block.weight", "block.bias", "final_norm.weight", "final_norm.bias", "head.weight", "head.bias"], 433 },
+        { "residual_layernorm_gelu_op17", ["embed.weight", "embed.bias", "norm.weight", "norm.bias", "block.weight", "block.bias", "final_norm.weight", "final_norm.bias", "head.weight", "head.bias"], 433 },
+        { "rmsnorm_mlp_op17", ["0.weight", "0.bias", "1.weight", "3.weight", "3.bias"], 57 },
+        { "rrelu_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "selu_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "sigmoid_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "silu_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "softmax_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "softplus_beta_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "softplus_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "softshrink_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "softsign_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        // At its initial weights: equal tensors the exporter stored once are separate parameters again.
+        { "untrained_norms_op13", ["0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias", "4.weight", "4.bias", "5.weight", "5.bias", "6.weight", "6.bias"], 4 * 8 + 8 + 8 + 8 + 64 + 8 + 8 + 8 + 8 + 8 + 8 + 1 },
+        { "untrained_norms_op17", ["0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias", "4.weight", "4.bias", "5.weight", "5.bias", "6.weight", "6.bias"], 4 * 8 + 8 + 8 + 8 + 64 + 8 + 8 + 8 + 8 + 8 + 8 + 1 },
+        { "structure_mlp_op17", ["layer0.weight", "out.weight", "out.bias"], 41 },
+        { "tanh_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
+        { "tanhshrink_pytorch_op17", ["0.weight", "0.bias", "2.weight", "2.bias"], 25 },
     };
 
     [Theory]
@@ -219,11 +255,38 @@ public class ImportModelsTests
     /// <summary>Fixtures whose input has a symbolic non-batch dimension, checked on their own below.</summary>
     private static readonly string[] SequenceFixtures = ["sequence_mean_pytorch"];
 
+    /// <summary>
+    /// Frozen-backbone fixtures (models/head/, made by models/make_head_fixtures.py): their backbones hold ops only ONNX Runtime runs,
+    /// so they live apart from the models every stage takes whole, and import
+    /// with <see cref="ImportOptions.AcceptAnyOp"/> and are cut by --freeze (HeadCutTests, FrozenPartTests); here, the names and counts
+    /// of the parameters the importer finds in them.
+    /// </summary>
+    public static TheoryData<string, string[], int> HeadFixtures => new()
+    {
+        { "digits_cnn_op13", ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"], 32 * 8 + 8 + 8 * 10 + 10 },
+        { "digits_transformer_op14", ["head.0.weight", "head.0.bias", "head.2.weight", "head.2.bias"], 16 * 8 + 8 + 8 * 10 + 10 },
+        { "diabetes_resnorm_op17", ["embed.weight", "embed.bias", "block.weight", "block.bias", "norm.weight", "norm.bias",
+            "head.0.weight", "head.0.bias", "head.2.weight", "head.2.bias"], 10 * 16 + 16 + 16 * 16 + 16 + 16 + 16 + 16 * 8 + 8 + 8 + 1 },
+    };
+
+    [Theory]
+    [MemberData(nameof(HeadFixtures))]
+    public void Head_fixture_imports_with_any_op_and_its_sampled_layers_named(string name, string[] sampledLayerNames, int total)
+    {
+        var graph = OnnxImporter.Import(TestPaths.Model("head/" + name + ".onnx"), new ImportOptions { AcceptAnyOp = true });
+
+        Assert.Equal(sampledLayerNames.Order(), graph.Parameters.Select(p => p.Name).Where(sampledLayerNames.Contains).Order());
+        Assert.Equal(total, graph.Parameters.Where(p => sampledLayerNames.Contains(p.Name)).Sum(p => p.Size));
+        Assert.True(File.Exists(TestPaths.Model("head/" + name + ".input.csv")) && File.Exists(TestPaths.Model("head/" + name + ".output.csv")));
+    }
+
     [Fact]
     public void Every_committed_model_is_covered_by_the_fixture_list()
     {
         var onnxFiles = Directory.GetFiles(TestPaths.Models, "*.onnx").Select(Path.GetFileNameWithoutExtension).Order();
         Assert.Equal(Fixtures.Select(row => (string)row[0]).Concat(SequenceFixtures).Order(), onnxFiles);
+        var headFiles = Directory.GetFiles(Path.Combine(TestPaths.Models, "head"), "*.onnx").Select(Path.GetFileNameWithoutExtension).Order();
+        Assert.Equal(HeadFixtures.Select(row => (string)row[0]).Order(), headFiles);
     }
 
     [Fact]

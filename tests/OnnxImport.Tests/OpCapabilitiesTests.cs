@@ -63,11 +63,26 @@ public class OpCapabilitiesTests
     public void Given_an_op_outside_the_table_Then_the_importer_refuses_it()
     {
         using var folder = new TempFolder();
-        foreach (string op in new[] { "Conv", "Mish", "LpNormalization", "Shape", "Gather" })
+        foreach (string op in new[] { "Conv", "GroupNormalization", "LpNormalization", "Shape", "Gather", "Greater", "Or" })
         {
             var ex = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(folder.Write(op + ".onnx", OneNode(op))));
-            Assert.Contains($"'{op}'", ex.Message);
+            Assert.Contains($"op '{op}' is not supported yet", ex.Message);
         }
+    }
+
+    /// <summary>The ops taken only inside a rewritten pattern are not in the table, and no stage sees them.</summary>
+    [Fact]
+    public void Given_the_pattern_ops_Then_they_are_outside_the_table_and_each_names_its_pattern()
+    {
+        Assert.NotEmpty(OpCapabilities.ImportPatterns);
+        foreach (var pattern in OpCapabilities.ImportPatterns)
+        {
+            Assert.Null(OpCapabilities.Find(pattern.Op));
+            Assert.False(SupportedOps.Contains(pattern.Op));
+            Assert.Same(pattern, OpCapabilities.FindPattern(pattern.Op));
+            Assert.False(string.IsNullOrWhiteSpace(pattern.Pattern));
+        }
+        Assert.Null(OpCapabilities.FindPattern("Conv"));
     }
 
     [Fact]
@@ -110,6 +125,17 @@ public class OpCapabilitiesTests
             var value = new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = Floats("k", [2], 1, 2) };
             g.Node.Add(Node("Constant", "k", [], ["k"], value));
             g.Node.Add(Node("Add", "add", ["h", "k"], ["y"]));
+        }
+        else if (op == "InstanceNormalization")
+        {
+            // [batch, 2] seen as [batch, 2, 1]: two channels of one position each.
+            g.Initializer.Add(new TensorProto { Name = "shape3", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 3 }, Int64Data = { -1, 2, 1 } });
+            g.Initializer.Add(new TensorProto { Name = "shape2", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 2 }, Int64Data = { -1, 2 } });
+            g.Initializer.Add(Floats("s", [2], 0.9f, 1.1f));
+            g.Initializer.Add(Floats("bb", [2], 0.1f, -0.1f));
+            g.Node.Add(Node("Reshape", "to3", ["h", "shape3"], ["h3"]));
+            g.Node.Add(Node(op, "under_test", ["h3", "s", "bb"], ["n3"]));
+            g.Node.Add(Node("Reshape", "to2", ["n3", "shape2"], ["y"]));
         }
         else if (op is "LayerNormalization" or "PRelu")
         {

@@ -50,7 +50,20 @@ internal static class ReferenceForward
                 "Neg" => Map(In(0), x => -x),
                 "Sqrt" => Map(In(0), Math.Sqrt),
                 "Pow" => Zip(In(0), In(1), Math.Pow),
-                "ReduceMean" when Axes() is [-1] && node.GetInt("keepdims", 1) == 1 => MeanOfRows(In(0)),
+                "ReduceMean" when Axes() is [var axis] && (axis == -1 || axis == In(0).Shape.Length - 1) && node.GetInt("keepdims", 1) == 1 => MeanOfRows(In(0)),
+                "Abs" => Map(In(0), Math.Abs),
+                "Log" => Map(In(0), Math.Log),
+                "Erf" => Map(In(0), Erf),
+                "Elu" => Map(In(0), x => x > 0 ? x : node.GetFloat("alpha", 1) * (Math.Exp(x) - 1)),
+                "Selu" => Map(In(0), x => node.GetFloat("gamma", 1.05070102214813232421875)
+                    * (x > 0 ? x : node.GetFloat("alpha", 1.67326319217681884765625) * (Math.Exp(x) - 1))),
+                "LeakyRelu" => Map(In(0), x => x >= 0 ? x : node.GetFloat("alpha", 0.01) * x),
+                "Shrink" => Map(In(0), x => x > node.GetFloat("lambd", 0.5) ? x - node.GetFloat("bias", 0)
+                    : x < -node.GetFloat("lambd", 0.5) ? x + node.GetFloat("bias", 0) : 0),
+                "Clip" => Map(In(0), x => Math.Clamp(x,
+                    node.InputOrNull(1) is string lo ? values[lo].Data[0] : node.GetFloat("min", double.NegativeInfinity),
+                    node.InputOrNull(2) is string hi ? values[hi].Data[0] : node.GetFloat("max", double.PositiveInfinity))),
+                "LogSoftmax" => Map(Softmax(In(0)), Math.Log),
                 "Sigmoid" => Map(In(0), x => 1 / (1 + Math.Exp(-x))),
                 "HardSigmoid" => Map(In(0), x => Math.Clamp(node.GetFloat("alpha", 0.2) * x + node.GetFloat("beta", 0.5), 0, 1)),
                 "HardSwish" => Map(In(0), x => x * Math.Clamp(x / 6 + 0.5, 0, 1)),
@@ -135,8 +148,17 @@ internal static class ReferenceForward
         return new Mat(a.Rows, cols, data);
     }
 
+    /// <summary>erf by Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7, well inside the comparison's tolerance).</summary>
+    private static double Erf(double x)
+    {
+        double t = 1 / (1 + 0.3275911 * Math.Abs(x));
+        double poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+        return Math.Sign(x) * (1 - poly * Math.Exp(-x * x));
+    }
+
     private static Mat Zip(Mat a, Mat b, Func<double, double, double> op)
     {
+        if (NumpyBroadcast(a, b, op) is { } full) return full;
         int rows = Math.Max(a.Rows, b.Rows), cols = Math.Max(a.Cols, b.Cols);
         var data = new double[rows * cols];
         for (int r = 0; r < rows; r++)
@@ -147,6 +169,42 @@ internal static class ReferenceForward
         return rank >= 1 && broadcast[..^1].Aggregate(1, (p, d) => p * d) == rows && broadcast[^1] == cols
             ? new Mat(broadcast, data)
             : new Mat(rows, cols, data);
+    }
+
+    /// <summary>
+    /// Element-wise op by numpy's broadcasting over the full shapes, when those shapes describe the data and one of
+    /// them has a leading axis the other broadcasts along (a per-channel [C, 1] scale on [N, C, 1]); null otherwise.
+    /// </summary>
+    private static Mat? NumpyBroadcast(Mat a, Mat b, Func<double, double, double> op)
+    {
+        static int Size(int[] shape) => shape.Aggregate(1, (p, d) => p * d);
+        if (Size(a.Shape) != a.Data.Length || Size(b.Shape) != b.Data.Length || Math.Min(a.Shape.Length, b.Shape.Length) < 2) return null;
+        int rank = Math.Max(a.Shape.Length, b.Shape.Length);
+        int[] Padded(int[] shape) => [.. Enumerable.Repeat(1, rank - shape.Length), .. shape];
+        int[] sa = Padded(a.Shape), sb = Padded(b.Shape);
+        var shape = new int[rank];
+        for (int i = 0; i < rank; i++)
+        {
+            if (sa[i] != sb[i] && sa[i] != 1 && sb[i] != 1) return null;
+            shape[i] = Math.Max(sa[i], sb[i]);
+        }
+        var data = new double[Size(shape)];
+        var index = new int[rank];
+        for (int flat = 0; flat < data.Length; flat++)
+        {
+            int rest = flat, ia = 0, ib = 0, stepA = 1, stepB = 1;
+            for (int i = rank - 1; i >= 0; i--)
+            {
+                index[i] = rest % shape[i];
+                rest /= shape[i];
+                ia += (sa[i] == 1 ? 0 : index[i]) * stepA;
+                ib += (sb[i] == 1 ? 0 : index[i]) * stepB;
+                stepA *= sa[i];
+                stepB *= sb[i];
+            }
+            data[flat] = op(a.Data[ia], b.Data[ib]);
+        }
+        return new Mat(shape, data);
     }
 
     /// <summary>Matrices with the same rows side by side (Concat along axis 1).</summary>

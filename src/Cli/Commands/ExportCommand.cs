@@ -31,11 +31,12 @@ public static class ExportCommand
         command.Options.Add(membersDir);
         command.Options.Add(dtype);
         command.SetAction(int (parse) => Run(parse.GetValue(runDir)!, parse.GetValue(model), parse.GetValue(members), parse.GetValue(output),
-            parse.GetValue(membersDir), parse.GetValue(dtype)!));
+            parse.GetValue(membersDir), parse.GetValue(dtype)!, Console.Out));
         return command;
     }
 
-    private static int Run(string runDir, string? modelPath, int memberCount, string? outPath, string? membersDir, string dtype)
+    /// <summary>Writes the ensemble of <paramref name="runDir"/> (and the member files); what it wrote goes to <paramref name="output"/>.</summary>
+    public static int Run(string runDir, string? modelPath, int memberCount, string? outPath, string? membersDir, string dtype, TextWriter output)
     {
         if (!Directory.Exists(runDir)) throw new DirectoryNotFoundException($"run directory not found: {runDir}");
         if (memberCount < 1) throw new UsageException($"--members {memberCount}: must be at least 1");
@@ -62,7 +63,14 @@ public static class ExportCommand
             throw new InvalidDataException($"{modelPath}: SHA-256 {sha} differs from the model the run sampled ({run.ModelSha256})");
 
         var source = ModelFiles.Read(modelPath);
-        var graph = OnnxImporter.Import(modelPath);
+        var graph = FrozenHead.Import(modelPath, run.Frozen?.Selection ?? ParameterSelection.Everything);
+        HeadCut? cut = null;
+        if (run.Frozen is { } frozen)
+        {
+            // The head the run sampled; with a frozen part before it, the ensemble holds that part once.
+            cut = FrozenHead.Rebuild(frozen, graph, out var head);
+            graph = head;
+        }
         int count = Math.Min(memberCount, table.TotalDraws);
         var draws = MemberSelection.Select(table, count, out double thinning);
 
@@ -74,16 +82,20 @@ public static class ExportCommand
             ["bnn.seed"] = run.Seed.ToString(CultureInfo.InvariantCulture),
         };
 
-        var ensemble = EnsembleBuilder.Build(graph, table.Layout, draws, new EnsembleOptions(likelihood, elementType, run.Settings.FixedSigma, metadata));
+        var options = new EnsembleOptions(likelihood, elementType, run.Settings.FixedSigma, metadata);
+        var ensemble = cut is { HasFrozenPart: true }
+            ? FrozenPart.BuildEnsemble(source, graph, table.Layout, draws, options)
+            : EnsembleBuilder.Build(graph, table.Layout, draws, options);
         outPath ??= Path.Combine(runDir, "ensemble.onnx");
         ModelFiles.WriteAtomically(outPath, ensemble);
-        Console.WriteLine($"wrote {outPath}: {count} members of {table.TotalDraws} draws (thinning {thinning.ToString("0.###", CultureInfo.InvariantCulture)}), " +
-                          $"{likelihood.ToString().ToLowerInvariant()} likelihood, {(elementType == ElementType.Float ? "float32" : "float64")}");
+        output.WriteLine($"wrote {outPath}: {count} members of {table.TotalDraws} draws (thinning {thinning.ToString("0.###", CultureInfo.InvariantCulture)}), " +
+                          $"{likelihood.ToString().ToLowerInvariant()} likelihood, {(elementType == ElementType.Float ? "float32" : "float64")}" +
+                          (cut is { HasFrozenPart: true } ? $"; frozen part ({cut.FrozenNodes.Count} nodes) once, head stacked" : ""));
 
         if (membersDir is not null)
         {
             var paths = MemberModelWriter.WriteAll(membersDir, source, table.Layout, draws, metadata);
-            Console.WriteLine($"wrote {paths.Count} member files to {membersDir}");
+            output.WriteLine($"wrote {paths.Count} member files to {membersDir}");
         }
         return 0;
     }

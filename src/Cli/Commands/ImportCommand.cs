@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Bnn.Onnx.Cli.Sampling;
 using Bnn.Onnx.Export;
 using Bnn.Onnx.OnnxImport;
 using Spectre.Console;
@@ -31,11 +32,28 @@ public static class ImportCommand
     {
         var model = new Argument<string>("model") { Description = "The ONNX model file (.onnx)." };
         var json = new Option<bool>("--json") { Description = "Print the import as one JSON object." };
+        var (freeze, sample) = FrozenHead.CreateOptions();
         var command = new Command("import", "Read an ONNX model and list the parameters its posterior is placed over.");
         command.Arguments.Add(model);
         command.Options.Add(json);
+        command.Options.Add(freeze);
+        command.Options.Add(sample);
         command.SetAction(int (parseResult) =>
         {
+            var selection = FrozenHead.Selection(parseResult.GetValue(freeze), parseResult.GetValue(sample));
+            if (!selection.IsEverything)
+            {
+                var cut = CutReport.Create(parseResult.GetValue(model)!, selection);
+                var headSupport = Support(cut.Head);
+                if (parseResult.GetValue(json))
+                    Console.Out.WriteLine(cut.ToJson(ToJson(cut.Head, headSupport)));
+                else
+                {
+                    cut.Write(AnsiConsole.Console);
+                    WriteReport(cut.Head, AnsiConsole.Console, headSupport);
+                }
+                return 0;
+            }
             var graph = OnnxImporter.Import(parseResult.GetValue(model)!);
             var support = Support(graph);
             if (parseResult.GetValue(json))

@@ -15,7 +15,13 @@ public static class SampleCommand
     /// <summary>Parameters printed in full up to this many scalars; beyond it, the worst-mixing ones.</summary>
     private const int FullTableLimit = 200;
 
-    public static Command Create()
+    public static Command Create() => Create(out _);
+
+    /// <summary>
+    /// The command, and how its parsed options become <see cref="SampleSettings"/> (what <c>bnn batch</c> uses to
+    /// give each job's options exactly their <c>bnn sample</c> meaning).
+    /// </summary>
+    public static Command Create(out Func<ParseResult, SampleSettings> toSettings)
     {
         var model = new Argument<string>("model") { Description = "The ONNX model whose weights to sample." };
         var data = new Option<string>("--data") { Description = "Training data: CSV with a header row, or Parquet.", Required = true };
@@ -62,9 +68,9 @@ public static class SampleCommand
             },
         };
         var targetAccept = new Option<double>("--target-accept") { Description = "Target acceptance statistic for step-size adaptation (Stan's adapt_delta).", DefaultValueFactory = _ => 0.8 };
-        var maxDepth = new Option<int>("--max-depth") { Description = "Maximum tree depth.", DefaultValueFactory = _ => 10 };
-        var metric = new Option<string>("--metric") { Description = "diag or dense Euclidean metric.", DefaultValueFactory = _ => "diag" };
-        metric.AcceptOnlyFromAmong("diag", "dense");
+        var maxDepth = new Option<int>("--max-depth") { Description = "Maximum tree depth (a trajectory has at most 2^depth leapfrog steps); lower values cost fewer gradients per draw but may leave chains unmixed.", DefaultValueFactory = _ => 10 };
+        var metric = new Option<string>("--metric") { Description = "diag, dense or low-rank Euclidean metric (low-rank: diagonal plus the directions where the posterior is correlated, learnt from draws and gradients by minimising the Fisher divergence, nutpie's).", DefaultValueFactory = _ => "diag" };
+        metric.AcceptOnlyFromAmong("diag", "dense", "low-rank");
         var adaptation = new Option<string>("--metric-adaptation") { Description = "stan (windowed variance, Stan's) or gradient (nutpie's sqrt(Var[θ]/Var[∇ log p]), diag only).", DefaultValueFactory = _ => "stan" };
         adaptation.AcceptOnlyFromAmong("stan", "gradient");
         var init = new Option<string>("--init") { Description = "Chain starts: prior (a prior draw), uniform (−2..2, Stan's) or onnx (the file's weights).", DefaultValueFactory = _ => "prior" };
@@ -77,18 +83,38 @@ public static class SampleCommand
         precision.AcceptOnlyFromAmong("float64", "float32");
         var parallel = new Option<int?>("--parallel-chains") { Description = "Chains run at once (default: one per core)." };
         var noProgress = new Option<bool>("--no-progress") { Description = "No live progress display." };
+        var chainIds = new Option<int[]?>("--chain-ids")
+        {
+            Description = "Sample only these chains of the --chains (comma-separated, 0-based as draws.parquet's chain column); each gets the draws it has in the full run. Join the parts with bnn merge.",
+            CustomParser = result =>
+            {
+                string token = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+                var ids = new List<int>();
+                foreach (var part in token.Split(',', StringSplitOptions.TrimEntries))
+                {
+                    if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int id))
+                    {
+                        result.AddError($"--chain-ids '{token}': expected comma-separated whole numbers from 0, e.g. 2,3");
+                        return null;
+                    }
+                    ids.Add(id);
+                }
+                return ids.ToArray();
+            },
+        };
         var inputShape = InputShapeOption.Create();
+        var (freeze, samplePatterns) = FrozenHead.CreateOptions();
 
         var command = new Command("sample", "Sample the posterior over the network's weights with NUTS; writes draws.parquet, summary.csv and run.json.");
         command.Arguments.Add(model);
         foreach (var o in new Option[] { data, outDir, features, target, likelihood, sigma, priorScale, prior, chains, warmup, draws, seed,
-                     targetAccept, maxDepth, metric, adaptation, init, backend, device, precision, parallel, noProgress, inputShape })
+                     targetAccept, maxDepth, metric, adaptation, init, backend, device, precision, parallel, noProgress, inputShape, chainIds, freeze, samplePatterns })
             command.Options.Add(o);
 
-        command.SetAction(int (parse) =>
+        SampleSettings Settings(ParseResult parse)
         {
             ulong runSeed = parse.GetValue(seed) ?? (ulong)Random.Shared.NextInt64(1, int.MaxValue);
-            var settings = new SampleSettings
+            return new SampleSettings
             {
                 ModelPath = parse.GetValue(model)!,
                 DataPath = parse.GetValue(data)!,
@@ -101,6 +127,7 @@ public static class SampleCommand
                 PriorScaling = parse.GetValue(priorScale).Scaling,
                 Priors = parse.GetValue(prior) ?? [],
                 InputDimensions = InputShapeOption.Parse(parse.GetValue(inputShape)),
+                Selection = FrozenHead.Selection(parse.GetValue(freeze), parse.GetValue(samplePatterns)),
                 Sampler = new SamplerOptions
                 {
                     Chains = parse.GetValue(chains),
@@ -109,7 +136,7 @@ public static class SampleCommand
                     Seed = runSeed,
                     TargetAccept = parse.GetValue(targetAccept),
                     MaxTreeDepth = parse.GetValue(maxDepth),
-                    Metric = parse.GetValue(metric) == "dense" ? MetricKind.Dense : MetricKind.Diagonal,
+                    Metric = parse.GetValue(metric) switch { "dense" => MetricKind.Dense, "low-rank" => MetricKind.LowRank, _ => MetricKind.Diagonal },
                     MetricAdaptation = parse.GetValue(adaptation) == "gradient" ? MetricAdaptation.GradientBased : MetricAdaptation.Stan,
                     MaxParallelism = parse.GetValue(parallel),
                 },
@@ -120,7 +147,14 @@ public static class SampleCommand
                 LiveProgress = !parse.GetValue(noProgress) && !Console.IsErrorRedirected && !Console.IsOutputRedirected
                     && Environment.GetEnvironmentVariable("CI") is null,
                 CommandLine = string.Join(' ', Environment.GetCommandLineArgs().Skip(1).Select(Quote)),
+                ChainIds = parse.GetValue(chainIds) is { Length: > 0 } ids ? ids : null,
             };
+        }
+        toSettings = Settings;
+
+        command.SetAction(int (parse) =>
+        {
+            var settings = Settings(parse);
 
             using var interruption = new Interruption();
             var outcome = SampleRun.Execute(settings, Console.Error, interruption.Token);

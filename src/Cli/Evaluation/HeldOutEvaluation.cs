@@ -1,4 +1,5 @@
 using Bnn.Onnx.Cli.Plotting;
+using Bnn.Onnx.Cli.Sampling;
 using Bnn.Onnx.Export;
 using Bnn.Onnx.GraphToPotential;
 using Bnn.Onnx.OnnxImport;
@@ -69,7 +70,8 @@ public sealed record HeldOutEvaluation(
         if (features.Count == 0) throw new UsageException("name the feature columns with --features");
         if (targets.Count != 1) throw new UsageException(targets.Count == 0 ? "name the target column with --target" : $"--target: one column, got {targets.Count}");
 
-        var graph = OnnxImporter.Import(modelPath);
+        var frozen = record?.Frozen;
+        var graph = FrozenHead.Import(modelPath, frozen?.Selection ?? ParameterSelection.Everything);
         if (record is not null && !string.Equals(record.ModelSha256, graph.Sha256, StringComparison.OrdinalIgnoreCase))
             throw new InvalidDataException($"{modelPath}: SHA-256 {graph.Sha256} differs from the model the run sampled ({record.ModelSha256})");
         // The feature columns fill the input's non-batch dimensions in row-major order, as when sampling.
@@ -79,6 +81,14 @@ public sealed record HeldOutEvaluation(
             throw new UsageException($"{columns} but {Path.GetFileName(modelPath)} takes {shape.Width} values per row");
         var unbound = graph;
         graph = shape.Bind(graph);
+        var data = DataFile.Read(inputs.Data);
+        var (x, y) = Table(data, features, targets[0]);
+        int rows = y.Length;
+        if (frozen is not null)
+        {
+            // The head the run sampled, on the features ONNX Runtime computes from the held-out rows.
+            (graph, x) = FrozenHead.Apply(frozen, graph, modelPath, x, rows, shape.SampleShape!);
+        }
         int outputWidth = GraphShapes.OutputWidth(graph, 0);
         int classes = kind switch
         {
@@ -91,9 +101,6 @@ public sealed record HeldOutEvaluation(
         };
         PredictivePlot.CheckLayout(run, graph, modelPath);
 
-        var data = DataFile.Read(inputs.Data);
-        var (x, y) = Table(data, features, targets[0]);
-        int rows = y.Length;
         if (kind != EnsembleLikelihood.Normal) CheckLabels(data, targets[0], y, classes);
 
         var sigmaBlock = run.Draws.Layout.Find(NoiseScale.Name);
@@ -149,7 +156,7 @@ public sealed record HeldOutEvaluation(
         string dataPath = Path.GetFullPath(inputs.Data);
         if (kind == EnsembleLikelihood.Normal)
         {
-            var (pointSigma, source) = FitSigma(run, unbound, inputs.InputDimensions, fileWeights);
+            var (pointSigma, source) = FitSigma(run, unbound, modelPath, inputs.InputDimensions, fileWeights);
             return new HeldOutEvaluation(run.Path, modelPath, dataPath, features, targets[0], likelihood, picks.Count, run.Draws.TotalDraws,
                 PredictiveMetrics.Regression(perDraw, sigmas, y), PredictiveMetrics.Regression([point], [pointSigma], y), null, null,
                 fixedSigma is double f ? $"fixed σ = {f.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)} (as sampled)" : "each draw's sampled σ",
@@ -165,7 +172,7 @@ public sealed record HeldOutEvaluation(
     /// The point estimate's σ: the maximum-likelihood σ̂ = √((1/N) Σ_n (y_n − f(x_n; θ̂))²) on the run's training
     /// rows (its recorded data file, features and target), since the file's weights hold no noise scale.
     /// </summary>
-    private static (double Sigma, string Source) FitSigma(RunDirectory run, OnnxGraph graph, IReadOnlyDictionary<string, int>? inputDimensions,
+    private static (double Sigma, string Source) FitSigma(RunDirectory run, OnnxGraph graph, string modelPath, IReadOnlyDictionary<string, int>? inputDimensions,
         double[] fileWeights)
     {
         var record = run.Record
@@ -178,8 +185,11 @@ public sealed record HeldOutEvaluation(
         // The training rows may fill a symbolic input dimension to another size than the held-out rows do.
         var shape = InputShapeOption.Resolve(graph, inputDimensions ?? new Dictionary<string, int>(), record.Features.Count,
             $"{Path.GetFileName(path)} ({record.Features.Count} feature columns)", TextWriter.Null);
-        var backend = BackendSelector.Select(BackendKind.Auto, graph, Backends.All);
-        using var function = backend.CompileGraph(shape.Bind(graph), new BackendOptions());
+        var bound = shape.Bind(graph);
+        if (record.Frozen is { } frozen)
+            (bound, x) = FrozenHead.Apply(frozen, bound, modelPath, x, y.Length, shape.SampleShape!);
+        var backend = BackendSelector.Select(BackendKind.Auto, bound, Backends.All);
+        using var function = backend.CompileGraph(bound, new BackendOptions());
         var output = new double[y.Length];
         function.Forward(fileWeights, x, y.Length, output);
         double ss = 0;

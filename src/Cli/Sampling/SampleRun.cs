@@ -30,18 +30,28 @@ public static class SampleRun
     public static SampleOutcome Execute(SampleSettings s, TextWriter log, CancellationToken cancellationToken)
     {
         // Everything the user gave is read and checked before anything is written or sampled.
-        var graph = OnnxImporter.Import(s.ModelPath);
+        var graph = FrozenHead.Import(s.ModelPath, s.Selection);
         var data = DataFile.Read(s.DataPath);
         // The library validators throw ArgumentException for bad settings; here they are the user's (exit 2).
         var (dataSet, featureNames, targetName) = CliRunner.Validated(() => BuildDataSet(data, s, graph));
         // The feature columns fill the input's non-batch dimensions in row-major order; from here on the graph declares them fixed.
-        graph = InputShapeOption.Resolve(graph, s.InputDimensions, dataSet.FeatureWidth,
-            $"{Path.GetFileName(data.Path)} ({featureNames.Length} feature columns)", log).Bind(graph);
+        var inputShape = InputShapeOption.Resolve(graph, s.InputDimensions, dataSet.FeatureWidth,
+            $"{Path.GetFileName(data.Path)} ({featureNames.Length} feature columns)", log);
+        graph = inputShape.Bind(graph);
+        FrozenPartRecord? frozen = null;
+        if (!s.Selection.IsEverything)
+        {
+            // The head is the model from here on: its data are the frozen part's features, computed once.
+            var cut = FrozenHead.Cut(graph, s.Selection);
+            (graph, var features, frozen) = FrozenHead.Split(cut, s.ModelPath, dataSet.Features, dataSet.Rows, inputShape.SampleShape!);
+            dataSet = new DataSet(features, frozen.FeatureShape.Aggregate(1, (a, b) => checked(a * b)), dataSet.Targets);
+            log.WriteLine($"note: {FrozenHead.Describe(cut, frozen, dataSet.Rows)}");
+        }
         var posteriorOptions = new PosteriorOptions(CliRunner.Validated(() => PriorOptions.Parse(s.PriorScale, s.Priors) with { Scaling = s.PriorScaling }), s.Likelihood, s.Sigma);
         var model = CliRunner.Validated(() => CreateModel(graph, posteriorOptions, dataSet, data.Path));
         var factory = CliRunner.Validated(() => SelectBackend(s, graph));
         var backendOptions = new BackendOptions(s.Precision, s.Device);
-        var sampler = s.Sampler;
+        var sampler = SamplerFor(s);
         CliRunner.Validated(sampler.Validate);
         _ = SummaryMemory.BudgetBytes; // a malformed BNN_SUMMARY_MEMORY_MB fails here, not after sampling
 
@@ -49,14 +59,14 @@ public static class SampleRun
         Directory.CreateDirectory(s.OutDir);
         RemoveStaleTemporaries(s.OutDir);
 
-        string runJsonSettings = Record(s, model, featureNames, targetName, factory.Name, result: null).ToJson();
+        string runJsonSettings = (Record(s, model, featureNames, targetName, factory.Name, result: null) with { Frozen = frozen }).ToJson();
         // The draws go to a temporary name and replace DIR/draws.parquet only together with the summary and run.json
         // that describe them: a run that fails (or is killed) leaves an earlier run's three files as they were.
         string drawsPath = Path.Combine(s.OutDir, $".{DrawsFile}.{Environment.ProcessId}.tmp");
         try
         {
             return SampleAndSummarize(s, graph, model, factory, backendOptions, potential, sampler, featureNames, targetName,
-                dataSet, runJsonSettings, drawsPath, log, cancellationToken);
+                dataSet, runJsonSettings, drawsPath, frozen, log, cancellationToken);
         }
         finally
         {
@@ -65,11 +75,27 @@ public static class SampleRun
     }
 
     /// <summary>
+    /// The sampler's options for this run: the chains <see cref="SampleSettings.ChainIds"/> names (each on its own
+    /// stream of the run's seed), or all of them.
+    /// </summary>
+    public static SamplerOptions SamplerFor(SampleSettings s)
+    {
+        if (s.ChainIds is not { } ids) return s.Sampler;
+        int chains = s.Sampler.Chains;
+        if (ids.Count == 0) throw new UsageException("--chain-ids: give at least one chain id");
+        foreach (int id in ids)
+            if (id < 0 || id >= chains)
+                throw new UsageException($"--chain-ids: chain {id} is not one of the run's chains 0..{chains - 1} (--chains {chains})");
+        if (ids.Distinct().Count() != ids.Count) throw new UsageException($"--chain-ids: chain ids repeat ({string.Join(",", ids)})");
+        return s.Sampler with { Chains = ids.Count, ChainIds = ids.ToArray() };
+    }
+
+    /// <summary>
     /// Deletes temporary outputs (<c>.draws.parquet.PID.tmp…</c>, <c>.summary.csv.PID.tmp</c>, <c>.predictive.csv.PID.tmp</c>,
     /// <c>.run.json.PID.tmp</c>)
     /// left in the run directory by a run that was killed: those whose process no longer exists.
     /// </summary>
-    private static void RemoveStaleTemporaries(string outDir)
+    internal static void RemoveStaleTemporaries(string outDir)
     {
         foreach (var path in Directory.EnumerateFiles(outDir, ".*.tmp*"))
         {
@@ -133,7 +159,7 @@ public static class SampleRun
 
     private static SampleOutcome SampleAndSummarize(SampleSettings s, OnnxGraph graph, PosteriorModel model,
         IPotentialBackendFactory factory, BackendOptions backendOptions, IPotential potential, SamplerOptions sampler,
-        string[] featureNames, string targetName, DataSet dataSet, string runJsonSettings, string drawsPath, TextWriter log,
+        string[] featureNames, string targetName, DataSet dataSet, string runJsonSettings, string drawsPath, FrozenPartRecord? frozen, TextWriter log,
         CancellationToken cancellationToken)
     {
         var layout = model.Layout;
@@ -168,24 +194,37 @@ public static class SampleRun
             }
         }
 
-        // The summary: parameters streamed from the file just written, in batches within the memory budget
-        // (thinned only when one file column alone exceeds it); lp__ and the predictive mean from memory.
+        var report = Finish(s.OutDir, drawsPath, memory, predictiveNames, sampler.MaxTreeDepth,
+            thinning => (Record(s, model, featureNames, targetName, factory.Name, result, thinning) with { Frozen = frozen }).ToJson(), log);
+        return new SampleOutcome(result, report with { SamplerWarnings = result.Warnings() }, factory.Name, result.Interrupted);
+    }
+
+    /// <summary>
+    /// Summarises a finished draws file and puts the run's outputs in place: the summary streams the parameters from
+    /// <paramref name="drawsPath"/> in batches within the memory budget (thinned only when one file column alone
+    /// exceeds it) and takes <c>lp__</c> and the predictive means from <paramref name="memory"/>. The draws file moves
+    /// to <c>OUT/draws.parquet</c>, then predictive.csv, summary.csv and run.json (<paramref name="runJson"/> of the
+    /// summary's thinning) are written, each complete before it replaces its predecessor. <c>bnn sample</c> and
+    /// <c>bnn merge</c> both finish here, so their summaries are computed alike.
+    /// </summary>
+    internal static DrawsReport Finish(string outDir, string drawsPath, IDrawTable memory, IReadOnlyList<string> predictiveNames,
+        int maxTreeDepth, Func<int, string> runJson, TextWriter log)
+    {
         var table = ParquetDrawTable.ForRun(drawsPath, memory, ["lp__", .. predictiveNames], SummaryMemory.BudgetBytes);
-        var report = DrawsReport.Build(table, sampler.MaxTreeDepth, IsPredictive);
+        var report = DrawsReport.Build(table, maxTreeDepth, IsPredictive);
         if (table.Note is { } note) log.WriteLine($"note: {note}");
 
         using var csv = new StringWriter(CultureInfo.InvariantCulture);
         SummaryWriter.WriteCsv(csv, report.Rows);
-        string runJson = Record(s, model, featureNames, targetName, factory.Name, result, table.Thinning).ToJson();
+        string json = runJson(table.Thinning);
         string predictiveCsv = PredictiveCsv(table, predictiveNames);
 
         // Every output is complete before any replaces its predecessor; run.json, the record of the run, goes last.
-        File.Move(drawsPath, Path.Combine(s.OutDir, DrawsFile), overwrite: true);
-        AtomicFile.WriteAllText(Path.Combine(s.OutDir, PredictiveFile), predictiveCsv);
-        AtomicFile.WriteAllText(Path.Combine(s.OutDir, SummaryFile), csv.ToString());
-        AtomicFile.WriteAllText(Path.Combine(s.OutDir, RunFile), runJson + "\n");
-
-        return new SampleOutcome(result, report with { SamplerWarnings = result.Warnings() }, factory.Name, result.Interrupted);
+        File.Move(drawsPath, Path.Combine(outDir, DrawsFile), overwrite: true);
+        AtomicFile.WriteAllText(Path.Combine(outDir, PredictiveFile), predictiveCsv);
+        AtomicFile.WriteAllText(Path.Combine(outDir, SummaryFile), csv.ToString());
+        AtomicFile.WriteAllText(Path.Combine(outDir, RunFile), json + "\n");
+        return report;
     }
 
     /// <summary>The predictive draws as a long CSV with <c>chain</c> and <c>draw</c> columns (round-trip formatting).</summary>
@@ -306,6 +345,7 @@ public static class SampleRun
             Features = features,
             Target = target,
             Seed = o.Seed,
+            ChainIds = s.ChainIds?.ToArray(),
             Backend = backend,
             Device = s.Device,
             Precision = s.Precision == ComputePrecision.Float32 ? "float32" : "float64",
@@ -333,7 +373,7 @@ public static class SampleRun
                 Draws = o.Draws,
                 TargetAccept = o.TargetAccept,
                 MaxDepth = o.MaxTreeDepth,
-                Metric = o.Metric == MetricKind.Dense ? "dense" : "diag",
+                Metric = o.Metric switch { MetricKind.Dense => "dense", MetricKind.LowRank => "low-rank", _ => "diag" },
                 MetricAdaptation = o.MetricAdaptation == MetricAdaptation.GradientBased ? "gradient" : "stan",
                 Init = s.Init.ToString().ToLowerInvariant(),
             },
@@ -342,7 +382,7 @@ public static class SampleRun
             Timing = result is null ? null : new RunTiming(result.WarmupSeconds, result.SamplingSeconds, result.TotalSeconds),
             Divergences = result?.Divergences,
             TreedepthSaturations = result?.TreeDepthSaturations,
-            Chains = result?.Chains.Select(c => new ChainRecord(c.Chain, c.StepSize, c.DrawsCompleted, c.Divergences, c.TreeDepthSaturations,
+            Chains = result?.Chains.Select(c => new ChainRecord(s.ChainIds?[c.Chain] ?? c.Chain, c.StepSize, c.DrawsCompleted, c.Divergences, c.TreeDepthSaturations,
                 double.IsFinite(c.Ebfmi) ? c.Ebfmi : null, double.IsFinite(c.MeanAcceptStat) ? c.MeanAcceptStat : 0,
                 c.InverseMassDense ?? c.InverseMassDiagonal)).ToArray(),
             SummaryThinning = summaryThinning,

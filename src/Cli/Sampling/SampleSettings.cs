@@ -1,5 +1,6 @@
 using Bnn.Onnx.GraphToPotential;
 using Bnn.Onnx.Nuts;
+using Bnn.Onnx.OnnxImport;
 
 namespace Bnn.Onnx.Cli.Sampling;
 
@@ -34,7 +35,16 @@ public sealed record SampleSettings
     /// <summary>Sizes of the model input's symbolic non-batch dimensions by name (<c>--input-shape seq=5</c>).</summary>
     public IReadOnlyDictionary<string, int> InputDimensions { get; init; } = new Dictionary<string, int>();
 
+    /// <summary>Which weights are sampled and which frozen (<c>--freeze</c>, <c>--sample</c>); everything by default.</summary>
+    public ParameterSelection Selection { get; init; } = ParameterSelection.Everything;
+
     public SamplerOptions Sampler { get; init; } = new();
+
+    /// <summary>
+    /// <c>--chain-ids</c>: sample only these chains of the run's <see cref="SamplerOptions.Chains"/> (0-based, as
+    /// <c>draws.parquet</c>'s <c>chain</c> column numbers them); each gets the draws it has in the full run. Null: all.
+    /// </summary>
+    public IReadOnlyList<int>? ChainIds { get; init; }
     public InitStrategy Init { get; init; } = InitStrategy.Prior;
     public BackendKind Backend { get; init; } = BackendKind.Auto;
     public string Device { get; init; } = "cpu";

@@ -1,0 +1,197 @@
+using Bnn.Onnx.Nuts;
+
+namespace Bnn.Onnx.GraphToPotential;
+
+/// <summary>
+/// A final affine layer f = Φ w integrated out exactly under a normal likelihood: with Φ = [h, 1] (the N × H hidden
+/// activations and a column of ones for the bias), w ~ N(m, S) with S diagonal, and y ~ N(Φ w, σ² I),
+/// y ~ N(Φ m, σ² I + Φ S Φᵀ). Everything goes through the P × P matrix A = S⁻¹ + ΦᵀΦ / σ² (P = H + 1), the posterior
+/// precision of w, and its Cholesky factor: log|σ² I + Φ S Φᵀ| = 2N log σ + log|S| + log|A| (the determinant lemma)
+/// and (σ² I + Φ S Φᵀ)⁻¹ r = (y − Φ μ)/σ² with μ = m + A⁻¹ Φᵀ (y − Φ m)/σ² the conditional mean of w (Woodbury).
+/// Gradients: ∂L/∂Φ = α μᵀ − Φ A⁻¹/σ² with α = (y − Φ μ)/σ², and ∂L/∂log σ = σ² αᵀα − N + P − tr(A⁻¹ S⁻¹).
+/// The weights are then drawn from their exact conditional N(μ, A⁻¹). Not thread-safe (scratch buffers): one per chain.
+/// </summary>
+public sealed class CollapsedOutputLayer
+{
+    private readonly double[] _targets, _priorMean, _priorVariance;
+    private readonly int _rows, _p;
+    private readonly double[] _a, _chol, _u, _mean, _residual, _inverse, _z;
+
+    /// <param name="targets">y, N values.</param>
+    /// <param name="priorMean">m: the H weights' prior means, then the bias's.</param>
+    /// <param name="priorVariance">diag(S): the H weights' prior variances, then the bias's.</param>
+    public CollapsedOutputLayer(double[] targets, double[] priorMean, double[] priorVariance)
+    {
+        if (priorMean.Length != priorVariance.Length || priorMean.Length < 1)
+            throw new ArgumentException("the prior means and variances need one value per weight and one for the bias");
+        foreach (double v in priorVariance)
+            if (!(v > 0) || !double.IsFinite(v)) throw new ArgumentException("prior variances must be positive and finite");
+        _targets = (double[])targets.Clone();
+        _priorMean = (double[])priorMean.Clone();
+        _priorVariance = (double[])priorVariance.Clone();
+        _rows = targets.Length;
+        _p = priorMean.Length;
+        _a = new double[_p * _p];
+        _chol = new double[_p * _p];
+        _inverse = new double[_p * _p];
+        _u = new double[_p];
+        _mean = new double[_p];
+        _z = new double[_p];
+        _residual = new double[_rows];
+    }
+
+    /// <summary>H, the hidden units feeding the layer.</summary>
+    public int Hidden => _p - 1;
+
+    /// <summary>N.</summary>
+    public int Rows => _rows;
+
+    /// <summary>Φ's entry (n, j): the hidden activation, or 1 in the bias column j = H.</summary>
+    private double Phi(ReadOnlySpan<double> hidden, int n, int j) => j < _p - 1 ? hidden[n * (_p - 1) + j] : 1.0;
+
+    /// <summary>
+    /// Factorises A = S⁻¹ + ΦᵀΦ/σ² and computes μ; false when A is not positive definite (non-finite activations).
+    /// </summary>
+    private bool Factorise(ReadOnlySpan<double> hidden, double sigma2)
+    {
+        int p = _p;
+        Array.Clear(_a);
+        for (int n = 0; n < _rows; n++)
+            for (int i = 0; i < p; i++)
+            {
+                double phiI = Phi(hidden, n, i);
+                for (int j = 0; j <= i; j++) _a[i * p + j] += phiI * Phi(hidden, n, j);
+            }
+        for (int i = 0; i < p; i++)
+        {
+            for (int j = 0; j <= i; j++)
+            {
+                _a[i * p + j] /= sigma2;
+                _a[j * p + i] = _a[i * p + j];
+            }
+            _a[i * p + i] += 1.0 / _priorVariance[i];
+        }
+        if (DenseMetric.Cholesky(_a, p) is not { } chol) return false;
+        chol.AsSpan().CopyTo(_chol);
+
+        // u = Φᵀ (y − Φ m) / σ²; μ = m + A⁻¹ u.
+        for (int n = 0; n < _rows; n++)
+        {
+            double fm = 0;
+            for (int j = 0; j < p; j++) fm += Phi(hidden, n, j) * _priorMean[j];
+            _residual[n] = _targets[n] - fm;
+        }
+        for (int j = 0; j < p; j++)
+        {
+            double s = 0;
+            for (int n = 0; n < _rows; n++) s += Phi(hidden, n, j) * _residual[n];
+            _u[j] = s / sigma2;
+        }
+        Solve(_u, _mean);
+        for (int j = 0; j < p; j++) _mean[j] += _priorMean[j];
+        return true;
+    }
+
+    /// <summary>x = A⁻¹ b by the two triangular solves with L (A = L Lᵀ).</summary>
+    private void Solve(ReadOnlySpan<double> b, Span<double> x)
+    {
+        int p = _p;
+        for (int i = 0; i < p; i++)
+        {
+            double s = b[i];
+            for (int k = 0; k < i; k++) s -= _chol[i * p + k] * x[k];
+            x[i] = s / _chol[i * p + i];
+        }
+        for (int i = p - 1; i >= 0; i--)
+        {
+            double s = x[i];
+            for (int k = i + 1; k < p; k++) s -= _chol[k * p + i] * x[k];
+            x[i] = s / _chol[i * p + i];
+        }
+    }
+
+    /// <summary>
+    /// log N(y; Φ m, σ² I + Φ S Φᵀ) at the N × H activations <paramref name="hidden"/> (row-major) and u = log σ;
+    /// writes ∂/∂h into <paramref name="dHidden"/> (N × H; an empty span skips it) and returns ∂/∂u in
+    /// <paramref name="dLogSigma"/>. −∞ when A is not positive definite.
+    /// </summary>
+    public double LogLikelihood(ReadOnlySpan<double> hidden, double logSigma, Span<double> dHidden, out double dLogSigma)
+    {
+        int p = _p, h = _p - 1;
+        double sigma2 = Math.Exp(2 * logSigma);
+        dLogSigma = 0;
+        if (!Factorise(hidden, sigma2)) return double.NegativeInfinity;
+
+        double logDetA = 0, logDetS = 0;
+        for (int i = 0; i < p; i++)
+        {
+            logDetA += 2 * Math.Log(_chol[i * p + i]);
+            logDetS += Math.Log(_priorVariance[i]);
+        }
+        // α = (y − Φ μ)/σ²; rᵀ C⁻¹ r = rᵀ α with r = y − Φ m.
+        double quad = 0, alphaSq = 0;
+        var alpha = _residual; // reuses the buffer: r is read before being overwritten
+        for (int n = 0; n < _rows; n++)
+        {
+            double fm = 0;
+            for (int j = 0; j < p; j++) fm += Phi(hidden, n, j) * _mean[j];
+            double a = (_targets[n] - fm) / sigma2;
+            quad += _residual[n] * a;
+            alpha[n] = a;
+            alphaSq += a * a;
+        }
+        double logLik = -0.5 * _rows * Math.Log(2 * Math.PI) - _rows * logSigma - 0.5 * logDetS - 0.5 * logDetA - 0.5 * quad;
+
+        // A⁻¹ column by column, for tr(A⁻¹ S⁻¹) and Φ A⁻¹.
+        for (int j = 0; j < p; j++)
+        {
+            Array.Clear(_z);
+            _z[j] = 1;
+            Solve(_z, _inverse.AsSpan(j * p, p));
+        }
+        double trace = 0;
+        for (int j = 0; j < p; j++) trace += _inverse[j * p + j] / _priorVariance[j];
+        dLogSigma = sigma2 * alphaSq - _rows + p - trace;
+
+        if (!dHidden.IsEmpty)
+            for (int n = 0; n < _rows; n++)
+                for (int j = 0; j < h; j++)
+                {
+                    double phiAInv = 0;
+                    for (int k = 0; k < p; k++) phiAInv += Phi(hidden, n, k) * _inverse[k * p + j];
+                    dHidden[n * h + j] = alpha[n] * _mean[j] - phiAInv / sigma2;
+                }
+        return logLik;
+    }
+
+    /// <summary>
+    /// The conditional mean μ of the weights (H, then the bias) given the activations and u = log σ; false when A is
+    /// not positive definite.
+    /// </summary>
+    public bool ConditionalMean(ReadOnlySpan<double> hidden, double logSigma, Span<double> weights)
+    {
+        if (!Factorise(hidden, Math.Exp(2 * logSigma))) return false;
+        _mean.AsSpan().CopyTo(weights);
+        return true;
+    }
+
+    /// <summary>
+    /// A draw of the weights (H, then the bias) from their exact conditional N(μ, A⁻¹): w = μ + L⁻ᵀ z with z from
+    /// <paramref name="rng"/> (P normals, in order); false when A is not positive definite (nothing drawn).
+    /// </summary>
+    public bool DrawWeights(ReadOnlySpan<double> hidden, double logSigma, Rng rng, Span<double> weights)
+    {
+        int p = _p;
+        if (!Factorise(hidden, Math.Exp(2 * logSigma))) return false;
+        for (int i = 0; i < p; i++) _z[i] = rng.NextNormal();
+        // Solve Lᵀ v = z: Cov(v) = (L Lᵀ)⁻¹ = A⁻¹.
+        for (int i = p - 1; i >= 0; i--)
+        {
+            double s = _z[i];
+            for (int k = i + 1; k < p; k++) s -= _chol[k * p + i] * weights[k];
+            weights[i] = s / _chol[i * p + i];
+        }
+        for (int i = 0; i < p; i++) weights[i] += _mean[i];
+        return true;
+    }
+}
