@@ -2,8 +2,9 @@
 (CSV, features x0..x{p-1}, target y) and a small tanh network trained on the training rows by PyTorch and exported to
 ONNX. Regression targets are standardised with the training rows' mean and sd as well.
     make_tables.py OUT_DIR SEED [SEED ...]
-Tables: breast_cancer (sklearn, binary), wine (sklearn, 3 classes), diabetes (sklearn, regression) and Boston
-(R's MASS, regression, read through Rscript)."""
+    TABLES="wine digits" make_tables.py ...    (a subset; fixtures already made are kept: the script is seeded)
+Tables: breast_cancer (sklearn, binary), wine (sklearn, 3 classes), digits (sklearn, 8x8 images, 10 classes),
+diabetes (sklearn, regression) and Boston (R's MASS, regression, read through Rscript)."""
 import csv
 import io
 import os
@@ -28,15 +29,12 @@ def boston():
 
 
 def tables():
-    bc = datasets.load_breast_cancer()
-    wine = datasets.load_wine()
-    diab = datasets.load_diabetes()
-    bx, by = boston()
-    # name, X, y, likelihood, outputs
-    return [("breast_cancer", bc.data, bc.target, "bernoulli", 1),
-            ("wine", wine.data, wine.target, "categorical", 3),
-            ("diabetes", diab.data, diab.target, "normal", 1),
-            ("boston", bx, by, "normal", 1)]
+    # name, loader of (X, y), likelihood, outputs
+    return [("breast_cancer", lambda: datasets.load_breast_cancer(return_X_y=True), "bernoulli", 1),
+            ("wine", lambda: datasets.load_wine(return_X_y=True), "categorical", 3),
+            ("digits", lambda: datasets.load_digits(return_X_y=True), "categorical", 10),
+            ("diabetes", lambda: datasets.load_diabetes(return_X_y=True), "normal", 1),
+            ("boston", boston, "normal", 1)]
 
 
 def write_csv(path, x, y, integer_target):
@@ -49,8 +47,15 @@ def write_csv(path, x, y, integer_target):
 
 def main():
     out, seeds = sys.argv[1], [int(s) for s in sys.argv[2:]]
-    for name, x, y, likelihood, outputs in tables():
-        for seed in seeds:
+    wanted = os.environ.get("TABLES", "").split()
+    for name, load, likelihood, outputs in tables():
+        if wanted and name not in wanted:
+            continue
+        todo = [seed for seed in seeds if not os.path.exists(os.path.join(out, f"{name}_s{seed}", "model.onnx"))]
+        if not todo:
+            continue
+        x, y = load()
+        for seed in todo:
             stratify = y if likelihood != "normal" else None
             xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.25, random_state=seed, stratify=stratify)
             mu, sd = xtr.mean(0), xtr.std(0)

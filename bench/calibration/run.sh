@@ -3,25 +3,35 @@
 # estimate) against the posterior under the default N(0,1) prior, the fan-in prior and the hierarchical prior, scored
 # by `bnn evaluate` on the held-out quarter of the rows.
 #   bench/calibration/run.sh [SPLITS] [CHAINS] [WARMUP] [DRAWS]     (defaults: 4 splits, 4 chains, 400 + 400)
+# SPLITS is a count (seeds 1..N) or a range A-B (seeds A..B, to add splits to a table already run).
 # TABLES and PRIORS (space-separated) pick a subset, e.g. TABLES="wine" PRIORS="3" adds --prior-scale 3 runs beside
-# the ones already there; the summary covers every run under the work folder.
+# the ones already there; the summary covers every run under the work folder, plus the rows of results.csv that no
+# run there replaces. Tables: breast_cancer wine digits diabetes boston. A prior token is --prior-scale's value,
+# optionally with "+out=S" (the output layer's weight normal(0,S)), e.g. PRIORS="1 fan-in+out=3 hierarchical".
 # Needs /usr/bin/python3 with python3-torch, python3-onnx, python3-sklearn and Rscript with r-cran-mass.
 # Fixtures and runs go to bench/calibration/work/ (ignored); the table goes to bench/calibration/results.{csv,md}.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 splits=${1:-4} chains=${2:-4} warmup=${3:-400} draws=${4:-400}
-tables=${TABLES:-breast_cancer wine diabetes boston} priors=${PRIORS:-1 fan-in hierarchical}
+if [[ $splits == *-* ]]; then split_seeds=$(seq "${splits%-*}" "${splits#*-}"); else split_seeds=$(seq 1 "$splits"); fi
+tables=${TABLES:-breast_cancer wine digits diabetes boston} priors=${PRIORS:-1 fan-in hierarchical}
 work=bench/calibration/work
 mkdir -p "$work/runs"
 dotnet build src/Cli -c Release -v q -nologo >/dev/null
 bnn() { dotnet src/Cli/bin/Release/net10.0/bnn.dll "$@"; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GB; $(date -u '+%F %H:%M UTC')"
 echo "settings: $splits splits, $chains chains x ($warmup warmup + $draws draws), 2 chains at a time"
-if [[ ! -f $work/tables/boston_s$splits/model.onnx ]]; then
-  /usr/bin/python3 bench/calibration/make_tables.py "$work/tables" $(seq 1 "$splits") 2>&1 | grep -v -i warning || true
-fi
+TABLES="$tables" /usr/bin/python3 bench/calibration/make_tables.py "$work/tables" $split_seeds 2>&1 | grep -v -i warning || true
 
-for split in $(seq 1 "$splits"); do   # split by split, so that a cut-short run still has whole splits
+# A prior token is --prior-scale's value (1, 3, fan-in, hierarchical:2, ...), optionally followed by "+out=S": the
+# output layer's weight (2.weight in every fixture) gets normal(0,S) through --prior.
+prior_args() {
+  local token=$1 scale=${1%%+*}
+  echo "--prior-scale $scale"
+  if [[ $token == *+out=* ]]; then echo "--prior 2.weight=normal(0,${token##*+out=})"; fi
+}
+
+for split in $split_seeds; do   # split by split, so that a cut-short run still has whole splits
   for table in $tables; do
     d=$work/tables/${table}_s$split
     likelihood=$(cat "$d/likelihood")
@@ -30,7 +40,8 @@ for split in $(seq 1 "$splits"); do   # split by split, so that a cut-short run 
       rm -rf "$run"
       start=$(date +%s.%N)
       status=0
-      bnn sample "$d/model.onnx" --data "$d/train.csv" --likelihood "$likelihood" --prior-scale "$prior" \
+      # shellcheck disable=SC2046
+      bnn sample "$d/model.onnx" --data "$d/train.csv" --likelihood "$likelihood" $(prior_args "$prior") \
         --chains "$chains" --warmup "$warmup" --draws "$draws" --seed "$split" --parallel-chains 2 --no-progress \
         --out "$run" >"$run.txt" 2>"$run.log" || status=$?
       end=$(date +%s.%N)
