@@ -121,9 +121,30 @@ public sealed class HeadCut
 
         // The feature: what sampled nodes read that is neither a weight, a constant nor another sampled node's output.
         var frozenParameters = new HashSet<string>(graph.Parameters.Except(sampled).Select(p => p.OnnxName), StringComparer.Ordinal);
-        var features = sampledNodes.SelectMany(n => n.Inputs)
+        List<string> Features() => sampledNodes.SelectMany(n => n.Inputs)
             .Where(i => i.Length > 0 && !origin.ContainsKey(i) && !graph.Constants.ContainsKey(i) && !frozenParameters.Contains(i))
             .Distinct(StringComparer.Ordinal).ToList();
+        var features = Features();
+
+        // Where the sampled part reads several frozen tensors (a PReLU rewritten as Relu(x) − a·Relu(−x) reads both
+        // Relus), the frozen nodes behind them that a sampling backend runs move to the head, latest first, until one
+        // tensor is left: the cut moves upstream, the model is the same.
+        var position = graph.Nodes.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => x.i);
+        var producer = graph.Nodes.SelectMany(n => n.Outputs.Where(o => o.Length > 0).Select(o => (Output: o, Node: n)))
+            .ToDictionary(x => x.Output, x => x.Node, StringComparer.Ordinal);
+        while (features.Count > 1)
+        {
+            var movable = features.Select(f => producer.GetValueOrDefault(f)).OfType<Node>()
+                .Where(n => OpCapabilities.Unsupported(n, graph.Opset, OpStage.CompiledBackend) is null
+                            || OpCapabilities.Unsupported(n, graph.Opset, OpStage.TorchBackend) is null)
+                .MaxBy(n => position[n]);
+            if (movable is null) break;
+            frozenNodes.Remove(movable);
+            foreach (string output in movable.Outputs)
+                if (output.Length > 0) origin[output] = origin.GetValueOrDefault(output) ?? sampled[0].Name;
+            sampledNodes = graph.Nodes.Where(n => n == movable || sampledNodes.Contains(n)).ToList();
+            features = Features();
+        }
         if (features.Count != 1)
             throw new ArgumentException(features.Count == 0
                 ? "the sampled part reads no data"

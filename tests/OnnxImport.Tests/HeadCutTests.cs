@@ -106,6 +106,22 @@ public class HeadCutTests
     }
 
     [Fact]
+    public void A_cut_between_two_frozen_tensors_moves_upstream_to_one()
+    {
+        // Given a PReLU network whose PReLU the importer writes as Relu(x) − a·Relu(−x): freezing the first layer leaves
+        // the slope's Mul reading one Relu and the Sub the other
+        var graph = OnnxImporter.Import(TestPaths.Model("prelu_channel_op17.onnx"));
+
+        var cut = HeadCut.Create(graph, new ParameterSelection(["0.*"], []));
+
+        // Then the parameter-free Relu and Neg nodes join the head, and the head reads the first layer's one output
+        Assert.Equal(["Gemm"], cut.FrozenNodes.Select(n => n.OpType));
+        Assert.Equal(cut.FrozenNodes[0].Outputs[0], cut.Feature);
+        Assert.Equal(["Relu", "Neg", "Relu", "Mul", "Sub", "Gemm"], cut.SampledNodes.Select(n => n.OpType));
+        Assert.Equal(["1.weight", "2.weight", "2.bias"], cut.Sampled.Select(p => p.Name));
+    }
+
+    [Fact]
     public void A_frozen_parameter_inside_the_head_becomes_a_constant()
     {
         var graph = OnnxImporter.Import(TestPaths.Model("blog_mlp_pytorch.onnx"));
