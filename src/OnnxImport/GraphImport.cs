@@ -470,21 +470,7 @@ internal sealed class GraphImport
                 throw new OnnxImportException($"{where}: LayerNormalization with a non-negative axis ({axis}) is not supported yet; export it with axis = -1 (the last axis)");
             string x = node.Inputs[0], y = node.Outputs[0], p = $"{node.Name}/layernorm";
             var axes = Enumerable.Range(0, (int)-axis).Select(i => axis + i).ToList();
-            var reduceAttributes = new Dictionary<string, NodeAttribute>(StringComparer.Ordinal)
-            {
-                ["keepdims"] = new NodeAttribute("keepdims", AttributeKind.Int, Int: 1),
-            };
-            var reduceInputs = new List<string>();
-            if (opset >= 18)
-            {
-                string axesName = $"{y}/axes";
-                tensors[axesName] = new Tensor(axesName, ElementType.Int64, [axes.Count], axes.Select(a => (double)a).ToArray());
-                reduceInputs.Add(axesName);
-            }
-            else
-            {
-                reduceAttributes["axes"] = new NodeAttribute("axes", AttributeKind.Ints, Ints: axes);
-            }
+            var (reduceAttributes, reduceInputs) = ReduceMeanAxes(y, axes, opset);
             bool bias = node.Inputs.Count > 2 && node.Inputs[2].Length > 0;
             string scaled = bias ? $"{y}/scaled" : y;
             result.Add(new Node($"{p}/ReduceMean", "ReduceMean", "", [x, .. reduceInputs], [$"{y}/mean"], reduceAttributes));
@@ -541,6 +527,30 @@ internal sealed class GraphImport
     /// <c>[C, 1, …]</c>. A constant scale of ones and a constant bias of zeros (what PyTorch writes for GroupNorm,
     /// whose own affine parameters follow as Mul and Add) are left out; any other scale or bias is a sampled parameter.
     /// </summary>
+    /// <summary>
+    /// How a ReduceMean over <paramref name="axes"/> (keepdims = 1) is written at <paramref name="opset"/>: the axes as an
+    /// attribute before opset 18, as a constant second input named after <paramref name="output"/> from opset 18.
+    /// </summary>
+    private (Dictionary<string, NodeAttribute> Attributes, List<string> Inputs) ReduceMeanAxes(string output, List<long> axes, long opset)
+    {
+        var attributes = new Dictionary<string, NodeAttribute>(StringComparer.Ordinal)
+        {
+            ["keepdims"] = new NodeAttribute("keepdims", AttributeKind.Int, Int: 1),
+        };
+        var inputs = new List<string>();
+        if (opset >= 18)
+        {
+            string axesName = $"{output}/axes";
+            tensors[axesName] = new Tensor(axesName, ElementType.Int64, [axes.Count], axes.Select(a => (double)a).ToArray());
+            inputs.Add(axesName);
+        }
+        else
+        {
+            attributes["axes"] = new NodeAttribute("axes", AttributeKind.Ints, Ints: axes);
+        }
+        return (attributes, inputs);
+    }
+
     private List<Node> RewriteInstanceNormalization(Node node, IReadOnlyDictionary<string, IReadOnlyList<Dimension>?>? shapes, long opset,
         Func<string, double, string> scalar)
     {
@@ -558,21 +568,7 @@ internal sealed class GraphImport
             throw new OnnxImportException($"{where}: InstanceNormalization needs an input of rank 3 or more, [N, C, ...]; this one has rank {rank}");
         var none = new Dictionary<string, NodeAttribute>();
         var axes = Enumerable.Range(2, rank - 2).Select(a => (long)a).ToList();
-        var reduceAttributes = new Dictionary<string, NodeAttribute>(StringComparer.Ordinal)
-        {
-            ["keepdims"] = new NodeAttribute("keepdims", AttributeKind.Int, Int: 1),
-        };
-        var reduceInputs = new List<string>();
-        if (opset >= 18)
-        {
-            string axesName = $"{y}/axes";
-            tensors[axesName] = new Tensor(axesName, ElementType.Int64, [axes.Count], axes.Select(a => (double)a).ToArray());
-            reduceInputs.Add(axesName);
-        }
-        else
-        {
-            reduceAttributes["axes"] = new NodeAttribute("axes", AttributeKind.Ints, Ints: axes);
-        }
+        var (reduceAttributes, reduceInputs) = ReduceMeanAxes(y, axes, opset);
         bool Constant(string name, double value) => tensors.TryGetValue(name, out var t) && t.Data.All(v => v == value);
         bool scale = !Constant(node.Inputs[1], 1), bias = !Constant(node.Inputs[2], 0);
         string normalised = scale || bias ? $"{y}/normalised" : y;
