@@ -62,15 +62,7 @@ public class LowRankSamplerTests
         var (result, draws) = Sample(_ => LinearRegression.FromSharedData()!, 3, LowRank(2021), LinearRegression.Layout);
         Assert.False(result.Interrupted);
         Assert.Equal(0, result.Divergences);
-        foreach (var name in new[] { "alpha", "beta", "sigma" })
-        {
-            var row = PosteriorSummary.Summarize(name, draws.Column(name));
-            double mean = exact.GetProperty(name).GetProperty("mean").GetDouble();
-            double sd = exact.GetProperty(name).GetProperty("sd").GetDouble();
-            Assert.True(Math.Abs(row.Mean - mean) < 4 * row.McseMean, $"{name}: mean {row.Mean} vs exact {mean} (MCSE {row.McseMean})");
-            Assert.True(Math.Abs(row.Sd - sd) < 0.1 * sd, $"{name}: sd {row.Sd} vs exact {sd}");
-            Assert.True(row.Rhat < 1.01 && row.EssBulk > 400 && row.EssTail > 400, $"{name}: {row}");
-        }
+        SamplerTests.AssertMatchesExact(draws, exact);
     }
 
     [Fact]
