@@ -6,9 +6,7 @@ ONNX. Regression targets are standardised with the training rows' mean and sd as
 Tables: breast_cancer (sklearn, binary), wine (sklearn, 3 classes), digits (sklearn, 8x8 images, 10 classes),
 diabetes (sklearn, regression) and Boston (R's MASS, regression, read through Rscript)."""
 import csv
-import io
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -16,16 +14,11 @@ import torch
 from sklearn import datasets
 from sklearn.model_selection import train_test_split
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from real_tables import boston  # noqa: E402
+
 HIDDEN = 16
 EPOCHS = 400
-
-
-def boston():
-    text = subprocess.run(["Rscript", "-e", "library(MASS); write.csv(Boston, stdout(), row.names=FALSE)"],
-                          check=True, capture_output=True, text=True).stdout
-    rows = list(csv.reader(io.StringIO(text)))
-    data = np.array(rows[1:], dtype=float)
-    return data[:, :-1], data[:, -1]
 
 
 def tables():

@@ -4,9 +4,7 @@ target y) and a network trained on them by PyTorch, exported to ONNX.
 boston: MASS's Boston (read through Rscript), 455 of its 506 rows (seed 1), 13→50→1 ReLU, normal likelihood.
 digits: sklearn's digits, ROWS rows (stratified, seed 1; default 400), 64→16→10 tanh, categorical likelihood."""
 import csv
-import io
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -14,13 +12,8 @@ import torch
 from sklearn import datasets
 from sklearn.model_selection import train_test_split
 
-
-def boston():
-    text = subprocess.run(["Rscript", "-e", "library(MASS); write.csv(Boston, stdout(), row.names=FALSE)"],
-                          check=True, capture_output=True, text=True).stdout
-    rows = list(csv.reader(io.StringIO(text)))
-    data = np.array(rows[1:], dtype=float)
-    return data[:, :-1], data[:, -1]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from real_tables import boston  # noqa: E402
 
 
 def write_csv(path, x, y, integer_target):

@@ -17,12 +17,14 @@ reruns give the same tables; the weights depend on PyTorch's kernels only throug
 """
 import os
 import shutil
-import subprocess
 import sys
 
 import numpy as np
 import onnx
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from real_tables import boston  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -73,13 +75,6 @@ def macs(widths, rows):
     """Multiply-adds of one value + gradient: forward Σ K·N, weight gradient Σ K·N, input gradient Σ K·N but the first layer's."""
     layers = [widths[i] * widths[i + 1] for i in range(len(widths) - 1)]
     return rows * (2 * sum(layers) + sum(layers[1:]))
-
-
-def boston():
-    csv = subprocess.run(["Rscript", "-e", "write.csv(MASS::Boston, stdout(), row.names = FALSE)"],
-                         check=True, capture_output=True, text=True).stdout.splitlines()
-    data = np.array([[float(v) for v in line.split(",")] for line in csv[1:]])
-    return data[:, :13], data[:, 13]
 
 
 def main():
