@@ -5,7 +5,6 @@ ONNX. Regression targets are standardised with the training rows' mean and sd as
     TABLES="wine digits" make_tables.py ...    (a subset; fixtures already made are kept: the script is seeded)
 Tables: breast_cancer (sklearn, binary), wine (sklearn, 3 classes), digits (sklearn, 8x8 images, 10 classes),
 diabetes (sklearn, regression) and Boston (R's MASS, regression, read through Rscript)."""
-import csv
 import os
 import sys
 
@@ -15,7 +14,7 @@ from sklearn import datasets
 from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from real_tables import boston  # noqa: E402
+from real_tables import boston, write_csv  # noqa: E402
 
 HIDDEN = 16
 EPOCHS = 400
@@ -28,14 +27,6 @@ def tables():
             ("digits", lambda: datasets.load_digits(return_X_y=True), "categorical", 10),
             ("diabetes", lambda: datasets.load_diabetes(return_X_y=True), "normal", 1),
             ("boston", boston, "normal", 1)]
-
-
-def write_csv(path, x, y, integer_target):
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow([f"x{i}" for i in range(x.shape[1])] + ["y"])
-        for row, t in zip(x, y):
-            w.writerow([f"{v:.6g}" for v in row] + [int(t) if integer_target else f"{t:.6g}"])
 
 
 def main():

@@ -3,7 +3,6 @@ target y) and a network trained on them by PyTorch, exported to ONNX.
     make_models.py OUT_DIR
 boston: MASS's Boston (read through Rscript), 455 of its 506 rows (seed 1), 13→50→1 ReLU, normal likelihood.
 digits: sklearn's digits, ROWS rows (stratified, seed 1; default 400), 64→16→10 tanh, categorical likelihood."""
-import csv
 import os
 import sys
 
@@ -13,15 +12,7 @@ from sklearn import datasets
 from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from real_tables import boston  # noqa: E402
-
-
-def write_csv(path, x, y, integer_target):
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow([f"x{i}" for i in range(x.shape[1])] + ["y"])
-        for row, t in zip(x, y):
-            w.writerow([f"{v:.6g}" for v in row] + [int(t) if integer_target else f"{t:.6g}"])
+from real_tables import boston, write_csv  # noqa: E402
 
 
 def fit_and_export(path, x, y, hidden, activation, outputs, classification, epochs=400):
