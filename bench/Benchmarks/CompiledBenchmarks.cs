@@ -25,8 +25,11 @@ public class CompiledBenchmarks
     [Params("blog_1-5-10-1_N100", "mlp_8-64-64-1_N10000")]
     public string Model { get; set; } = "";
 
-    [Params(ComputePrecision.Float64, ComputePrecision.Float32)]
-    public ComputePrecision Precision { get; set; }
+    /// <summary>The engine's arithmetic, by name (BenchmarkDotNet parameters must be public, the enum is internal).</summary>
+    [Params(nameof(ComputePrecision.Float64), nameof(ComputePrecision.Float32))]
+    public string PrecisionName { get; set; } = nameof(ComputePrecision.Float64);
+
+    private ComputePrecision Precision => Enum.Parse<ComputePrecision>(PrecisionName);
 
     [GlobalSetup]
     public void Setup()

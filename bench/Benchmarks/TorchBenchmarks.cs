@@ -21,8 +21,11 @@ public class TorchBenchmarks
     [Params(Network.Blog1x5x10x1N100, Network.Mlp8x64x64x1N10000)]
     public Network Model { get; set; }
 
-    [Params(ComputePrecision.Float64, ComputePrecision.Float32)]
-    public ComputePrecision Precision { get; set; }
+    /// <summary>The engine's arithmetic, by name (BenchmarkDotNet parameters must be public, the enum is internal).</summary>
+    [Params(nameof(ComputePrecision.Float64), nameof(ComputePrecision.Float32))]
+    public string PrecisionName { get; set; } = nameof(ComputePrecision.Float64);
+
+    private ComputePrecision Precision => Enum.Parse<ComputePrecision>(PrecisionName);
 
     [Params(1, 4, 64)]
     public int Chains { get; set; }

@@ -4,7 +4,7 @@ using Bnn.Onnx.Cli.Commands;
 namespace Bnn.Onnx.Cli;
 
 /// <summary>The <c>bnn</c> command tree.</summary>
-public static class BnnRoot
+internal static class BnnRoot
 {
     public static RootCommand Create()
     {

@@ -6,7 +6,7 @@ namespace Bnn.Onnx.Cli;
 /// Turns Ctrl-C (SIGINT) and SIGTERM into a cancellation request, so a run finishes its current iteration, flushes
 /// what it has and exits with 130 instead of dying mid-write. A second Ctrl-C is left to terminate the process.
 /// </summary>
-public sealed class Interruption : IDisposable
+internal sealed class Interruption : IDisposable
 {
     private readonly CancellationTokenSource _source = new();
     private readonly PosixSignalRegistration? _sigterm;

@@ -6,7 +6,7 @@ using Parquet.Schema;
 namespace Bnn.Onnx.Export;
 
 /// <summary>How parameter values are laid out in <c>draws.parquet</c>.</summary>
-public enum DrawsLayout
+internal enum DrawsLayout
 {
     /// <summary>Chosen by size: <see cref="Scalar"/> up to <see cref="DrawsSchema.MaxScalarColumns"/> scalars, else <see cref="Tensor"/>.</summary>
     Auto,
@@ -26,7 +26,7 @@ public enum DrawsLayout
 /// (<see cref="SamplerStats.ColumnNames"/>), then the parameters. Only standard Parquet types are used, so
 /// DuckDB, pandas, polars and Spark read the file as is.
 /// </summary>
-public static class DrawsSchema
+internal static class DrawsSchema
 {
     /// <summary>Above this many scalars <see cref="DrawsLayout.Auto"/> picks <see cref="DrawsLayout.Tensor"/>.</summary>
     public const int MaxScalarColumns = 4096;

@@ -6,7 +6,7 @@ using Bnn.Onnx.OnnxImport.Protobuf;
 namespace Bnn.Onnx.Export;
 
 /// <summary>The observation model the network's output parameterises.</summary>
-public enum EnsembleLikelihood
+internal enum EnsembleLikelihood
 {
     /// <summary>y ~ Normal(f(x), σ): the output is the mean.</summary>
     Normal,
@@ -23,7 +23,7 @@ public enum EnsembleLikelihood
 /// <param name="ElementType">Float or Double: the type of the weights and of the computation.</param>
 /// <param name="FixedSigma">σ of a normal likelihood when the layout holds no <c>sigma</c> block.</param>
 /// <param name="Metadata">Extra <c>metadata_props</c> (seed, thinning, …), written after the builder's own.</param>
-public sealed record EnsembleOptions(
+internal sealed record EnsembleOptions(
     EnsembleLikelihood Likelihood,
     ElementType ElementType = ElementType.Float,
     double? FixedSigma = null,
@@ -44,7 +44,7 @@ public sealed record EnsembleOptions(
 /// <see cref="OpCapabilities"/> (see <see cref="SupportedOps"/>); anything else raises
 /// <see cref="NotSupportedException"/> naming the operator and node.</para>
 /// </summary>
-public static class EnsembleBuilder
+internal static class EnsembleBuilder
 {
     public const int Opset = 17;
     public const long IrVersion = 8;
@@ -55,6 +55,9 @@ public static class EnsembleBuilder
 
     /// <summary>Metadata key of the likelihood the members' outputs parameterise (read back by <see cref="EnsembleSession"/>).</summary>
     public const string LikelihoodKey = "bnn.likelihood";
+
+    /// <summary>Metadata key of the member count S.</summary>
+    public const string MembersKey = "bnn.members";
 
     /// <summary>Elementwise in their first input (Clip's bounds are scalars): shape and layout pass through.</summary>
     private static readonly HashSet<string> Unary =
@@ -200,7 +203,7 @@ public static class EnsembleBuilder
             };
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
             AddMetadata(model, "bnn.source_sha256", _graph.Sha256);
-            AddMetadata(model, "bnn.members", S.ToString(CultureInfo.InvariantCulture));
+            AddMetadata(model, MembersKey, S.ToString(CultureInfo.InvariantCulture));
             AddMetadata(model, LikelihoodKey, _options.Likelihood.ToString().ToLowerInvariant());
             AddMetadata(model, "bnn.source_output", source.Name);
             if (_options.Metadata is not null)

@@ -11,7 +11,7 @@ namespace Bnn.Onnx.Export;
 /// <param name="Members">[S, N, K] row-major: member s, sample n, output k (non-batch dims flattened).</param>
 /// <param name="Mean">[N, K].</param>
 /// <param name="Std">[N, K].</param>
-public sealed record EnsembleOutputs(int MemberCount, int Rows, int Outputs, double[] Members, double[] Mean, double[] Std)
+internal sealed record EnsembleOutputs(int MemberCount, int Rows, int Outputs, double[] Members, double[] Mean, double[] Std)
 {
     public double Member(int s, int n, int k) => Members[((long)s * Rows + n) * Outputs + k];
 }
@@ -20,7 +20,7 @@ public sealed record EnsembleOutputs(int MemberCount, int Rows, int Outputs, dou
 /// Runs an ensemble written by <see cref="EnsembleBuilder"/> on ONNX Runtime and turns its outputs into
 /// predictive summaries. Holds an <see cref="InferenceSession"/>: dispose it.
 /// </summary>
-public sealed class EnsembleSession : IDisposable
+internal sealed class EnsembleSession : IDisposable
 {
     private readonly InferenceSession _session;
 
@@ -152,7 +152,7 @@ public sealed class EnsembleSession : IDisposable
 }
 
 /// <summary>Quantiles used by <c>bnn predict</c>.</summary>
-public static class PredictiveQuantiles
+internal static class PredictiveQuantiles
 {
     /// <summary>Type-7 quantile of sorted values: linear interpolation between order statistics at (n−1)·p.</summary>
     public static double Empirical(IReadOnlyList<double> sorted, double p)
@@ -225,7 +225,7 @@ public static class PredictiveQuantiles
 }
 
 /// <summary>Feature tables as <c>bnn eval</c> reads them: no header, one sample per row, comma-separated, row-major non-batch dims.</summary>
-public static class FeatureCsv
+internal static class FeatureCsv
 {
     public static (double[] Values, int Rows) Read(string path, int columns)
     {

@@ -12,7 +12,7 @@ namespace Bnn.Onnx.Export;
 /// tensor needs, which ONNX Runtime evaluates (<see cref="FrozenPartSession"/>), and the ensemble that runs it once
 /// in front of the stacked head (<see cref="BuildEnsemble"/>).
 /// </summary>
-public static class FrozenPart
+internal static class FrozenPart
 {
     /// <summary>Lowest and highest default-domain opset of a frozen part the ensemble (written at <see cref="EnsembleBuilder.Opset"/>) takes.</summary>
     public const int MinEnsembleOpset = 13;
@@ -132,7 +132,7 @@ public static class FrozenPart
 /// feature tensor. The features of a run are held in memory as float64; at most <see cref="MaxFeatureBytes"/>.
 /// Holds an <see cref="InferenceSession"/>: dispose it.
 /// </summary>
-public sealed class FrozenPartSession : IDisposable
+internal sealed class FrozenPartSession : IDisposable
 {
     /// <summary>Largest feature table held, in bytes of float64 (1 GiB: 134 million values, e.g. a million rows of 128 features).</summary>
     public const long MaxFeatureBytes = 1L << 30;

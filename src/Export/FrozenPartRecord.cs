@@ -15,7 +15,7 @@ namespace Bnn.Onnx.Export;
 /// <param name="FeatureType">The feature's element type (<c>float32</c> or <c>float64</c>).</param>
 /// <param name="SampledParameters">The parameters the draws hold, by dotted name.</param>
 /// <param name="FeatureSeconds">Wall time ONNX Runtime took to compute the features of the training rows.</param>
-public sealed record FrozenPartRecord(
+internal sealed record FrozenPartRecord(
     IReadOnlyList<string> Freeze,
     IReadOnlyList<string> Sample,
     IReadOnlyList<string> FrozenOps,

@@ -10,7 +10,7 @@ namespace Bnn.Onnx.Export;
 /// model-local functions) named by a block's <see cref="ParameterBlock.Source"/> get the draw's values in the
 /// original tensor's element type.
 /// </summary>
-public static class MemberModelWriter
+internal static class MemberModelWriter
 {
     /// <summary>A copy of <paramref name="source"/> holding <paramref name="draw"/> (constrained, layout order).</summary>
     public static ModelProto Create(ModelProto source, ParameterLayout layout, ReadOnlySpan<double> draw)
@@ -91,7 +91,7 @@ public static class MemberModelWriter
 }
 
 /// <summary>Reading and writing ONNX model files.</summary>
-public static class ModelFiles
+internal static class ModelFiles
 {
     public static ModelProto Read(string path)
     {
@@ -121,7 +121,7 @@ public static class ModelFiles
 }
 
 /// <summary>Picks S members from a draws table, evenly thinned in (chain, draw) order.</summary>
-public static class MemberSelection
+internal static class MemberSelection
 {
     /// <summary>
     /// Indices ⌊i·T/S⌋, i = 0..S−1, into the T draws in (chain, draw) order; <paramref name="thinning"/> is T/S.

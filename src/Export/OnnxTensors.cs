@@ -6,7 +6,7 @@ using Google.Protobuf;
 namespace Bnn.Onnx.Export;
 
 /// <summary>Small helpers to make and read ONNX <see cref="TensorProto"/>s (little-endian <c>raw_data</c>).</summary>
-public static class OnnxTensors
+internal static class OnnxTensors
 {
     /// <summary>A tensor of <paramref name="type"/> holding <paramref name="values"/> converted from double.</summary>
     public static TensorProto Create(string name, ElementType type, IEnumerable<long> dims, ReadOnlySpan<double> values)

@@ -8,7 +8,7 @@ namespace Bnn.Onnx.Export;
 /// A draws file read into memory: the layout, the metadata, and every column as [chain][draw] arrays.
 /// Chains may hold different numbers of draws (a run interrupted mid-way).
 /// </summary>
-public sealed class DrawsTable
+internal sealed class DrawsTable
 {
     private readonly Dictionary<string, int> _columnIndex;
     private readonly double[][][] _columns; // [column][chain][draw]
@@ -73,7 +73,7 @@ public sealed class DrawsTable
 }
 
 /// <summary>Reads a <c>draws.parquet</c> written by <see cref="ParquetDrawWriter"/>.</summary>
-public static class ParquetDrawReader
+internal static class ParquetDrawReader
 {
     public static DrawsTable Read(string path) => ReadAsync(path).GetAwaiter().GetResult();
 

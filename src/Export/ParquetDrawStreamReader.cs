@@ -10,7 +10,7 @@ namespace Bnn.Onnx.Export;
 /// </summary>
 /// <param name="DrawsPerChain">Draws of each chain considered; chains holding fewer keep what they have.</param>
 /// <param name="Thin">Keep every <c>Thin</c>-th draw (1: all of them).</param>
-public sealed record DrawSelection(int DrawsPerChain = int.MaxValue, int Thin = 1)
+internal sealed record DrawSelection(int DrawsPerChain = int.MaxValue, int Thin = 1)
 {
     /// <summary>Every draw of every chain.</summary>
     public static DrawSelection All { get; } = new();
@@ -38,7 +38,7 @@ public sealed record DrawSelection(int DrawsPerChain = int.MaxValue, int Thin = 
 /// (LIST&lt;DOUBLE&gt;) it decodes the whole tensor of every block it touches.
 /// The file is opened for each pass and closed after it; the reader holds no handle between calls.
 /// </summary>
-public sealed class ParquetDrawStreamReader
+internal sealed class ParquetDrawStreamReader
 {
     /// <summary>After decoding this many bytes of tensor chunks, a full garbage collection frees their page buffers.</summary>
     private const long LargeChunkBytes = 64L << 20;

@@ -22,7 +22,7 @@ namespace Bnn.Onnx.Export;
 /// larger (very wide rows, many chains) is written as several row groups of consecutive rows. Memory while writing
 /// is a small multiple of this, whatever the width of a draw.
 /// </param>
-public sealed record ParquetDrawWriterOptions(
+internal sealed record ParquetDrawWriterOptions(
     int RowGroupDraws = 100,
     DrawsLayout Layout = DrawsLayout.Auto,
     string? RunJson = null,
@@ -49,7 +49,7 @@ public sealed record ParquetDrawWriterOptions(
 /// <c>bnn.status = interrupted</c>. Disposing without <see cref="Complete"/> completes as interrupted.
 /// </para>
 /// </summary>
-public sealed class ParquetDrawWriter : IDrawSink, IDisposable, IAsyncDisposable
+internal sealed class ParquetDrawWriter : IDrawSink, IDisposable, IAsyncDisposable
 {
     private const int StatWidth = 7;
 

@@ -5,7 +5,7 @@ using System.Text.Json.Serialization;
 namespace Bnn.Onnx.Export;
 
 /// <summary>Where a run stands when its record is written.</summary>
-public enum RunStatus
+internal enum RunStatus
 {
     /// <summary>Sampling has started: the record in the draws file's <c>bnn.run</c> metadata, written first.</summary>
     Running,
@@ -30,7 +30,7 @@ public enum RunStatus
 /// <c>settings.fixed_sigma</c>, a number or null).
 /// </para>
 /// </summary>
-public sealed record RunRecord
+internal sealed record RunRecord
 {
     /// <summary>The format this build writes.</summary>
     public const int CurrentVersion = 1;
@@ -192,7 +192,7 @@ public sealed record RunRecord
 }
 
 /// <summary>What the run was asked to do: the posterior and the sampler's settings.</summary>
-public sealed record RunSettings
+internal sealed record RunSettings
 {
     public required EnsembleLikelihood Likelihood { get; init; }
 
@@ -239,19 +239,19 @@ public sealed record RunSettings
 }
 
 /// <summary>Gradient evaluations in warmup, in sampling, and in all.</summary>
-public sealed record GradientEvaluationCounts(long Warmup, long Sampling, long Total);
+internal sealed record GradientEvaluationCounts(long Warmup, long Sampling, long Total);
 
 /// <summary>Seconds of the longest chain's warmup and sampling, and of the whole run.</summary>
-public sealed record RunTiming(double WarmupSeconds, double SamplingSeconds, double TotalSeconds);
+internal sealed record RunTiming(double WarmupSeconds, double SamplingSeconds, double TotalSeconds);
 
 /// <summary>One chain's results.</summary>
 /// <param name="EBfmi">E-BFMI, null when undefined (fewer than two draws, or constant energy).</param>
 /// <param name="InverseMetric">The adapted inverse metric: the diagonal (of M⁻¹ also for the low-rank metric), or the dense matrix row-major.</param>
-public sealed record ChainRecord(int Chain, double StepSize, int Draws, long Divergences, long TreedepthSaturations, double? EBfmi,
+internal sealed record ChainRecord(int Chain, double StepSize, int Draws, long Divergences, long TreedepthSaturations, double? EBfmi,
     double MeanAcceptStat, IReadOnlyList<double> InverseMetric);
 
 /// <summary>The file names of a run's outputs in its directory.</summary>
-public sealed record RunOutputs(string Draws, string Summary);
+internal sealed record RunOutputs(string Draws, string Summary);
 
 /// <summary>The versions of bnn, .NET and the operating system that wrote a record.</summary>
-public sealed record SoftwareVersions(string Bnn, string Dotnet, string Os);
+internal sealed record SoftwareVersions(string Bnn, string Dotnet, string Os);

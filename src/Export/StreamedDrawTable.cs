@@ -11,7 +11,7 @@ namespace Bnn.Onnx.Export;
 /// </param>
 /// <param name="DrawsPerChain">Draws of each chain used (null: the shortest chain's count, as for an interrupted run).</param>
 /// <param name="SamplerColumns">Also serve <c>lp__</c> … <c>energy__</c> (every draw, never thinned, outside the budget).</param>
-public sealed record StreamedDrawTableOptions(
+internal sealed record StreamedDrawTableOptions(
     long MemoryBudgetBytes = StreamedDrawTableOptions.DefaultMemoryBudgetBytes,
     int? DrawsPerChain = null,
     bool SamplerColumns = true)
@@ -34,7 +34,7 @@ public sealed record StreamedDrawTableOptions(
 /// <c>[chain][draw]</c> arrays are then shorter than <see cref="DrawsPerChain"/>; sampler columns never are.
 /// </para>
 /// </summary>
-public sealed class StreamedDrawTable : IDrawTable
+internal sealed class StreamedDrawTable : IDrawTable
 {
     private readonly ParquetDrawStreamReader _reader;
     private readonly StreamedDrawTableOptions _options;

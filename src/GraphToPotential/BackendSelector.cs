@@ -3,7 +3,7 @@ using Bnn.Onnx.OnnxImport;
 namespace Bnn.Onnx.GraphToPotential;
 
 /// <summary>The <c>--backend</c> choice.</summary>
-public enum BackendKind
+internal enum BackendKind
 {
     /// <summary>The compiled CPU backend when it covers every op of the graph, TorchSharp otherwise.</summary>
     Auto,
@@ -19,7 +19,7 @@ public enum BackendKind
 /// Picks a backend for <c>--backend auto|cpu|torch</c>. The caller passes the factories it has (the CLI passes
 /// the compiled backend and the TorchSharp one; this assembly does not reference TorchSharp).
 /// </summary>
-public static class BackendSelector
+internal static class BackendSelector
 {
     public static BackendKind Parse(string text) => text.Trim().ToLowerInvariant() switch
     {

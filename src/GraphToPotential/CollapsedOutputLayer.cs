@@ -11,7 +11,7 @@ namespace Bnn.Onnx.GraphToPotential;
 /// Gradients: ∂L/∂Φ = α μᵀ − Φ A⁻¹/σ² with α = (y − Φ μ)/σ², and ∂L/∂log σ = σ² αᵀα − N + P − tr(A⁻¹ S⁻¹).
 /// The weights are then drawn from their exact conditional N(μ, A⁻¹). Not thread-safe (scratch buffers): one per chain.
 /// </summary>
-public sealed class CollapsedOutputLayer
+internal sealed class CollapsedOutputLayer
 {
     private readonly double[] _targets, _priorMean, _priorVariance;
     private readonly int _rows, _p;

@@ -9,7 +9,7 @@ namespace Bnn.Onnx.GraphToPotential;
 /// (System.Numerics.Tensors), and dense layers fused with their bias and activation. One state per chain.
 /// Float64 by default; <see cref="ComputePrecision.Float32"/> computes the network in float32 (likelihood sums in double).
 /// </summary>
-public sealed class CompiledBackend : IPotentialBackendFactory
+internal sealed class CompiledBackend : IPotentialBackendFactory
 {
     /// <summary>The ONNX ops (default domain) the compiled backend claims: the <see cref="OpStage.CompiledBackend"/> column of <see cref="OpCapabilities"/>.</summary>
     public static IReadOnlySet<string> SupportedOps => OpCapabilities.OpsFor(OpStage.CompiledBackend);

@@ -6,7 +6,7 @@ namespace Bnn.Onnx.GraphToPotential;
 /// <see cref="Features"/> is Rows × FeatureWidth and <see cref="Targets"/> Rows × TargetWidth, both row-major.
 /// For bernoulli targets are 0/1; for categorical, integer class labels 0…K−1 (TargetWidth 1).
 /// </summary>
-public sealed record DataSet
+internal sealed record DataSet
 {
     public DataSet(double[] features, int featureWidth, double[] targets, int targetWidth = 1)
     {

@@ -6,7 +6,7 @@ namespace Bnn.Onnx.GraphToPotential;
 /// Per-row sizes of a graph's data input and outputs (batch on axis 0), from <see cref="ShapeInference"/> over the
 /// graph with the input's batch dimension as a symbol. Backend-neutral: no backend is built to find them.
 /// </summary>
-public static class GraphShapes
+internal static class GraphShapes
 {
     /// <summary>The symbol the batch dimension gets when the file gives it none.</summary>
     private const string BatchSymbol = "batch";

@@ -7,7 +7,7 @@ namespace Bnn.Onnx.GraphToPotential;
 /// A way of evaluating imported graphs: the compiled CPU backend (<see cref="Compiled.CompiledBackend"/>) or
 /// TorchSharp. Stateless; everything it creates is independent of everything else it creates.
 /// </summary>
-public interface IPotentialBackendFactory
+internal interface IPotentialBackendFactory
 {
     /// <summary>The name used by <c>--backend</c>: <c>cpu</c> or <c>torch</c>.</summary>
     string Name { get; }
@@ -26,7 +26,7 @@ public interface IPotentialBackendFactory
 /// The network f(x; θ) as a function of its parameters and a batch of inputs.
 /// Not thread-safe: create one per thread.
 /// </summary>
-public interface IGraphFunction : IDisposable
+internal interface IGraphFunction : IDisposable
 {
     /// <summary>Values per input row (product of the data input's non-batch dimensions).</summary>
     int InputWidth { get; }
@@ -45,7 +45,7 @@ public interface IGraphFunction : IDisposable
 /// <summary>
 /// −U(θ) = log p(θ | D) of one <see cref="PosteriorModel"/> on one backend. Creates the per-chain evaluators.
 /// </summary>
-public interface IPotential : IDisposable
+internal interface IPotential : IDisposable
 {
     PosteriorModel Model { get; }
 
@@ -60,7 +60,7 @@ public interface IPotential : IDisposable
 }
 
 /// <summary>Helpers over any backend.</summary>
-public static class PotentialExtensions
+internal static class PotentialExtensions
 {
     /// <summary>
     /// The position at the file's trained weights; when σ is sampled it starts at the residual RMS of the network's

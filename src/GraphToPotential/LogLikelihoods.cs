@@ -9,7 +9,7 @@ namespace Bnn.Onnx.GraphToPotential;
 /// between backends and tools.
 /// </para>
 /// </summary>
-public static class LogLikelihoods
+internal static class LogLikelihoods
 {
     public const double HalfLogTwoPi = NormalPrior.HalfLogTwoPi;
 

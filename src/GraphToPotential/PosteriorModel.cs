@@ -17,7 +17,7 @@ namespace Bnn.Onnx.GraphToPotential;
 /// All normalising constants are kept (see <see cref="LogLikelihoods"/>). Backends compute f and the likelihood;
 /// the prior is computed here once for all of them (<see cref="LogPrior"/>).
 /// </summary>
-public sealed class PosteriorModel
+internal sealed class PosteriorModel
 {
     private readonly double[] _priorMean;
     private readonly double[] _priorInvVar;

@@ -4,7 +4,7 @@ using Bnn.Onnx.OnnxImport;
 namespace Bnn.Onnx.GraphToPotential;
 
 /// <summary>The observation model p(y | f(x; θ)).</summary>
-public enum LikelihoodKind
+internal enum LikelihoodKind
 {
     /// <summary>y ~ N(f(x), σ²), per output; σ sampled (LogNormal(0,1) prior, stored as log σ) or fixed.</summary>
     Normal,
@@ -17,7 +17,7 @@ public enum LikelihoodKind
 }
 
 /// <summary>What each likelihood reads from the network's output.</summary>
-public static class LikelihoodKinds
+internal static class LikelihoodKinds
 {
     /// <summary>How <paramref name="likelihood"/> reads the graph's first output, which decides its output head (<see cref="OutputHeads.Detect"/>).</summary>
     public static OutputReading Reading(this LikelihoodKind likelihood) => likelihood switch
@@ -29,13 +29,13 @@ public static class LikelihoodKinds
 }
 
 /// <summary>Floating-point type the backend computes the network in. Sums of log densities are always accumulated in double.</summary>
-public enum ComputePrecision { Float64, Float32 }
+internal enum ComputePrecision { Float64, Float32 }
 
 /// <summary>Everything that defines the posterior besides the graph and the data.</summary>
 /// <param name="Priors">Priors over the network's parameters.</param>
 /// <param name="Likelihood">The observation model.</param>
 /// <param name="FixedSigma">For <see cref="LikelihoodKind.Normal"/>: a fixed noise scale σ; null samples σ (block <c>sigma</c>).</param>
-public sealed record PosteriorOptions(PriorOptions Priors, LikelihoodKind Likelihood = LikelihoodKind.Normal, double? FixedSigma = null)
+internal sealed record PosteriorOptions(PriorOptions Priors, LikelihoodKind Likelihood = LikelihoodKind.Normal, double? FixedSigma = null)
 {
     public static PosteriorOptions Default { get; } = new(PriorOptions.Default);
 
@@ -65,7 +65,7 @@ public sealed record PosteriorOptions(PriorOptions Priors, LikelihoodKind Likeli
 }
 
 /// <summary>How a backend computes: precision, device (TorchSharp only: <c>cpu</c> or <c>cuda</c>), threads per instance.</summary>
-public sealed record BackendOptions(ComputePrecision Precision = ComputePrecision.Float64, string Device = "cpu", int Threads = 1)
+internal sealed record BackendOptions(ComputePrecision Precision = ComputePrecision.Float64, string Device = "cpu", int Threads = 1)
 {
     public static BackendOptions Default { get; } = new();
 

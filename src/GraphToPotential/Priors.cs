@@ -5,7 +5,7 @@ using Bnn.Onnx.OnnxImport;
 namespace Bnn.Onnx.GraphToPotential;
 
 /// <summary>A normal prior N(μ, s²) on every scalar of one parameter: <see cref="Mean"/> μ, <see cref="Scale"/> s (standard deviation).</summary>
-public sealed record NormalPrior(double Mean, double Scale)
+internal sealed record NormalPrior(double Mean, double Scale)
 {
     /// <summary>½·log(2π), kept in every log density (see <see cref="LogLikelihoods"/>).</summary>
     public const double HalfLogTwoPi = 0.91893853320467274178;
@@ -35,7 +35,7 @@ public sealed record NormalPrior(double Mean, double Scale)
 /// A prior for the parameters whose dotted name matches <see cref="Pattern"/>, a glob where <c>*</c> matches any
 /// run of characters (dots included) and <c>?</c> one character: <c>layer0.*=normal(0,0.5)</c>.
 /// </summary>
-public sealed record PriorOverride(string Pattern, NormalPrior Prior)
+internal sealed record PriorOverride(string Pattern, NormalPrior Prior)
 {
     public bool Matches(string parameterName)
     {
@@ -66,7 +66,7 @@ public sealed record PriorOverride(string Pattern, NormalPrior Prior)
 }
 
 /// <summary>How the default prior's scale is set for each parameter (<c>--prior-scale</c>); c is <see cref="PriorOptions.Scale"/>.</summary>
-public enum PriorScaling
+internal enum PriorScaling
 {
     /// <summary>N(0, c²) on every scalar (<c>--prior-scale C</c>).</summary>
     Fixed,
@@ -91,7 +91,7 @@ public enum PriorScaling
 /// wider than fan-in is as plausible as 3× narrower; a HalfNormal on c/√fan_in gives P(s &gt; 3·median) &lt; 0.3%),
 /// it is Gaussian in the sampled coordinate u, and it is the prior σ already has.
 /// </summary>
-public sealed record ScaleHyperprior(double Median)
+internal sealed record ScaleHyperprior(double Median)
 {
     /// <summary>log N(u; log Median, 1); <paramref name="dU"/> = ∂/∂u.</summary>
     public double LogDensityOfLog(double u, out double dU)
@@ -106,7 +106,7 @@ public sealed record ScaleHyperprior(double Median)
 /// The prior of one graph parameter: every scalar N(<see cref="Normal"/>), or, when <see cref="Scale"/> is set,
 /// w = s·z with z ~ N(0, 1) and s from the hyperprior (<see cref="PriorScaling.Hierarchical"/>; then <see cref="Normal"/> is N(0, 1), the prior of z).
 /// </summary>
-public sealed record ParameterPrior(NormalPrior Normal, ScaleHyperprior? Scale = null)
+internal sealed record ParameterPrior(NormalPrior Normal, ScaleHyperprior? Scale = null)
 {
     /// <summary>The prior as text for the run record: <c>normal(0,0.5)</c>, or <c>normal(0,s), s ~ lognormal(log(0.35355),1)</c>.</summary>
     public override string ToString() => Scale is { } h
@@ -121,7 +121,7 @@ public sealed record ParameterPrior(NormalPrior Normal, ScaleHyperprior? Scale =
 /// (N(0, c²) for every scalar unless scaled by fan-in or hierarchical), unless an override's pattern matches the
 /// parameter's dotted name; when several match, the last one wins. An override always gives a fixed normal.
 /// </summary>
-public sealed record PriorOptions(double Scale, IReadOnlyList<PriorOverride> Overrides, PriorScaling Scaling = PriorScaling.Fixed)
+internal sealed record PriorOptions(double Scale, IReadOnlyList<PriorOverride> Overrides, PriorScaling Scaling = PriorScaling.Fixed)
 {
     /// <summary>N(0, 1) for every parameter.</summary>
     public static PriorOptions Default { get; } = new(1.0, []);

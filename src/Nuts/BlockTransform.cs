@@ -1,7 +1,7 @@
 namespace Bnn.Onnx.Nuts;
 
 /// <summary>How a block is stored in the unconstrained position vector.</summary>
-public enum BlockTransform
+internal enum BlockTransform
 {
     /// <summary>Stored as is.</summary>
     Identity,

@@ -1,7 +1,7 @@
 namespace Bnn.Onnx.Nuts;
 
 /// <summary>A progress report of one chain (sent at most every 100 ms per chain, plus at phase changes and the end).</summary>
-public readonly record struct ChainProgress(
+internal readonly record struct ChainProgress(
     int Chain,
     int Iteration,
     int TotalIterations,

@@ -6,7 +6,7 @@ namespace Bnn.Onnx.Nuts;
 /// <param name="InverseMassDense">M⁻¹ row-major for a dense metric, else null.</param>
 /// <param name="Ebfmi">Energy Bayesian fraction of missing information over the draws (mean of squared energy
 /// differences over the energy variance, as ArviZ and CmdStanPy compute it); NaN with fewer than 2 draws.</param>
-public sealed record ChainResult(
+internal sealed record ChainResult(
     int Chain,
     double[] InitialPosition,
     double StepSize,

@@ -7,7 +7,7 @@ namespace Bnn.Onnx.Nuts;
 /// Means and variances are rounded as R and matrixStats round them, so that near-constant draws agree too; the
 /// golden values in tests/Nuts.Tests/Golden pin every value to 1e-8 relative.
 /// </summary>
-public static class ConvergenceDiagnostics
+internal static class ConvergenceDiagnostics
 {
     /// <summary>R-hat: the larger of rank-normalised split-R̂ of the draws and of the folded draws |x − median|.</summary>
     public static double Rhat(double[][] draws)

@@ -1,7 +1,7 @@
 namespace Bnn.Onnx.Nuts;
 
 /// <summary>Dense M⁻¹ (row-major d × d, symmetric positive definite); p is drawn as L⁻ᵀ z with M⁻¹ = L Lᵀ (Stan's dense_e_metric).</summary>
-public sealed class DenseMetric : EuclideanMetric
+internal sealed class DenseMetric : EuclideanMetric
 {
     private readonly double[] _inverseMass;
     private readonly double[] _cholesky; // lower triangular L, row-major

@@ -1,7 +1,7 @@
 namespace Bnn.Onnx.Nuts;
 
 /// <summary>Diagonal M⁻¹ = diag(<see cref="InverseMass"/>).</summary>
-public sealed class DiagonalMetric : EuclideanMetric
+internal sealed class DiagonalMetric : EuclideanMetric
 {
     private readonly double[] _sqrtMass;
 

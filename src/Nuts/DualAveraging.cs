@@ -4,7 +4,7 @@ namespace Bnn.Onnx.Nuts;
 /// Nesterov dual averaging of log ε towards a target acceptance statistic δ (Hoffman &amp; Gelman 2014, §3.2.1;
 /// Stan's <c>stepsize_adaptation</c>). Defaults δ = 0.8, γ = 0.05, t₀ = 10, κ = 0.75.
 /// </summary>
-public sealed class DualAveraging(double targetAccept = 0.8, double gamma = 0.05, double t0 = 10, double kappa = 0.75)
+internal sealed class DualAveraging(double targetAccept = 0.8, double gamma = 0.05, double t0 = 10, double kappa = 0.75)
 {
     private double _counter, _sBar, _xBar;
 

@@ -5,7 +5,7 @@ namespace Bnn.Onnx.Nuts;
 /// Parameterised, as in Stan, by the inverse mass matrix M⁻¹ (an estimate of the posterior covariance).
 /// Instances hold scratch buffers: one per chain, not thread-safe.
 /// </summary>
-public abstract class EuclideanMetric
+internal abstract class EuclideanMetric
 {
     protected EuclideanMetric(int dimension) => Dimension = dimension;
 

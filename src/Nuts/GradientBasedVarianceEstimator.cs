@@ -4,7 +4,7 @@ namespace Bnn.Onnx.Nuts;
 /// nutpie's diagonal estimate from draws and their gradients (Seyboldt et al.): M⁻¹ᵢᵢ = sqrt(Var[θᵢ] / Var[∂ᵢ log p]),
 /// exact for a Gaussian target from a single window. Raw: <see cref="MetricRegularizer"/> shrinks it like Stan's.
 /// </summary>
-public sealed class GradientBasedVarianceEstimator(int dimension) : IMetricEstimator
+internal sealed class GradientBasedVarianceEstimator(int dimension) : IMetricEstimator
 {
     /// <summary>Bounds of one raw value, so that a near-constant gradient cannot give an unusable metric.</summary>
     public const double MinValue = 1e-10, MaxValue = 1e10;

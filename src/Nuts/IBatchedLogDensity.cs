@@ -4,7 +4,7 @@ namespace Bnn.Onnx.Nuts;
 /// A log density evaluated at C positions in one call (lockstep chains on a batched backend).
 /// Positions and gradients are C × d, row-major: chain c occupies [c·d, (c+1)·d).
 /// </summary>
-public interface IBatchedLogDensity
+internal interface IBatchedLogDensity
 {
     int Dimension { get; }
 

@@ -6,7 +6,7 @@ namespace Bnn.Onnx.Nuts;
 /// Chains may call from different threads; an implementation that is not thread-safe must say so, and the
 /// driver then serialises calls. <see cref="Complete"/> is called once, also after an interruption.
 /// </summary>
-public interface IDrawSink
+internal interface IDrawSink
 {
     void Write(int chain, int draw, in SamplerStats stats, ReadOnlySpan<double> constrained);
 

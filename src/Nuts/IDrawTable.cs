@@ -4,7 +4,7 @@ namespace Bnn.Onnx.Nuts;
 /// Column access to draws: each variable as a chains × draws matrix, so a summary can be computed from memory or
 /// from a file one column at a time.
 /// </summary>
-public interface IDrawTable
+internal interface IDrawTable
 {
     /// <summary>Variable names in column order (parameters, then <c>lp__</c> and the sampler columns, then generated quantities).</summary>
     IReadOnlyList<string> Variables { get; }

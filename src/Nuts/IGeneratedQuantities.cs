@@ -4,7 +4,7 @@ namespace Bnn.Onnx.Nuts;
 /// Per-draw quantities computed from the unconstrained position θ (e.g. the posterior predictive mean at the
 /// training inputs). One instance per chain; need not be thread-safe.
 /// </summary>
-public interface IGeneratedQuantities
+internal interface IGeneratedQuantities
 {
     /// <summary>The names of the values <see cref="Compute"/> writes, in order.</summary>
     IReadOnlyList<string> Names { get; }

@@ -4,7 +4,7 @@ namespace Bnn.Onnx.Nuts;
 /// Optionally implemented by an <see cref="IDrawSink"/> that also stores generated quantities; the driver calls
 /// <see cref="WriteGenerated"/> right after <see cref="IDrawSink.Write"/> for the same (chain, draw).
 /// </summary>
-public interface IGeneratedQuantitySink
+internal interface IGeneratedQuantitySink
 {
     void WriteGenerated(int chain, int draw, ReadOnlySpan<double> values);
 }

@@ -4,7 +4,7 @@ namespace Bnn.Onnx.Nuts;
 /// An unnormalised log density log p(θ) over ℝ^d and its gradient, the only thing the sampler knows of a model.
 /// Implementations need not be thread-safe: the sampler gives each chain its own instance.
 /// </summary>
-public interface ILogDensity
+internal interface ILogDensity
 {
     /// <summary>d, the length of the position vector θ.</summary>
     int Dimension { get; }

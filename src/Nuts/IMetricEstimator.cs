@@ -5,7 +5,7 @@ namespace Bnn.Onnx.Nuts;
 /// <c>welford_covar_estimator</c>, nutpie's gradient-based diagonal). It returns the raw estimate;
 /// <see cref="MetricRegularizer"/> alone turns it into a metric.
 /// </summary>
-public interface IMetricEstimator
+internal interface IMetricEstimator
 {
     /// <summary>d, the length of θ.</summary>
     int Dimension { get; }

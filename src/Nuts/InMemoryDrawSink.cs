@@ -6,7 +6,7 @@ namespace Bnn.Onnx.Nuts;
 /// <see cref="SamplerStats.ColumnNames"/>, then the generated quantity names. If the run is interrupted, chains are
 /// truncated to the shortest chain.
 /// </summary>
-public sealed class InMemoryDrawSink : IDrawSink, IGeneratedQuantitySink, IDrawTable
+internal sealed class InMemoryDrawSink : IDrawSink, IGeneratedQuantitySink, IDrawTable
 {
     private readonly string[] _parameters, _generated, _variables;
     private readonly double[][][] _values; // [variable][chain][draw]

@@ -1,7 +1,7 @@
 namespace Bnn.Onnx.Nuts;
 
 /// <summary>A draw table held in memory: <c>values[variable][chain][draw]</c>.</summary>
-public sealed class InMemoryDrawTable : IDrawTable
+internal sealed class InMemoryDrawTable : IDrawTable
 {
     private readonly Dictionary<string, double[][]> _columns;
 

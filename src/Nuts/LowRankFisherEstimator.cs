@@ -14,7 +14,7 @@ namespace Bnn.Onnx.Nuts;
 /// </list>
 /// nutpie's defaults: γ = 10⁻⁵, c = 2.
 /// </summary>
-public sealed class LowRankFisherEstimator
+internal sealed class LowRankFisherEstimator
 {
     /// <summary>nutpie's regularisation γ of the projected covariances.</summary>
     public const double DefaultGamma = 1e-5;

@@ -6,7 +6,7 @@ namespace Bnn.Onnx.Nuts;
 /// <c>LowRankMassMatrix</c>, Seyboldt, Carlson &amp; Carpenter 2026). M⁻¹ p and a momentum draw p = M^{1/2} z both
 /// cost O(d·k): p = diag(σ)⁻¹ (I + U (diag(λ)^{−1/2} − I) Uᵀ) z. With k = 0 it is a diagonal metric.
 /// </summary>
-public sealed class LowRankMetric : EuclideanMetric
+internal sealed class LowRankMetric : EuclideanMetric
 {
     private readonly double[] _scale;      // σ
     private readonly double[] _directions; // U column by column: direction j is [j·d, j·d + d)

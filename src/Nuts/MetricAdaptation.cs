@@ -1,7 +1,7 @@
 namespace Bnn.Onnx.Nuts;
 
 /// <summary>How warmup estimates the metric.</summary>
-public enum MetricAdaptation
+internal enum MetricAdaptation
 {
     /// <summary>Stan's windowed Welford (co)variance of the draws, regularised (the default).</summary>
     Stan,

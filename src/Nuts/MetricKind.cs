@@ -1,7 +1,7 @@
 namespace Bnn.Onnx.Nuts;
 
 /// <summary>Which Euclidean metric (mass matrix M) the sampler adapts and uses.</summary>
-public enum MetricKind
+internal enum MetricKind
 {
     /// <summary>Diagonal M⁻¹ (Stan's <c>diag_e</c>, the default).</summary>
     Diagonal,

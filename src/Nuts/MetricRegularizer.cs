@@ -5,7 +5,7 @@ namespace Bnn.Onnx.Nuts;
 /// identity, M⁻¹ = (n/(n+5))·Σ̂ + 10⁻³·(5/(n+5))·I (Stan's <c>var_adaptation::learn_variance</c> and
 /// <c>covar_adaptation::learn_covariance</c>).
 /// </summary>
-public static class MetricRegularizer
+internal static class MetricRegularizer
 {
     /// <summary>The estimator's regularised estimate as a metric, or null when it is not finite (or, dense, not positive definite).</summary>
     public static EuclideanMetric? Regularize(IMetricEstimator estimator) =>

@@ -5,4 +5,4 @@ namespace Bnn.Onnx.Nuts;
 /// probability over the new trajectory states), <c>treedepth__</c>, <c>n_leapfrog__</c>, <c>divergent__</c>
 /// (the energy error exceeded the limit or was not finite) and <c>energy__</c> (H at the selected state).
 /// </summary>
-public readonly record struct NutsInfo(double AcceptStat, int TreeDepth, int LeapfrogSteps, bool Divergent, double Energy);
+internal readonly record struct NutsInfo(double AcceptStat, int TreeDepth, int LeapfrogSteps, bool Divergent, double Energy);

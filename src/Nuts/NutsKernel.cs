@@ -10,7 +10,7 @@ namespace Bnn.Onnx.Nuts;
 /// <see cref="MaxEnergyError"/> or is not finite is divergent; it never throws.
 /// One kernel per chain: it owns preallocated buffers so that a leapfrog step allocates nothing.
 /// </summary>
-public sealed class NutsKernel
+internal sealed class NutsKernel
 {
     private readonly ILogDensity _density;
     private readonly int _d;

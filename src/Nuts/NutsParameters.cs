@@ -5,4 +5,4 @@ namespace Bnn.Onnx.Nuts;
 /// size ε and the Euclidean metric M⁻¹. Warmup adapts both; sampling keeps the final pair fixed.
 /// The metric holds scratch buffers, so a parameters value belongs to one chain.
 /// </summary>
-public sealed record NutsParameters(double StepSize, EuclideanMetric Metric);
+internal sealed record NutsParameters(double StepSize, EuclideanMetric Metric);

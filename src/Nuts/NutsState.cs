@@ -4,4 +4,4 @@ namespace Bnn.Onnx.Nuts;
 /// What one NUTS transition needs to carry to the next (BlackJAX's <c>HMCState</c>): the position θ,
 /// log p(θ) and ∇ log p(θ). Immutable by convention: the kernel never writes into a state it was given.
 /// </summary>
-public sealed record NutsState(double[] Position, double LogDensity, double[] Gradient);
+internal sealed record NutsState(double[] Position, double LogDensity, double[] Gradient);

@@ -8,7 +8,7 @@ namespace Bnn.Onnx.Nuts;
 /// [<see cref="Offset"/>, <see cref="Offset"/> + <see cref="Size"/>). <see cref="Source"/> is where the block
 /// came from (the ONNX initializer name), or null for blocks the posterior adds (σ).
 /// </summary>
-public sealed record ParameterBlock(string Name, int[] Shape, int Offset, BlockTransform Transform = BlockTransform.Identity, string? Source = null)
+internal sealed record ParameterBlock(string Name, int[] Shape, int Offset, BlockTransform Transform = BlockTransform.Identity, string? Source = null)
 {
     public int Size => Shape.Aggregate(1, (a, b) => a * b);
 

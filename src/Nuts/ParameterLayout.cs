@@ -3,7 +3,7 @@ namespace Bnn.Onnx.Nuts;
 /// <summary>
 /// Maps the flat position vector θ to named tensors and back. Blocks are contiguous and in order.
 /// </summary>
-public sealed class ParameterLayout
+internal sealed class ParameterLayout
 {
     private readonly int[] _scaleOffsets; // per block: offset of its log-scale when non-centred, else −1
 

@@ -1,7 +1,7 @@
 namespace Bnn.Onnx.Nuts;
 
 /// <summary>Posterior summaries (posterior's <c>summarise_draws</c> with the columns we report).</summary>
-public static class PosteriorSummary
+internal static class PosteriorSummary
 {
     /// <summary>Summarises one variable's <c>[chain][draw]</c> draws.</summary>
     public static SummaryRow Summarize(string variable, double[][] draws)

@@ -6,7 +6,7 @@ namespace Bnn.Onnx.Nuts;
 /// <c>chain</c> jumps of 2^128 steps, so streams never overlap and do not depend on thread timing.
 /// Not thread-safe: one instance per chain.
 /// </summary>
-public sealed class Rng
+internal sealed class Rng
 {
     private ulong _s0, _s1, _s2, _s3;
     private double _spareNormal;

@@ -11,7 +11,7 @@ namespace Bnn.Onnx.Nuts;
 /// On cancellation every chain finishes its current iteration, the sink is completed with interrupted = true and
 /// the result says <see cref="SamplingResult.Interrupted"/>; nothing is thrown.
 /// </summary>
-public static class Sampler
+internal static class Sampler
 {
     /// <summary>Runs independent chains on threads (at most <see cref="SamplerOptions.MaxParallelism"/> at once).</summary>
     /// <param name="densityForChain">Called once per chain, on that chain's thread: a density instance for it.</param>

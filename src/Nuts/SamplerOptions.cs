@@ -4,7 +4,7 @@ namespace Bnn.Onnx.Nuts;
 /// Settings of a sampling run (immutable). Defaults are Stan's: 4 chains, 1000 warmup + 1000 draws, target acceptance
 /// 0.8, max tree depth 10, diagonal metric, windows 75 / 25 / 50, dual averaging γ = 0.05, t₀ = 10, κ = 0.75.
 /// </summary>
-public sealed record SamplerOptions
+internal sealed record SamplerOptions
 {
     public int Chains { get; init; } = 4;
 

@@ -1,7 +1,7 @@
 namespace Bnn.Onnx.Nuts;
 
 /// <summary>Where a chain is.</summary>
-public enum SamplerPhase
+internal enum SamplerPhase
 {
     Warmup,
     Sampling,

@@ -5,7 +5,7 @@ namespace Bnn.Onnx.Nuts;
 /// <c>lp__</c> (log density at the draw, up to a constant, Jacobian included), <c>accept_stat__</c>,
 /// <c>stepsize__</c>, <c>treedepth__</c>, <c>n_leapfrog__</c>, <c>divergent__</c>, <c>energy__</c> (the Hamiltonian).
 /// </summary>
-public readonly record struct SamplerStats(
+internal readonly record struct SamplerStats(
     double LogDensity,
     double AcceptStat,
     double StepSize,

@@ -5,4 +5,4 @@ namespace Bnn.Onnx.Nuts;
 /// <param name="Transitions">Post-warmup transitions, or warmup transitions when there were no post-warmup draws.</param>
 /// <param name="PostWarmup">Whether the counts are of post-warmup transitions.</param>
 /// <param name="StepSizes">Each chain's step size after warmup.</param>
-public sealed record SamplingFailure(long DivergentTransitions, long Transitions, bool PostWarmup, IReadOnlyList<double> StepSizes);
+internal sealed record SamplingFailure(long DivergentTransitions, long Transitions, bool PostWarmup, IReadOnlyList<double> StepSizes);

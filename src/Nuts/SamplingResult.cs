@@ -1,7 +1,7 @@
 namespace Bnn.Onnx.Nuts;
 
 /// <summary>The outcome of <see cref="Sampler.Run"/>; draws went to the sink.</summary>
-public sealed record SamplingResult(
+internal sealed record SamplingResult(
     SamplerOptions Options,
     IReadOnlyList<ChainResult> Chains,
     bool Interrupted,

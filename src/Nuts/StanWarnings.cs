@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Bnn.Onnx.Nuts;
 
 /// <summary>Stan's warning texts (rstan's <c>check_hmc_diagnostics</c> and <c>monitor</c> wording).</summary>
-public static class StanWarnings
+internal static class StanWarnings
 {
     /// <summary>E-BFMI below this is flagged (Stan: 0.3).</summary>
     public const double EbfmiThreshold = 0.3;

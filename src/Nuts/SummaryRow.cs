@@ -1,7 +1,7 @@
 namespace Bnn.Onnx.Nuts;
 
 /// <summary>One row of a posterior summary (the columns of <c>summary.csv</c>, in order).</summary>
-public sealed record SummaryRow(
+internal sealed record SummaryRow(
     string Variable,
     double Mean,
     double Sd,

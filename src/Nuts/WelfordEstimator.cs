@@ -4,7 +4,7 @@ namespace Bnn.Onnx.Nuts;
 /// Welford's running mean and sample (co)variance of positions, Stan's <c>welford_var_estimator</c> (diagonal) and
 /// <c>welford_covar_estimator</c> (dense). Returns the raw estimate with the n − 1 denominator.
 /// </summary>
-public sealed class WelfordEstimator : IMetricEstimator
+internal sealed class WelfordEstimator : IMetricEstimator
 {
     private readonly int _d;
     private readonly double[] _mean, _m2, _delta;

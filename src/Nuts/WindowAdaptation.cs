@@ -9,7 +9,7 @@ namespace Bnn.Onnx.Nuts;
 /// averaging restarts from μ = log(10 ε). Use: <see cref="Init"/> once, <see cref="Update"/> after every warmup
 /// transition, <see cref="Final"/> for the parameters of the sampling phase.
 /// </summary>
-public sealed class WindowAdaptation
+internal sealed class WindowAdaptation
 {
     private readonly NutsKernel _kernel;
     private readonly int _numWarmup;

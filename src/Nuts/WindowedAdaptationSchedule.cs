@@ -9,7 +9,7 @@ namespace Bnn.Onnx.Nuts;
 /// With fewer than 20 warmup iterations only the step size adapts; when the buffers and the first window do not
 /// fit, they become 15% / 75% / 10% of the warmup.
 /// </summary>
-public sealed class WindowedAdaptationSchedule
+internal sealed class WindowedAdaptationSchedule
 {
     private readonly int _numWarmup, _initBuffer, _termBuffer;
     private int _windowSize, _nextWindowEnd, _counter;

@@ -15,7 +15,7 @@ namespace Bnn.Onnx.OnnxImport;
 /// upstream of an op the sampling backends cannot differentiate, nothing left to sample, or a sampled part that
 /// reads more than one tensor from the frozen part.
 /// </remarks>
-public sealed class HeadCut
+internal sealed class HeadCut
 {
     private HeadCut(OnnxGraph graph, ParameterSelection selection, IReadOnlyList<Parameter> sampled, IReadOnlyList<string> frozenWeights,
         long frozenValues, IReadOnlyList<Node> frozenNodes, IReadOnlyList<Node> sampledNodes, string feature)

@@ -4,7 +4,7 @@ namespace Bnn.Onnx.OnnxImport;
 /// Limits the importer enforces before it allocates anything, and how it treats a fixed batch dimension.
 /// The defaults admit any network small enough to sample with NUTS many times over.
 /// </summary>
-public sealed record ImportOptions
+internal sealed record ImportOptions
 {
     public static ImportOptions Default { get; } = new();
 

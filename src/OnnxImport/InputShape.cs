@@ -10,7 +10,7 @@ namespace Bnn.Onnx.OnnxImport;
 /// <param name="SampleShape">The resolved sizes of the dimensions after the batch axis, or null when <see cref="Unresolved"/> is not empty.</param>
 /// <param name="Unresolved">The dimensions (symbol, or <c>?</c>) left without a size: empty when resolved.</param>
 /// <param name="FromRowWidth">When one dimension's size came from the row width: a line saying which and why; otherwise null.</param>
-public sealed record InputShape(ValueInfo Input, int[]? SampleShape, IReadOnlyList<string> Unresolved, string? FromRowWidth)
+internal sealed record InputShape(ValueInfo Input, int[]? SampleShape, IReadOnlyList<string> Unresolved, string? FromRowWidth)
 {
     /// <summary>Values per row: the product of <see cref="SampleShape"/>.</summary>
     public int Width => SampleShape?.Aggregate(1, (a, b) => checked(a * b))

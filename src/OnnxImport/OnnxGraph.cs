@@ -1,7 +1,7 @@
 namespace Bnn.Onnx.OnnxImport;
 
 /// <summary>ONNX element types (TensorProto.DataType values) that the importer recognises.</summary>
-public enum ElementType
+internal enum ElementType
 {
     Undefined = 0,
     Float = 1,
@@ -21,7 +21,7 @@ public enum ElementType
 }
 
 /// <summary>One dimension of a declared shape: a fixed size, a symbolic name (<c>batch</c>), or unknown.</summary>
-public readonly record struct Dimension(long? Value, string? Symbol)
+internal readonly record struct Dimension(long? Value, string? Symbol)
 {
     public static Dimension Fixed(long value) => new(value, null);
     public static Dimension Symbolic(string symbol) => new(null, symbol);
@@ -32,22 +32,22 @@ public readonly record struct Dimension(long? Value, string? Symbol)
 }
 
 /// <summary>A graph input or output as declared in the file.</summary>
-public sealed record ValueInfo(string Name, ElementType ElementType, IReadOnlyList<Dimension> Shape);
+internal sealed record ValueInfo(string Name, ElementType ElementType, IReadOnlyList<Dimension> Shape);
 
 /// <summary>
 /// A constant tensor, row-major. Every numeric type is held as double (floating types convert exactly;
 /// integers are exact up to 2^53, which covers shapes, axes and class labels).
 /// </summary>
-public sealed record Tensor(string Name, ElementType SourceType, int[] Shape, double[] Data)
+internal sealed record Tensor(string Name, ElementType SourceType, int[] Shape, double[] Data)
 {
     public int Size => Data.Length;
 }
 
 /// <summary>The kinds of node attribute (AttributeProto.AttributeType).</summary>
-public enum AttributeKind { Float, Int, String, Tensor, Floats, Ints, Strings, Graph, Other }
+internal enum AttributeKind { Float, Int, String, Tensor, Floats, Ints, Strings, Graph, Other }
 
 /// <summary>A node attribute, already resolved (function-body attribute references are substituted).</summary>
-public sealed record NodeAttribute(
+internal sealed record NodeAttribute(
     string Name,
     AttributeKind Kind,
     double Float = 0,
@@ -62,7 +62,7 @@ public sealed record NodeAttribute(
 /// One operator application. Inputs and outputs are value names in the graph's single namespace;
 /// an empty input name means the optional input is absent.
 /// </summary>
-public sealed record Node(
+internal sealed record Node(
     string Name,
     string OpType,
     string Domain,
@@ -92,7 +92,7 @@ public sealed record Node(
 /// (<c>encoder.0.weight</c>, <c>params.Dense_0.kernel</c>, or <c>layer0.weight</c> for opaque ONNX names);
 /// <see cref="OnnxName"/> is the value name in the graph, which nodes refer to.
 /// </summary>
-public sealed record Parameter(string Name, string OnnxName, int[] Shape, double[] Values)
+internal sealed record Parameter(string Name, string OnnxName, int[] Shape, double[] Values)
 {
     public int Size => Values.Length;
 
@@ -110,14 +110,14 @@ public sealed record Parameter(string Name, string OnnxName, int[] Shape, double
 }
 
 /// <summary>What a parameter does in the layer that uses it.</summary>
-public enum ParameterRole { Weight, Bias }
+internal enum ParameterRole { Weight, Bias }
 
 /// <summary>
 /// Layout of a weight matrix. <see cref="OutIn"/> is PyTorch's <c>nn.Linear</c> (<c>[out,in]</c>, Gemm transB=1);
 /// <see cref="InOut"/> is Flax's <c>Dense</c> kernel (<c>[in,out]</c>, Gemm transB=0 or MatMul).
 /// <see cref="NotAMatrix"/> for biases, scales and other vectors.
 /// </summary>
-public enum WeightLayout { NotAMatrix, OutIn, InOut }
+internal enum WeightLayout { NotAMatrix, OutIn, InOut }
 
 /// <summary>
 /// An imported ONNX model: a topologically sorted node list over one value namespace, with
@@ -125,7 +125,7 @@ public enum WeightLayout { NotAMatrix, OutIn, InOut }
 /// Every node input is either a graph input, a parameter's <see cref="Parameter.OnnxName"/>, a constant,
 /// or an output of an earlier node.
 /// </summary>
-public sealed class OnnxGraph
+internal sealed class OnnxGraph
 {
     public required string Producer { get; init; }
     public required string ProducerVersion { get; init; }
@@ -171,7 +171,7 @@ public sealed class OnnxGraph
 }
 
 /// <summary>Names of element types as users of NumPy / JAX / PyTorch write them.</summary>
-public static class ElementTypes
+internal static class ElementTypes
 {
     /// <summary><c>float32</c>, <c>float64</c>, <c>float16</c>, <c>bfloat16</c>, <c>int64</c>, <c>bool</c>, …</summary>
     public static string Name(ElementType type) => type switch

@@ -8,7 +8,7 @@ namespace Bnn.Onnx.OnnxImport;
 /// Derives from <see cref="IOException"/> (as Google.Protobuf's <c>InvalidProtocolBufferException</c> does)
 /// because <see cref="InvalidDataException"/> is sealed.
 /// </remarks>
-public class OnnxImportException : IOException
+internal class OnnxImportException : IOException
 {
     public OnnxImportException(string message) : base(OneLine(message)) { }
 

@@ -21,7 +21,7 @@ namespace Bnn.Onnx.OnnxImport;
 /// (see <see cref="OnnxGraph.ExportedBatchSize"/>).</item>
 /// </list>
 /// </remarks>
-public static class OnnxImporter
+internal static class OnnxImporter
 {
     public static OnnxGraph Import(string path) => Import(path, ImportOptions.Default);
 

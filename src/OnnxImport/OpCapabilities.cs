@@ -2,7 +2,7 @@ namespace Bnn.Onnx.OnnxImport;
 
 /// <summary>The stages an ONNX operator passes through, from the file to the exported ensemble.</summary>
 [Flags]
-public enum OpStage
+internal enum OpStage
 {
     None = 0,
 
@@ -35,7 +35,7 @@ public enum OpStage
 /// <param name="Stages">The stages the limit applies to.</param>
 /// <param name="Text">The limit as one phrase (<c>approximate is none or tanh</c>).</param>
 /// <param name="Holds">True when the node meets the limit, given the graph's default-domain opset.</param>
-public sealed record OpCondition(OpStage Stages, string Text, Func<Node, long, bool>? Holds = null);
+internal sealed record OpCondition(OpStage Stages, string Text, Func<Node, long, bool>? Holds = null);
 
 /// <summary>One operator of the default ONNX domain and the stages that support it.</summary>
 /// <param name="Op">The op type as ONNX spells it.</param>
@@ -45,7 +45,7 @@ public sealed record OpCondition(OpStage Stages, string Text, Func<Node, long, b
 /// <c>Dropout</c> becomes <c>Identity</c>); null when the node reaches the backends as written.
 /// </param>
 /// <param name="Conditions">Limits in some stages.</param>
-public sealed record OpCapability(string Op, OpStage Stages, string? ImportedAs = null, IReadOnlyList<OpCondition>? Conditions = null)
+internal sealed record OpCapability(string Op, OpStage Stages, string? ImportedAs = null, IReadOnlyList<OpCondition>? Conditions = null)
 {
     /// <summary>True when every stage in <paramref name="stage"/> supports the op.</summary>
     public bool Supports(OpStage stage) => (Stages & stage) == stage;
@@ -58,7 +58,7 @@ public sealed record OpCapability(string Op, OpStage Stages, string? ImportedAs 
 /// <param name="Op">The op type as ONNX spells it.</param>
 /// <param name="Pattern">The patterns, as users name the layer (<c>PyTorch's Softshrink and Hardshrink</c>).</param>
 /// <param name="ImportedAs">What the pattern becomes.</param>
-public sealed record OpPattern(string Op, string Pattern, string ImportedAs);
+internal sealed record OpPattern(string Op, string Pattern, string ImportedAs);
 
 /// <summary>
 /// The one table of which ONNX operators each stage supports: the importer, the compiled and TorchSharp backends,
@@ -68,7 +68,7 @@ public sealed record OpPattern(string Op, string Pattern, string ImportedAs);
 /// <c>Abs</c>, <c>CastLike</c>, <c>ReduceMax</c>) are the ones ONNX's own function decompositions of the
 /// activations use. An op absent from the table is refused by the importer, so no later stage names one.
 /// </summary>
-public static class OpCapabilities
+internal static class OpCapabilities
 {
     private const OpStage Every = OpStage.All;
     private const OpStage NoCompiled = OpStage.All & ~OpStage.CompiledBackend;

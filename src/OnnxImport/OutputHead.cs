@@ -6,7 +6,7 @@ namespace Bnn.Onnx.OnnxImport;
 /// draws) still includes it, and an ensemble's members are probabilities either way. Decided by
 /// <see cref="OutputHeads.Detect"/> for sampling and export alike.
 /// </summary>
-public enum OutputHead
+internal enum OutputHead
 {
     /// <summary>No head: the output is the mean (normal) or the logits (bernoulli, categorical).</summary>
     None,
@@ -22,7 +22,7 @@ public enum OutputHead
 }
 
 /// <summary>What a likelihood reads from the graph's first output, which decides the heads it removes.</summary>
-public enum OutputReading
+internal enum OutputReading
 {
     /// <summary>The output as it is (a normal likelihood's mean): no head is removed.</summary>
     Value,
@@ -35,7 +35,7 @@ public enum OutputReading
 }
 
 /// <summary>The one rule for output heads, read by the posterior (sampling) and the ensemble builder (export).</summary>
-public static class OutputHeads
+internal static class OutputHeads
 {
     /// <summary>
     /// The head of <paramref name="graph"/>'s first output for a likelihood that reads it as <paramref name="reading"/>,

@@ -9,7 +9,7 @@ namespace Bnn.Onnx.OnnxImport;
 /// its layer's one named partner (<c>onnx::MatMul_18</c> beside <c>0.bias</c> → <c>0.weight</c>), or else becomes
 /// <c>layer{k}.weight</c> / <c>layer{k}.bias</c> in layer order.
 /// </summary>
-public static partial class ParameterNames
+internal static partial class ParameterNames
 {
     [GeneratedRegex(@"^_*(const|constant|const_val|val|value|init|initializer|tensor|param|arg|t|c|v|p)?[_:]?\d+$", RegexOptions.IgnoreCase)]
     private static partial Regex GenericNumbered();

@@ -10,7 +10,7 @@ namespace Bnn.Onnx.OnnxImport;
 /// </summary>
 /// <param name="Freeze">Weights to hold at their trained values.</param>
 /// <param name="Sample">Weights to sample (the complement of <see cref="Freeze"/>; empty: every parameter).</param>
-public sealed record ParameterSelection(IReadOnlyList<string> Freeze, IReadOnlyList<string> Sample)
+internal sealed record ParameterSelection(IReadOnlyList<string> Freeze, IReadOnlyList<string> Sample)
 {
     /// <summary>No pattern: every parameter is sampled, as without the options.</summary>
     public static ParameterSelection Everything { get; } = new([], []);

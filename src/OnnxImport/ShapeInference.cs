@@ -9,7 +9,7 @@ namespace Bnn.Onnx.OnnxImport;
 /// batch stays a symbol through Flatten, Reshape (including −1 and 0 entries) and shape arithmetic
 /// (Shape → Gather → Concat → Reshape). An op whose output shape cannot be derived leaves that value unknown.
 /// </summary>
-public static class ShapeInference
+internal static class ShapeInference
 {
     /// <summary>
     /// The shape of every value (graph inputs, parameters, constants, node outputs) by value name. A missing entry or a

@@ -5,7 +5,7 @@ namespace Bnn.Onnx.OnnxImport;
 /// <see cref="OpCapabilities"/>. <c>Constant</c> is folded into tensors and <c>Dropout</c> is rewritten to
 /// <c>Identity</c>, so neither reaches a backend.
 /// </summary>
-public static class SupportedOps
+internal static class SupportedOps
 {
     /// <summary>Supported op types (case-sensitive, as ONNX spells them).</summary>
     public static IReadOnlySet<string> All => OpCapabilities.OpsFor(OpStage.Import);

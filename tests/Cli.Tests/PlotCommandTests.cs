@@ -32,7 +32,7 @@ public sealed class LinregRunFixture : IDisposable
 }
 
 /// <summary>Makes run directories for the plot tests: sampled with NUTS, or written draw by draw.</summary>
-public static class PlotRuns
+internal static class PlotRuns
 {
     public static string Models => Path.Combine(RepoRoot(), "models");
     public static string BlogData => Path.Combine(Models, "blog_data.csv");

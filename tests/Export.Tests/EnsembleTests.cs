@@ -359,10 +359,11 @@ public sealed class EnsembleTests : IDisposable
     /// two with one: float32 and float64 ensembles both load and equal each member file, which runs the operators themselves.
     /// </summary>
     [Theory]
-    [InlineData(ElementType.Float)]
-    [InlineData(ElementType.Double)]
-    public void Given_every_activation_Then_float_and_double_ensembles_equal_the_member_files(ElementType type)
+    [InlineData(nameof(ElementType.Float))]
+    [InlineData(nameof(ElementType.Double))]
+    public void Given_every_activation_Then_float_and_double_ensembles_equal_the_member_files(string typeName)
     {
+        var type = Enum.Parse<ElementType>(typeName);
         var model = TestModels.Activations();
         CheckMembersAgainstMemberFiles(model, TestModels.Import(model), EnsembleLikelihood.Normal, $"activations ({type})", type);
     }

@@ -17,19 +17,19 @@ public sealed class OpStageTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    public static TheoryData<string, ElementType> RecipesByType()
+    public static TheoryData<string, string> RecipesByType()
     {
-        var data = new TheoryData<string, ElementType>();
+        var data = new TheoryData<string, string>();
         foreach (var r in OpRecipes.All)
-            foreach (var type in new[] { ElementType.Float, ElementType.Double }) data.Add(r.Name, type);
+            foreach (var type in new[] { ElementType.Float, ElementType.Double }) data.Add(r.Name, type.ToString());
         return data;
     }
 
-    public static TheoryData<string, ElementType> WeightPathsByType()
+    public static TheoryData<string, string> WeightPathsByType()
     {
-        var data = new TheoryData<string, ElementType>();
+        var data = new TheoryData<string, string>();
         foreach (var r in OpRecipes.WeightPaths)
-            foreach (var type in new[] { ElementType.Float, ElementType.Double }) data.Add(r.Name, type);
+            foreach (var type in new[] { ElementType.Float, ElementType.Double }) data.Add(r.Name, type.ToString());
         return data;
     }
 
@@ -78,8 +78,9 @@ public sealed class OpStageTests : IDisposable
 
     [Theory]
     [MemberData(nameof(RecipesByType))]
-    public void Given_a_recipe_Then_every_ensemble_member_equals_its_member_file_and_the_compiled_forward(string name, ElementType type)
+    public void Given_a_recipe_Then_every_ensemble_member_equals_its_member_file_and_the_compiled_forward(string name, string typeName)
     {
+        var type = Enum.Parse<ElementType>(typeName);
         var recipe = OpRecipes.All.Single(r => r.Name == name);
         var graph = OnnxImporter.Import(Save(recipe.Model, "source.onnx"));
         Assert.Null(EnsembleBuilder.Unsupported(graph));
@@ -92,8 +93,9 @@ public sealed class OpStageTests : IDisposable
     /// </summary>
     [Theory]
     [MemberData(nameof(WeightPathsByType))]
-    public void Given_weights_reaching_their_layer_through_other_nodes_Then_the_ensemble_equals_member_files_and_compiled_forward(string name, ElementType type)
+    public void Given_weights_reaching_their_layer_through_other_nodes_Then_the_ensemble_equals_member_files_and_compiled_forward(string name, string typeName)
     {
+        var type = Enum.Parse<ElementType>(typeName);
         var recipe = OpRecipes.WeightPaths.Single(r => r.Name == name);
         var graph = OnnxImporter.Import(Save(recipe.Model, "source.onnx"));
         Assert.All(recipe.Weights, w => Assert.Contains(graph.Parameters, p => p.OnnxName == w));

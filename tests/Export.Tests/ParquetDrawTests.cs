@@ -21,10 +21,11 @@ public sealed class ParquetDrawTests : IDisposable
     }
 
     [Theory]
-    [InlineData(DrawsLayout.Scalar)]
-    [InlineData(DrawsLayout.Tensor)]
-    public void Given_draws_When_written_and_read_Then_values_and_metadata_round_trip_exactly(DrawsLayout drawsLayout)
+    [InlineData(nameof(DrawsLayout.Scalar))]
+    [InlineData(nameof(DrawsLayout.Tensor))]
+    public void Given_draws_When_written_and_read_Then_values_and_metadata_round_trip_exactly(string drawsLayoutName)
     {
+        var drawsLayout = Enum.Parse<DrawsLayout>(drawsLayoutName);
         var layout = SyntheticDraws.SmallLayout();
         string path = Path.Combine(_dir, "draws.parquet");
         const string run = """{"seed":42,"model_sha256":"abc","settings":{"num_warmup":1000}}""";

@@ -111,17 +111,18 @@ public sealed class WriterMemoryTests : IDisposable
     [Theory]
     // One draw is 323 values (2,584 bytes). 3 chains × 4 draws fit 31,008 bytes: groups of 4 draws, one row group each
     // (chains hold 14, 9 and 13 draws).
-    [InlineData(DrawsLayout.Tensor, 31_008, 4, new long[] { 12, 12, 9, 3 })]
-    [InlineData(DrawsLayout.Scalar, 31_008, 4, new long[] { 12, 12, 9, 3 })]
+    [InlineData(nameof(DrawsLayout.Tensor), 31_008, 4, new long[] { 12, 12, 9, 3 })]
+    [InlineData(nameof(DrawsLayout.Scalar), 31_008, 4, new long[] { 12, 12, 9, 3 })]
     // 6,000 bytes hold 2 rows: groups of 1 draw per chain (3 rows), written as row groups of 2 + 1 rows.
     // (Draws 9-12 exist in two chains only, draw 13 in one.)
-    [InlineData(DrawsLayout.Tensor, 6_000, 1, new long[] { 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 2, 2, 2, 1 })]
-    [InlineData(DrawsLayout.Scalar, 6_000, 1, new long[] { 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 2, 2, 2, 1 })]
+    [InlineData(nameof(DrawsLayout.Tensor), 6_000, 1, new long[] { 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 2, 2, 2, 1 })]
+    [InlineData(nameof(DrawsLayout.Scalar), 6_000, 1, new long[] { 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 2, 2, 2, 1 })]
     // Smaller than one row: one row per row group.
-    [InlineData(DrawsLayout.Tensor, 1_000, 1, null)]
+    [InlineData(nameof(DrawsLayout.Tensor), 1_000, 1, null)]
     public async Task Given_wide_draws_When_row_groups_are_capped_by_bytes_Then_every_draw_round_trips_exactly_and_in_order(
-        DrawsLayout drawsLayout, long maxRowGroupBytes, int expectedGroupDraws, long[]? expectedRowGroups)
+        string drawsLayoutName, long maxRowGroupBytes, int expectedGroupDraws, long[]? expectedRowGroups)
     {
+        var drawsLayout = Enum.Parse<DrawsLayout>(drawsLayoutName);
         var layout = WideLayout();
         int d = layout.Dimension;
         int[] counts = [14, 9, 13]; // interrupted: chains hold different numbers of draws

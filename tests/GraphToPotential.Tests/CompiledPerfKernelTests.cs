@@ -186,11 +186,12 @@ public class CompiledPerfKernelTests
 
     /// <summary>More rows than one block (two full blocks and a shorter last one): value against the reference likelihood on the unblocked forward pass, gradient against finite differences.</summary>
     [Theory]
-    [InlineData(LikelihoodKind.Normal)]
-    [InlineData(LikelihoodKind.Categorical)]
-    [InlineData(LikelihoodKind.Bernoulli)]
-    public void RowBlocksGiveTheUnblockedPosteriorAndItsGradient(LikelihoodKind likelihood)
+    [InlineData(nameof(LikelihoodKind.Normal))]
+    [InlineData(nameof(LikelihoodKind.Categorical))]
+    [InlineData(nameof(LikelihoodKind.Bernoulli))]
+    public void RowBlocksGiveTheUnblockedPosteriorAndItsGradient(string likelihoodName)
     {
+        var likelihood = Enum.Parse<LikelihoodKind>(likelihoodName);
         int rows = 2 * CompiledPotential<double>.BlockRows + 37, outputs = likelihood == LikelihoodKind.Categorical ? 3 : likelihood == LikelihoodKind.Bernoulli ? 1 : 2;
         var graph = Mlp([3, 13, 7, outputs], "Softplus", 17);
         var rng = new Random(4);

@@ -30,10 +30,11 @@ public class MetricSbcTests(ITestOutputHelper output)
     private static readonly string[] Quantities = ["sigma", "lp__", "f(x[0])", "f(x[19])"];
 
     [Theory]
-    [InlineData(MetricKind.Diagonal)]
-    [InlineData(MetricKind.LowRank)]
-    public void Ranks_of_sigma_lp_and_predictive_means_are_uniform(MetricKind metric)
+    [InlineData(nameof(MetricKind.Diagonal))]
+    [InlineData(nameof(MetricKind.LowRank))]
+    public void Ranks_of_sigma_lp_and_predictive_means_are_uniform(string metricName)
     {
+        var metric = Enum.Parse<MetricKind>(metricName);
         int replications = int.TryParse(Environment.GetEnvironmentVariable("BNN_SBC_REPLICATIONS"), out int r) ? r : 100;
         var counts = Quantities.Select(_ => new int[Bins]).ToArray();
         var rankSums = new double[Quantities.Length];

@@ -43,14 +43,15 @@ public class PriorScalingTests
         new(PriorOptions.Parse(scale, overrides), LikelihoodKind.Normal, sigma);
 
     [Theory]
-    [InlineData("1", PriorScaling.Fixed, 1.0)]
-    [InlineData(" 2.5 ", PriorScaling.Fixed, 2.5)]
-    [InlineData("fan-in", PriorScaling.FanIn, 1.0)]
-    [InlineData("Fan-In:2", PriorScaling.FanIn, 2.0)]
-    [InlineData("hierarchical", PriorScaling.Hierarchical, 1.0)]
-    [InlineData("hierarchical:0.5", PriorScaling.Hierarchical, 0.5)]
-    public void Prior_scale_parses_a_number_fan_in_or_hierarchical(string text, PriorScaling scaling, double c)
+    [InlineData("1", nameof(PriorScaling.Fixed), 1.0)]
+    [InlineData(" 2.5 ", nameof(PriorScaling.Fixed), 2.5)]
+    [InlineData("fan-in", nameof(PriorScaling.FanIn), 1.0)]
+    [InlineData("Fan-In:2", nameof(PriorScaling.FanIn), 2.0)]
+    [InlineData("hierarchical", nameof(PriorScaling.Hierarchical), 1.0)]
+    [InlineData("hierarchical:0.5", nameof(PriorScaling.Hierarchical), 0.5)]
+    public void Prior_scale_parses_a_number_fan_in_or_hierarchical(string text, string scalingName, double c)
     {
+        var scaling = Enum.Parse<PriorScaling>(scalingName);
         Assert.Equal((scaling, c), PriorOptions.ParseScale(text));
     }
 

@@ -90,11 +90,12 @@ public class HostileFileTests
     }
 
     [Theory]
-    [InlineData(TensorProto.Types.DataType.String, "STRING")]
-    [InlineData(TensorProto.Types.DataType.Complex64, "COMPLEX64")]
-    [InlineData(TensorProto.Types.DataType.Float8E4M3Fn, "FLOAT8E4M3FN")]
-    public void Unsupported_dtype_names_the_type_and_the_tensor(TensorProto.Types.DataType type, string spelled)
+    [InlineData(nameof(TensorProto.Types.DataType.String), "STRING")]
+    [InlineData(nameof(TensorProto.Types.DataType.Complex64), "COMPLEX64")]
+    [InlineData(nameof(TensorProto.Types.DataType.Float8E4M3Fn), "FLOAT8E4M3FN")]
+    public void Unsupported_dtype_names_the_type_and_the_tensor(string typeName, string spelled)
     {
+        var type = Enum.Parse<TensorProto.Types.DataType>(typeName);
         var model = TinyMlp();
         model.Graph.Initializer[1] = new TensorProto { Name = "fc.bias", DataType = (int)type, Dims = { 3 }, RawData = ByteString.CopyFrom(new byte[24]) };
         var ex = Refused(model);

@@ -4,7 +4,7 @@ using System.Text;
 namespace Bnn.Onnx.Cli.Batch;
 
 /// <summary>File helpers safe for several batch processes (shards, possibly on several hosts) sharing one folder.</summary>
-public static class BatchFiles
+internal static class BatchFiles
 {
     /// <summary>
     /// Writes <paramref name="path"/> under a temporary name unique to this host, process and call, then renames it

@@ -7,7 +7,7 @@ using Parquet.Schema;
 namespace Bnn.Onnx.Cli.Batch;
 
 /// <summary>One row of a batch's index: a job, where it stands, and its diagnostics when it finished.</summary>
-public sealed record BatchIndexRow(string Name, JobStatus Status, int? ExitCode, string? Message, bool? Converged, double? MaxRhat,
+internal sealed record BatchIndexRow(string Name, JobStatus Status, int? ExitCode, string? Message, bool? Converged, double? MaxRhat,
     double? MinEssBulk, long? Divergences, long? GradientEvaluations, double? Seconds, string? ModelSha256, string? DataSha256,
     string RunDir, string? Ensemble);
 
@@ -17,7 +17,7 @@ public sealed record BatchIndexRow(string Name, JobStatus Status, int? ExitCode,
 /// once: each write reads every marker and replaces both files atomically under a lock on <c>DIR/.index.lock</c>,
 /// so the last writer's index holds what every finished job wrote.
 /// </summary>
-public static class BatchIndex
+internal static class BatchIndex
 {
     public const string CsvFile = "index.csv";
     public const string ParquetFile = "index.parquet";

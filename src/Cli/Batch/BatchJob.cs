@@ -8,7 +8,7 @@ namespace Bnn.Onnx.Cli.Batch;
 /// (<c>--chains 2 --seed 7</c>) and the ensemble size for <c>bnn export</c> (0: no export).
 /// </summary>
 /// <param name="Index">The 0-based row (the shard a job belongs to is <c>Index mod N</c>).</param>
-public sealed record BatchJob(int Index, string Name, string Model, string Data, IReadOnlyList<string> SampleOptions, int Members)
+internal sealed record BatchJob(int Index, string Name, string Model, string Data, IReadOnlyList<string> SampleOptions, int Members)
 {
     /// <summary>The ensemble size when the jobs file gives none.</summary>
     public const int DefaultMembers = 100;

@@ -8,7 +8,7 @@ using Bnn.Onnx.Cli.Sampling;
 namespace Bnn.Onnx.Cli.Batch;
 
 /// <summary>What one job of a run ended as.</summary>
-public sealed record JobOutcome(BatchJob Job, JobStatus Status, int ExitCode, string? Message, bool Skipped);
+internal sealed record JobOutcome(BatchJob Job, JobStatus Status, int ExitCode, string? Message, bool Skipped);
 
 /// <summary>
 /// Runs a shard of a batch: each job as <c>bnn sample</c> then <c>bnn export</c> would, in this process (the same
@@ -18,7 +18,7 @@ public sealed record JobOutcome(BatchJob Job, JobStatus Status, int ExitCode, st
 /// data (SHA-256), options and ensemble size is skipped. Cancellation (Ctrl-C, SIGTERM) stops the running jobs as
 /// <c>bnn sample</c> stops, saves them as interrupted and starts no more.
 /// </summary>
-public static class BatchRunner
+internal static class BatchRunner
 {
     public const string LogFile = "bnn.log";
 
@@ -116,7 +116,7 @@ public static class BatchRunner
                 CommandLine = string.Join(' ', new[] { "sample" }.Concat(args).Select(a => a.Any(char.IsWhiteSpace) ? $"'{a}'" : a)),
             };
             log.WriteLine($"bnn {settings.CommandLine}");
-            var outcome = SampleRun.Execute(settings, log, cancellationToken);
+            var outcome = SampleRun.Execute(settings, log, ProgressView.For(settings, log), cancellationToken);
             SampleCommand.Print(outcome, log);
             var deciding = outcome.Report.Rows.Where(r => r.Variable == "lp__" || SampleRun.IsPredictive(r.Variable)).ToList();
             marker = marker with

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace Bnn.Onnx.Cli.Batch;
 
 /// <summary>Where a batch job stands (the <c>status</c> column of the index).</summary>
-public enum JobStatus
+internal enum JobStatus
 {
     /// <summary>Not started yet (no <c>job.json</c>).</summary>
     Pending,
@@ -27,7 +27,7 @@ public enum JobStatus
 /// host and process) and when it ends. A completed marker whose model and data SHA-256, options and ensemble size
 /// match the job's is what makes a rerun skip the job.
 /// </summary>
-public sealed record JobMarker
+internal sealed record JobMarker
 {
     public const string FileName = "job.json";
 

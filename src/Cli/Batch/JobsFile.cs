@@ -14,7 +14,7 @@ namespace Bnn.Onnx.Cli.Batch;
 /// Every row is checked before any job runs, each option by the <c>bnn sample</c> parser itself; the first problem
 /// is a <see cref="UsageException"/> naming the row (rows are numbered from 1 after the header, objects from 1).
 /// </summary>
-public static partial class JobsFile
+internal static partial class JobsFile
 {
     private static readonly string[] Required = ["name", "model", "data"];
     private const string MembersColumn = "members";

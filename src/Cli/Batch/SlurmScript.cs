@@ -9,7 +9,7 @@ namespace Bnn.Onnx.Cli.Batch;
 /// <c>bnn batch JOBS --out DIR --shards N</c> (the task's shard from <c>SLURM_ARRAY_TASK_ID</c>) with this build of bnn
 /// (<c>dotnet /abs/path/bnn.dll</c>, recorded as absolute paths), and its submission with <c>sbatch --parsable</c>.
 /// </summary>
-public static class SlurmScript
+internal static class SlurmScript
 {
     public const string FileName = "bnn-batch.sbatch";
 

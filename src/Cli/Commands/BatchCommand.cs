@@ -11,7 +11,7 @@ namespace Bnn.Onnx.Cli.Commands;
 /// and writes the index. Exit codes: 0 every job of the shard completed; 1 some failed (the index says which and
 /// why); 2 a bad jobs file (nothing ran); 130 interrupted.
 /// </summary>
-public static class BatchCommand
+internal static class BatchCommand
 {
     public const int ExitJobsFailed = 1;
 

@@ -12,7 +12,7 @@ namespace Bnn.Onnx.Cli.Commands;
 /// What <c>bnn import MODEL --freeze …</c> shows: the frozen part's ops (run by ONNX Runtime), the feature tensor
 /// with the shape ONNX Runtime gives it on one row of zeros, and the sampled head as a model of its own.
 /// </summary>
-public sealed class CutReport
+internal sealed class CutReport
 {
     private CutReport(HeadCut cut, OnnxGraph head, ValueInfo feature, IReadOnlyDictionary<string, int> probe)
     {

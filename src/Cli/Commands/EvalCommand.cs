@@ -14,7 +14,7 @@ namespace Bnn.Onnx.Cli.Commands;
 /// symbolic dimension takes its size from the row width, see <see cref="InputShapeOption"/>);
 /// output CSV the same way for the first graph output (round-trip formatting, invariant culture).
 /// </summary>
-public static class EvalCommand
+internal static class EvalCommand
 {
     public static Command Create()
     {
@@ -23,7 +23,7 @@ public static class EvalCommand
         var backend = new Option<string>("--backend") { Description = "auto (compiled CPU when it covers every op, else torch), cpu or torch.", DefaultValueFactory = _ => "auto" };
         var precision = new Option<string>("--precision") { Description = "float64 or float32.", DefaultValueFactory = _ => "float64" };
         var output = new Option<FileInfo?>("--out") { Description = "Write the outputs here instead of stdout." };
-        var inputShape = InputShapeOption.Create();
+        var inputShape = InputShapeFlag.Create();
 
         var command = new Command("eval", "Evaluate the imported network at the file's own weights on inputs from a CSV file.");
         command.Arguments.Add(model);

@@ -9,7 +9,7 @@ namespace Bnn.Onnx.Cli.Commands;
 /// (every kept draw, noise included for a normal likelihood) and the ONNX file's own weights scored on held-out rows
 /// (<see cref="HeldOutEvaluation"/>); prints a table and writes <c>RUN_DIR/evaluation.json</c>.
 /// </summary>
-public static class EvaluateCommand
+internal static class EvaluateCommand
 {
     public static Command Create()
     {
@@ -24,7 +24,7 @@ public static class EvaluateCommand
         var members = new Option<int?>("--members") { Description = "Use S draws, evenly thinned (default: every kept draw)." };
         var model = new Option<string?>("--model") { Description = "The ONNX model (default: the one the run recorded)." };
         var output = new Option<string?>("--out") { Description = "The JSON to write (default: RUN_DIR/evaluation.json)." };
-        var inputShape = InputShapeOption.Create();
+        var inputShape = InputShapeFlag.Create();
 
         var command = new Command("evaluate", "Score the posterior predictive and the network's own weights on held-out data: " +
                                               "RMSE, log predictive density and interval coverage, or accuracy, NLL, Brier score and calibration error.");

@@ -13,7 +13,7 @@ namespace Bnn.Onnx.Cli.Commands;
 /// <param name="Stage"><c>cpu</c>, <c>torch</c> (the sampling backends), <c>ensemble</c> or <c>member_files</c> (the exports).</param>
 /// <param name="Command">The command that uses the stage.</param>
 /// <param name="Reason">Null when the stage supports the model.</param>
-public sealed record StageSupport(string Stage, string Command, string? Reason)
+internal sealed record StageSupport(string Stage, string Command, string? Reason)
 {
     public bool Supported => Reason is null;
 }
@@ -23,7 +23,7 @@ public sealed record StageSupport(string Stage, string Command, string? Reason)
 /// producer, IR and opset, inputs and outputs, the op sequence, every parameter with its prior, and which sampling
 /// backends and exports support the model (each backend's own check, and a trial build of the ensemble).
 /// </summary>
-public static class ImportCommand
+internal static class ImportCommand
 {
     /// <summary>The prior every weight gets unless told otherwise.</summary>
     public const string DefaultPrior = "Normal(0,1)";
@@ -32,7 +32,7 @@ public static class ImportCommand
     {
         var model = new Argument<string>("model") { Description = "The ONNX model file (.onnx)." };
         var json = new Option<bool>("--json") { Description = "Print the import as one JSON object." };
-        var (freeze, sample) = FrozenHead.CreateOptions();
+        var (freeze, sample) = FrozenHeadOptions.Create();
         var command = new Command("import", "Read an ONNX model and list the parameters its posterior is placed over.");
         command.Arguments.Add(model);
         command.Options.Add(json);

@@ -7,7 +7,7 @@ namespace Bnn.Onnx.Cli.Commands;
 /// <c>bnn merge RUN_A RUN_B … --out RUN</c>: joins run directories holding different chains of one posterior
 /// (<c>bnn sample --chain-ids</c>, same model, data, options and seed) into one (<see cref="RunMerge"/>).
 /// </summary>
-public static class MergeCommand
+internal static class MergeCommand
 {
     public static Command Create()
     {

@@ -9,7 +9,7 @@ namespace Bnn.Onnx.Cli.Commands;
 /// as PNG (ScottPlot), in the manner of ArviZ's <c>plot_trace</c>, <c>plot_rank</c> and <c>plot_energy</c>, the blog's
 /// closing predictive figure, and calibration on held-out data (<see cref="CalibrationPlot"/>).
 /// </summary>
-public static class PlotCommand
+internal static class PlotCommand
 {
     public static readonly IReadOnlyList<string> Kinds = ["trace", "rank", "predictive", "energy", "calibration"];
 

@@ -9,7 +9,7 @@ namespace Bnn.Onnx.Cli.Commands;
 /// likelihood the quantiles of the mixture (1/S)·Σ_s N(μ_s, σ_s²) (noise included), otherwise empirical quantiles
 /// of the member probabilities.
 /// </summary>
-public static class PredictCommand
+internal static class PredictCommand
 {
     public static Command Create()
     {
@@ -18,7 +18,7 @@ public static class PredictCommand
         var output = new Option<string?>("--out") { Description = "Output CSV (default: standard output)." };
         var interval = new Option<double>("--interval") { Description = "Central interval probability.", DefaultValueFactory = _ => 0.9 };
         var device = new Option<string>("--device") { Description = "cpu or cuda (needs ONNX Runtime's CUDA provider).", DefaultValueFactory = _ => "cpu" };
-        var inputShape = InputShapeOption.Create();
+        var inputShape = InputShapeFlag.Create();
 
         var command = new Command("predict", "Predict with the posterior ensemble: mean, standard deviation and a central interval per output.");
         command.Arguments.Add(ensemble);

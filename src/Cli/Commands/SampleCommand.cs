@@ -10,7 +10,7 @@ namespace Bnn.Onnx.Cli.Commands;
 /// <summary>
 /// <c>bnn sample MODEL.onnx --data D.csv|D.parquet [options] --out DIR</c>: NUTS over the network's weights.
 /// </summary>
-public static class SampleCommand
+internal static class SampleCommand
 {
     /// <summary>Parameters printed in full up to this many scalars; beyond it, the worst-mixing ones.</summary>
     private const int FullTableLimit = 200;
@@ -103,8 +103,8 @@ public static class SampleCommand
                 return ids.ToArray();
             },
         };
-        var inputShape = InputShapeOption.Create();
-        var (freeze, samplePatterns) = FrozenHead.CreateOptions();
+        var inputShape = InputShapeFlag.Create();
+        var (freeze, samplePatterns) = FrozenHeadOptions.Create();
 
         var command = new Command("sample", "Sample the posterior over the network's weights with NUTS; writes draws.parquet, summary.csv and run.json.");
         command.Arguments.Add(model);
@@ -159,7 +159,7 @@ public static class SampleCommand
             var settings = Settings(parse);
 
             using var interruption = new Interruption();
-            var outcome = SampleRun.Execute(settings, Console.Error, interruption.Token);
+            var outcome = SampleRun.Execute(settings, Console.Error, ProgressView.For(settings, Console.Error), interruption.Token);
             Print(outcome, Console.Out);
             if (outcome.Interrupted)
             {

@@ -12,7 +12,7 @@ namespace Bnn.Onnx.Cli.Commands;
 /// (posterior 1.4.0's diagnostics), Stan's warnings and the function-space verdict from saved draws: our Parquet,
 /// CmdStan output CSVs (one per chain) or a long CSV with <c>chain</c> and <c>iteration</c>/<c>draw</c> columns.
 /// </summary>
-public static class SummaryCommand
+internal static class SummaryCommand
 {
     public static Command Create()
     {

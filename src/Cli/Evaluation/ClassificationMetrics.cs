@@ -14,5 +14,5 @@ namespace Bnn.Onnx.Cli.Evaluation;
 /// 2017, §2).</param>
 /// <param name="MeanEntropy">(1/N) Σ_n −Σ_k p̄_nk log p̄_nk, in nats.</param>
 /// <param name="Bins">The <see cref="PredictiveMetrics.ConfidenceBins"/> equal-width bins of top-class confidence.</param>
-public sealed record ClassificationMetrics(int Rows, int Draws, int Classes, double Accuracy, double Nll, double Brier,
+internal sealed record ClassificationMetrics(int Rows, int Draws, int Classes, double Accuracy, double Nll, double Brier,
     double Ece, double MeanEntropy, IReadOnlyList<ReliabilityBin> Bins);

@@ -9,7 +9,7 @@ namespace Bnn.Onnx.Cli.Evaluation;
 /// <see cref="HeldOutEvaluation"/> as a table for the terminal and as <c>RUN_DIR/evaluation.json</c>
 /// (<see cref="FileName"/>): one object per predictive (<c>posterior</c>, <c>point_estimate</c>) holding the same keys.
 /// </summary>
-public static class EvaluationReport
+internal static class EvaluationReport
 {
     public const string FileName = "evaluation.json";
 

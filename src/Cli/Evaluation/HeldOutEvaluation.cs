@@ -17,7 +17,7 @@ namespace Bnn.Onnx.Cli.Evaluation;
 /// <param name="PosteriorSigma">How the posterior's σ was set (normal only).</param>
 /// <param name="PointSigma">The point estimate's σ, fitted by maximum likelihood on the training rows (normal only).</param>
 /// <param name="PointSigmaSource">Where <paramref name="PointSigma"/> comes from, in words (normal only).</param>
-public sealed record HeldOutEvaluation(
+internal sealed record HeldOutEvaluation(
     string RunPath,
     string ModelPath,
     string DataPath,

@@ -4,4 +4,4 @@ namespace Bnn.Onnx.Cli.Evaluation;
 /// <param name="Level">The nominal probability l of the interval [F⁻¹((1 − l)/2), F⁻¹((1 + l)/2)].</param>
 /// <param name="Coverage">The fraction of held-out targets inside their row's interval.</param>
 /// <param name="MeanWidth">The interval's width averaged over rows.</param>
-public sealed record IntervalScore(double Level, double Coverage, double MeanWidth);
+internal sealed record IntervalScore(double Level, double Coverage, double MeanWidth);

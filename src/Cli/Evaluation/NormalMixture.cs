@@ -4,7 +4,7 @@ namespace Bnn.Onnx.Cli.Evaluation;
 /// The equal-weight normal mixture (1/S) Σ_s N(μ_s, σ_s²), the predictive distribution of a new observation under a
 /// normal likelihood when θ_1 … θ_S are posterior draws (S = 1: the point estimate's own normal).
 /// </summary>
-public static class NormalMixture
+internal static class NormalMixture
 {
     /// <summary>½ log 2π.</summary>
     public const double HalfLogTwoPi = 0.91893853320467274178;

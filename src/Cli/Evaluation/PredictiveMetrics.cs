@@ -5,7 +5,7 @@ namespace Bnn.Onnx.Cli.Evaluation;
 /// point estimate's (one component). Pure functions of the per-draw network outputs and the targets, so that each
 /// figure can be checked by hand.
 /// </summary>
-public static class PredictiveMetrics
+internal static class PredictiveMetrics
 {
     /// <summary>The central interval levels scored by <see cref="Regression"/>.</summary>
     public static readonly IReadOnlyList<double> IntervalLevels = [0.5, 0.9, 0.95];

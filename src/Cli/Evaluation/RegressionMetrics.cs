@@ -10,7 +10,7 @@ namespace Bnn.Onnx.Cli.Evaluation;
 /// <param name="Intervals">Coverage and width of the central intervals at <see cref="PredictiveMetrics.IntervalLevels"/>.</param>
 /// <param name="Pit">The probability integral transform F_n(y_n) of each row: y_n lies in the central interval of
 /// level l exactly when |F_n(y_n) − ½| ≤ l/2, so <see cref="Coverage"/> at any level follows from it.</param>
-public sealed record RegressionMetrics(int Rows, int Draws, double Rmse, double MeanLogPredictiveDensity,
+internal sealed record RegressionMetrics(int Rows, int Draws, double Rmse, double MeanLogPredictiveDensity,
     IReadOnlyList<IntervalScore> Intervals, IReadOnlyList<double> Pit)
 {
     /// <summary>The fraction of rows inside their central predictive interval of level <paramref name="level"/>.</summary>

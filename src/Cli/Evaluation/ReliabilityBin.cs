@@ -6,4 +6,4 @@ namespace Bnn.Onnx.Cli.Evaluation;
 /// <param name="Count">Rows in the bin.</param>
 /// <param name="Confidence">Their mean top-class confidence (NaN when the bin is empty).</param>
 /// <param name="Accuracy">The fraction of them whose top class is the label (NaN when the bin is empty).</param>
-public sealed record ReliabilityBin(double Lower, double Upper, int Count, double Confidence, double Accuracy);
+internal sealed record ReliabilityBin(double Lower, double Upper, int Count, double Confidence, double Accuracy);

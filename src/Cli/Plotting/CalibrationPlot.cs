@@ -10,7 +10,7 @@ namespace Bnn.Onnx.Cli.Plotting;
 /// regression the interval-coverage curve (empirical against nominal coverage of the central predictive intervals at
 /// levels <see cref="Levels"/>, with the diagonal).
 /// </summary>
-public static class CalibrationPlot
+internal static class CalibrationPlot
 {
     public const int Width = 800;
     public const int Height = 800;

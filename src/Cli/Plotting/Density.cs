@@ -1,7 +1,7 @@
 namespace Bnn.Onnx.Cli.Plotting;
 
 /// <summary>Gaussian kernel density estimates for the density panels (Silverman's rule-of-thumb bandwidth).</summary>
-public static class Density
+internal static class Density
 {
     /// <summary>Silverman (1986): h = 0.9 · min(sd, IQR/1.34) · n^(−1/5); a small positive width for constant data.</summary>
     public static double Bandwidth(IReadOnlyList<double> values)

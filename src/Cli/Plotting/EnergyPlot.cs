@@ -8,7 +8,7 @@ namespace Bnn.Onnx.Cli.Plotting;
 /// chain. When the transition density is much narrower than the marginal one, momentum resampling cannot move the
 /// sampler across energy levels (E-BFMI below 0.3).
 /// </summary>
-public static class EnergyPlot
+internal static class EnergyPlot
 {
     public const int Width = 1000;
     public const int Height = 620;

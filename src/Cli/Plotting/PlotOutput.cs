@@ -3,7 +3,7 @@ using ScottPlot;
 namespace Bnn.Onnx.Cli.Plotting;
 
 /// <summary>Chain colours and PNG output shared by the plots.</summary>
-public static class PlotOutput
+internal static class PlotOutput
 {
     private static readonly ScottPlot.Palettes.Category10 Palette = new();
 

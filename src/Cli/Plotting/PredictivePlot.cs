@@ -11,7 +11,7 @@ namespace Bnn.Onnx.Cli.Plotting;
 /// f(x; θ_s), the 5%–95% band of f(x; θ_s) (uncertainty of the mean) and the 5%–95% band of a new observation
 /// y ~ N(f(x; θ_s), σ_s²), the latter as exact quantiles of the equal-weight normal mixture over draws.
 /// </summary>
-public sealed record PredictiveBands(double[] X, double[] Mean, double[] MeanLow, double[] MeanHigh, double[] ObservedLow, double[] ObservedHigh)
+internal sealed record PredictiveBands(double[] X, double[] Mean, double[] MeanLow, double[] MeanHigh, double[] ObservedLow, double[] ObservedHigh)
 {
     public const double Lower = 0.05;
     public const double Upper = 0.95;
@@ -54,7 +54,7 @@ public sealed record PredictiveBands(double[] X, double[] Mean, double[] MeanLow
 /// (thinned evenly to at most <see cref="MaxDraws"/>, read from the draws file in one streamed pass) with the compiled
 /// CPU backend (TorchSharp when the compiled backend lacks an op).
 /// </summary>
-public static class PredictivePlot
+internal static class PredictivePlot
 {
     public const int MaxDraws = 400;
     public const int GridPoints = 200;

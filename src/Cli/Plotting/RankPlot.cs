@@ -7,7 +7,7 @@ namespace Bnn.Onnx.Cli.Plotting;
 /// chain's ranks are shown as a histogram stacked at that chain's row. Well-mixed chains give flat histograms at
 /// the dashed line of the uniform expectation. Each row is labelled with its chain on the left axis.
 /// </summary>
-public static class RankPlot
+internal static class RankPlot
 {
     public const int PanelWidth = 700;
     public const int PanelHeight = 330;

@@ -9,7 +9,7 @@ namespace Bnn.Onnx.Cli.Plotting;
 /// <c>summary.csv</c>. The draws are streamed (<see cref="ParquetDrawStreamReader"/>): only the columns a plot asks
 /// for are read and kept, never the whole file.
 /// </summary>
-public sealed class RunDirectory
+internal sealed class RunDirectory
 {
     private readonly Dictionary<string, double[][]> _columns = new(StringComparer.Ordinal);
 

@@ -6,7 +6,7 @@ namespace Bnn.Onnx.Cli.Plotting;
 /// ArviZ's <c>plot_trace</c>: one row per variable, the per-chain density on the left and the per-chain trace on
 /// the right (one colour per chain); divergent draws are marked on the trace in black.
 /// </summary>
-public static class TracePlot
+internal static class TracePlot
 {
     public const int Width = 1400;
     public const int RowHeight = 260;

@@ -7,7 +7,7 @@ namespace Bnn.Onnx.Cli.Plotting;
 /// Which variables the trace and rank plots show: <c>lp__</c>, <c>sigma</c> when sampled, then either the
 /// parameters matching <c>--vars</c> globs or the worst-mixing parameters (largest R-hat, then smallest ESS).
 /// </summary>
-public static class VariableSelection
+internal static class VariableSelection
 {
     /// <summary>Parameters shown by default besides <c>lp__</c> and <c>sigma</c>.</summary>
     public const int DefaultWorst = 4;

@@ -4,7 +4,7 @@ using Bnn.Onnx.Nuts;
 namespace Bnn.Onnx.Cli.Reporting;
 
 /// <summary>What <c>bnn sample</c> says when a run failed: the divergence count, the adapted step sizes and the options to try.</summary>
-public static class SamplingFailureMessage
+internal static class SamplingFailureMessage
 {
     public static string Describe(SamplingFailure failure)
     {

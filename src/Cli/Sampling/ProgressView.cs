@@ -1,5 +1,6 @@
 using System.Globalization;
 using Bnn.Onnx.Nuts;
+using Bnn.Onnx.Pipeline;
 using Spectre.Console;
 
 namespace Bnn.Onnx.Cli.Sampling;
@@ -9,7 +10,7 @@ namespace Bnn.Onnx.Cli.Sampling;
 /// On a terminal it is a live table (Spectre.Console); otherwise (redirected output, CI) a line per chain at every
 /// tenth of the run, on the log writer.
 /// </summary>
-internal sealed class ProgressView(SamplerOptions options, bool live, TextWriter log) : IProgress<ChainProgress>
+internal sealed class ProgressView(SamplerOptions options, bool live, TextWriter log) : ISamplingMonitor
 {
     private readonly ChainProgress?[] _latest = new ChainProgress?[options.Chains];
     private readonly int[] _lastDecile = Enumerable.Repeat(-1, options.Chains).ToArray();
@@ -36,14 +37,18 @@ internal sealed class ProgressView(SamplerOptions options, bool live, TextWriter
         }
     }
 
-    /// <summary>Runs <paramref name="work"/> while the display updates.</summary>
-    public T Run<T>(Func<T> work)
+    /// <summary>The display for a run of <paramref name="settings"/> (live unless <see cref="SampleSettings.LiveProgress"/> is off).</summary>
+    public static Func<SamplerOptions, ISamplingMonitor> For(SampleSettings settings, TextWriter log) =>
+        options => new ProgressView(options, settings.LiveProgress, log);
+
+    /// <summary>Runs <paramref name="sampling"/> while the display updates.</summary>
+    public T Run<T>(Func<T> sampling)
     {
-        if (!live) return work();
+        if (!live) return sampling();
         T result = default!;
         AnsiConsole.Live(Render()).AutoClear(false).Start(context =>
         {
-            var task = Task.Run(work);
+            var task = Task.Run(sampling);
             while (!task.Wait(250)) context.UpdateTarget(Render());
             context.UpdateTarget(Render());
             result = task.GetAwaiter().GetResult();

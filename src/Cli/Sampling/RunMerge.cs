@@ -12,7 +12,7 @@ namespace Bnn.Onnx.Cli.Sampling;
 /// that finishes <c>bnn sample</c> (<see cref="SampleRun.Finish"/>), so merging the parts of a run reproduces the
 /// single run's <c>summary.csv</c> byte for byte. Everything is checked before anything is written.
 /// </summary>
-public static class RunMerge
+internal static class RunMerge
 {
     /// <summary>A part: its directory, record and chains (the run's chain ids, in the part's draw order).</summary>
     private sealed record Part(string Dir, RunRecord Record, IReadOnlyList<int> ChainIds);

@@ -286,7 +286,7 @@ internal readonly record struct ClipRule(double Min, double Max) : IScalarRule
 }
 
 /// <summary>Special functions not in System.Math.</summary>
-public static class SpecialFunctions
+internal static class SpecialFunctions
 {
     /// <summary>
     /// erf(x) to double precision: 2/√π · e^{−x²} · Σ_n 2^n x^{2n+1} / (2n+1)!! (Abramowitz and Stegun 7.1.6; all terms

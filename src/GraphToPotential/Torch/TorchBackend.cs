@@ -11,7 +11,7 @@ namespace Bnn.Onnx.GraphToPotential.Torch;
 /// float64 by default or float32, on <c>cpu</c> or <c>cuda</c>, and lockstep chains evaluated in one call with a
 /// leading chain dimension on the parameters.
 /// </summary>
-public sealed class TorchBackend : IPotentialBackendFactory
+internal sealed class TorchBackend : IPotentialBackendFactory
 {
     public string Name => "torch";
 
@@ -27,7 +27,7 @@ public sealed class TorchBackend : IPotentialBackendFactory
 /// The network alone on TorchSharp, at given parameters (<see cref="Forward"/>) or with arbitrary named inputs
 /// (<see cref="Evaluate"/>, used by <c>bnn eval</c> and the ONNX conformance cases). Not thread-safe.
 /// </summary>
-public sealed class TorchGraphFunction : IGraphFunction
+internal sealed class TorchGraphFunction : IGraphFunction
 {
     private readonly TorchGraph _graph;
     private readonly Lazy<int> _inputWidth;
@@ -118,7 +118,7 @@ public sealed class TorchGraphFunction : IGraphFunction
 /// log p(θ | D) of a <see cref="PosteriorModel"/> on TorchSharp. The data live on the device once; each
 /// <see cref="CreateLogDensity"/>/<see cref="CreateBatched"/> evaluator is independent (one per chain or per lockstep group).
 /// </summary>
-public sealed class TorchPotential : IPotential
+internal sealed class TorchPotential : IPotential
 {
     private readonly TorchGraph _graph;
 

@@ -1,6 +1,6 @@
 using Bnn.Onnx.Nuts;
 
-namespace Bnn.Onnx.Cli.Reporting;
+namespace Bnn.Onnx.Pipeline;
 
 /// <summary>
 /// Everything <c>bnn summary</c> and <c>bnn sample</c> print about a set of draws: the summary rows, Stan's sampler
@@ -8,7 +8,7 @@ namespace Bnn.Onnx.Cli.Reporting;
 /// </summary>
 /// <param name="Rows">Parameters, then <c>lp__</c>, then generated quantities, in table order.</param>
 /// <param name="Verdict">Null when the table has no predictive columns.</param>
-public sealed record DrawsReport(
+internal sealed record DrawsReport(
     IReadOnlyList<SummaryRow> Rows,
     IReadOnlyList<string> SamplerWarnings,
     IReadOnlyList<string> ConvergenceWarnings,

@@ -2,13 +2,13 @@ using System.Globalization;
 using Bnn.Onnx.Export;
 using Bnn.Onnx.Nuts;
 
-namespace Bnn.Onnx.Cli;
+namespace Bnn.Onnx.Pipeline;
 
 /// <summary>
 /// How much memory the posterior summary of a draws file may hold: 512 MiB, or <c>BNN_SUMMARY_MEMORY_MB</c>
 /// (a whole number of MiB) when set.
 /// </summary>
-public static class SummaryMemory
+internal static class SummaryMemory
 {
     public const string EnvironmentVariable = "BNN_SUMMARY_MEMORY_MB";
 
@@ -32,7 +32,7 @@ public static class SummaryMemory
 /// (an interrupted run). Parameter rows are thinned only when a single file column exceeds the memory budget
 /// (<see cref="Thinning"/>, <see cref="Note"/>).
 /// </summary>
-public sealed class ParquetDrawTable : IDrawTable
+internal sealed class ParquetDrawTable : IDrawTable
 {
     private readonly StreamedDrawTable _file;
     private readonly IDrawTable? _memory;
@@ -97,7 +97,7 @@ public sealed class ParquetDrawTable : IDrawTable
 /// Two draw tables side by side (the draws file and the run's <c>predictive.csv</c>): the first table's variables,
 /// then the second's, all cut to the draws every chain holds in both.
 /// </summary>
-public sealed class JoinedDrawTable : IDrawTable
+internal sealed class JoinedDrawTable : IDrawTable
 {
     private readonly IDrawTable _first, _second;
     private readonly HashSet<string> _fromSecond;

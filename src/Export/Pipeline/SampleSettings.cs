@@ -2,10 +2,10 @@ using Bnn.Onnx.GraphToPotential;
 using Bnn.Onnx.Nuts;
 using Bnn.Onnx.OnnxImport;
 
-namespace Bnn.Onnx.Cli.Sampling;
+namespace Bnn.Onnx.Pipeline;
 
 /// <summary>How each chain's starting point is chosen.</summary>
-public enum InitStrategy
+internal enum InitStrategy
 {
     /// <summary>A draw from the priors (the default; NumPyro's <c>init_to_sample</c>).</summary>
     Prior,
@@ -18,7 +18,7 @@ public enum InitStrategy
 }
 
 /// <summary>Everything <c>bnn sample</c> was asked to do (immutable).</summary>
-public sealed record SampleSettings
+internal sealed record SampleSettings
 {
     public required string ModelPath { get; init; }
     public required string DataPath { get; init; }

@@ -1,22 +1,15 @@
-using System.CommandLine;
 using System.Globalization;
 using Bnn.Onnx.OnnxImport;
 
-namespace Bnn.Onnx.Cli;
+namespace Bnn.Onnx.Pipeline;
 
 /// <summary>
 /// <c>--input-shape NAME=SIZE</c> (repeatable): sizes for the symbolic non-batch dimensions of a model's data input
 /// (<c>x [batch, seq, 1]</c> with <c>--input-shape seq=5</c>). A single symbolic dimension left open takes its size
 /// from the number of values per row, and the command says so on stderr.
 /// </summary>
-public static class InputShapeOption
+internal static class InputShapeOption
 {
-    public static Option<string[]> Create() => new("--input-shape")
-    {
-        Description = "Size of a symbolic input dimension, NAME=SIZE (e.g. seq=5; repeatable). A single one may be left out: it takes its size from the values per row.",
-        AllowMultipleArgumentsPerToken = false,
-    };
-
     /// <summary>The given sizes by name; exit 2 on a malformed entry or a name given twice.</summary>
     public static IReadOnlyDictionary<string, int> Parse(IEnumerable<string>? values)
     {

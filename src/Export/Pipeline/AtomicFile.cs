@@ -1,12 +1,12 @@
 using System.Text;
 
-namespace Bnn.Onnx.Cli;
+namespace Bnn.Onnx.Pipeline;
 
 /// <summary>
 /// Writes a file under a temporary name beside the target and renames it into place once complete, so a crash
 /// or kill never leaves a half-written file and an earlier complete file is replaced only by a complete one.
 /// </summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     public static void WriteAllText(string path, string contents)
     {

@@ -2,23 +2,22 @@ using System.Globalization;
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
-using Bnn.Onnx.Cli.Reporting;
 using Bnn.Onnx.Export;
 using Bnn.Onnx.GraphToPotential;
 using Bnn.Onnx.Nuts;
 using Bnn.Onnx.OnnxImport;
 
-namespace Bnn.Onnx.Cli.Sampling;
+namespace Bnn.Onnx.Pipeline;
 
 /// <summary>What a finished (or interrupted) run produced.</summary>
-public sealed record SampleOutcome(SamplingResult Result, DrawsReport Report, string BackendName, bool Interrupted);
+internal sealed record SampleOutcome(SamplingResult Result, DrawsReport Report, string BackendName, bool Interrupted);
 
 /// <summary>
 /// <c>bnn sample</c>: import → posterior → backend → NUTS → draws.parquet, summary.csv, run.json.
 /// Every input is checked before sampling starts; outputs are written under temporary names and renamed when
 /// complete, so an interrupted or failed run never leaves a half-written file behind.
 /// </summary>
-public static class SampleRun
+internal static class SampleRun
 {
     public const string DrawsFile = DrawsSchema.FileName;
     public const string SummaryFile = "summary.csv";
@@ -27,13 +26,23 @@ public static class SampleRun
     /// <summary>The posterior predictive mean at each draw (long CSV: chain, draw, mu[…]), for <c>bnn summary RUN_DIR</c>.</summary>
     public const string PredictiveFile = "predictive.csv";
 
-    public static SampleOutcome Execute(SampleSettings s, TextWriter log, CancellationToken cancellationToken)
+    /// <summary>Runs the pipeline with no progress display; notes go to <paramref name="log"/>.</summary>
+    public static SampleOutcome Execute(SampleSettings s, TextWriter log, CancellationToken cancellationToken) =>
+        Execute(s, log, monitor: null, cancellationToken);
+
+    /// <summary>
+    /// Runs the pipeline: checks every input, samples, and writes the run directory. <paramref name="monitor"/> makes,
+    /// from the sampler's options, what receives each chain's progress and runs the sampling call (the CLI's live
+    /// display); null: no progress. Notes (a frozen part, a thinned summary) go to <paramref name="log"/>.
+    /// </summary>
+    public static SampleOutcome Execute(SampleSettings s, TextWriter log, Func<SamplerOptions, ISamplingMonitor>? monitor,
+        CancellationToken cancellationToken)
     {
         // Everything the user gave is read and checked before anything is written or sampled.
         var graph = FrozenHead.Import(s.ModelPath, s.Selection);
         var data = DataFile.Read(s.DataPath);
         // The library validators throw ArgumentException for bad settings; here they are the user's (exit 2).
-        var (dataSet, featureNames, targetName) = CliRunner.Validated(() => BuildDataSet(data, s, graph));
+        var (dataSet, featureNames, targetName) = UserInput.Validated(() => BuildDataSet(data, s, graph));
         // The feature columns fill the input's non-batch dimensions in row-major order; from here on the graph declares them fixed.
         var inputShape = InputShapeOption.Resolve(graph, s.InputDimensions, dataSet.FeatureWidth,
             $"{Path.GetFileName(data.Path)} ({featureNames.Length} feature columns)", log);
@@ -47,11 +56,11 @@ public static class SampleRun
             dataSet = new DataSet(features, frozen.FeatureShape.Aggregate(1, (a, b) => checked(a * b)), dataSet.Targets);
             log.WriteLine($"note: {FrozenHead.Describe(cut, frozen, dataSet.Rows)}");
         }
-        var posteriorOptions = new PosteriorOptions(CliRunner.Validated(() => PriorOptions.Parse(s.PriorScale, s.Priors) with { Scaling = s.PriorScaling }), s.Likelihood, s.Sigma);
-        var model = CliRunner.Validated(() => CreateModel(graph, posteriorOptions, dataSet, data.Path));
-        var factory = CliRunner.Validated(() => SelectBackend(s, graph));
+        var posteriorOptions = new PosteriorOptions(UserInput.Validated(() => PriorOptions.Parse(s.PriorScale, s.Priors) with { Scaling = s.PriorScaling }), s.Likelihood, s.Sigma);
+        var model = UserInput.Validated(() => CreateModel(graph, posteriorOptions, dataSet, data.Path));
+        var factory = UserInput.Validated(() => SelectBackend(s, graph));
         var sampler = SamplerFor(s);
-        CliRunner.Validated(sampler.Validate);
+        UserInput.Validated(sampler.Validate);
         s = s with { ThreadsPerChain = ThreadsPerChain(s, sampler, factory) };
         var backendOptions = new BackendOptions(s.Precision, s.Device, s.ThreadsPerChain ?? 1);
         _ = SummaryMemory.BudgetBytes; // a malformed BNN_SUMMARY_MEMORY_MB fails here, not after sampling
@@ -67,7 +76,7 @@ public static class SampleRun
         try
         {
             return SampleAndSummarize(s, graph, model, factory, backendOptions, potential, sampler, featureNames, targetName,
-                dataSet, runJsonSettings, drawsPath, frozen, log, cancellationToken);
+                dataSet, runJsonSettings, drawsPath, frozen, log, monitor?.Invoke(sampler) ?? SilentMonitor.Instance, cancellationToken);
         }
         finally
         {
@@ -161,7 +170,7 @@ public static class SampleRun
     private static SampleOutcome SampleAndSummarize(SampleSettings s, OnnxGraph graph, PosteriorModel model,
         IPotentialBackendFactory factory, BackendOptions backendOptions, IPotential potential, SamplerOptions sampler,
         string[] featureNames, string targetName, DataSet dataSet, string runJsonSettings, string drawsPath, FrozenPartRecord? frozen, TextWriter log,
-        CancellationToken cancellationToken)
+        ISamplingMonitor progress, CancellationToken cancellationToken)
     {
         var layout = model.Layout;
         var predictiveRows = PredictiveRows(dataSet.Rows, s.PredictivePoints);
@@ -183,7 +192,6 @@ public static class SampleRun
                     lock (functions) functions.Add(f);
                     return new PredictiveMean(f, predictiveInputs, predictiveRows.Length, model.OutputWidth, model, predictiveNames);
                 };
-                var progress = new ProgressView(sampler, s.LiveProgress, log);
                 var batched = sampler.Chains > 1 ? potential.CreateBatched(sampler.Chains) : null;
                 result = progress.Run(() => batched is not null
                     ? Nuts.Sampler.RunLockstep(sampler, batched, layout, sink, init, generated, progress, cancellationToken)
@@ -298,7 +306,7 @@ public static class SampleRun
             int width = GraphShapes.OutputWidth(graph, 0);
             return width >= 2 ? width : null;
         }
-        catch (Exception ex) when (CliRunner.IsUserError(ex) || ex is InvalidOperationException)
+        catch (Exception ex) when (UserInput.IsUserError(ex) || ex is InvalidOperationException)
         {
             return null; // the posterior reports the shape problem
         }

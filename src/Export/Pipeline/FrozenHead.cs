@@ -1,33 +1,16 @@
-using System.CommandLine;
 using System.Diagnostics;
 using Bnn.Onnx.Export;
 using Bnn.Onnx.OnnxImport;
 
-namespace Bnn.Onnx.Cli.Sampling;
+namespace Bnn.Onnx.Pipeline;
 
 /// <summary>
 /// <c>--freeze PATTERN</c> and <c>--sample PATTERN</c> (repeatable): a Bayesian head on any model. The frozen part
 /// (<see cref="HeadCut"/>) runs once on ONNX Runtime (<see cref="FrozenPartSession"/>) and its feature tensor becomes
 /// the data of the sampled head, which the usual posterior and sampler take as a model of its own.
 /// </summary>
-public static class FrozenHead
+internal static class FrozenHead
 {
-    /// <summary>The two options, for <c>bnn import</c>, <c>bnn sample</c> and every command that samples.</summary>
-    public static (Option<string[]> Freeze, Option<string[]> Sample) CreateOptions() =>
-    (
-        new Option<string[]>("--freeze")
-        {
-            Description = "Hold the weights whose dotted name matches this glob at their trained values, with no prior (repeatable; e.g. 'conv*'). " +
-                "The part of the network that depends on no sampled weight is evaluated once by ONNX Runtime; any op it runs may appear there.",
-            AllowMultipleArgumentsPerToken = false,
-        },
-        new Option<string[]>("--sample")
-        {
-            Description = "Sample only the weights whose dotted name matches this glob (repeatable; e.g. 'fc*'); every other weight is frozen.",
-            AllowMultipleArgumentsPerToken = false,
-        }
-    );
-
     /// <summary>The selection the two options give.</summary>
     public static ParameterSelection Selection(string[]? freeze, string[]? sample)
     {
@@ -44,7 +27,7 @@ public static class FrozenHead
         selection.IsEverything ? OnnxImporter.Import(modelPath) : OnnxImporter.Import(modelPath, new ImportOptions { AcceptAnyOp = true });
 
     /// <summary>The cut; a bad selection exits 2 with its one line.</summary>
-    public static HeadCut Cut(OnnxGraph graph, ParameterSelection selection) => CliRunner.Validated(() => HeadCut.Create(graph, selection));
+    public static HeadCut Cut(OnnxGraph graph, ParameterSelection selection) => UserInput.Validated(() => HeadCut.Create(graph, selection));
 
     /// <summary>
     /// The head and its data: ONNX Runtime computes the feature tensor of <paramref name="rows"/> samples

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Bnn.Onnx.Nuts;
 
-namespace Bnn.Onnx.Cli;
+namespace Bnn.Onnx.Pipeline;
 
 /// <summary>
 /// Reads draws from CSV: CmdStan output files (comment lines starting with '#', a header with <c>lp__</c>,
@@ -9,7 +9,7 @@ namespace Bnn.Onnx.Cli;
 /// <c>chain</c> column and an <c>iteration</c> or <c>draw</c> column (posterior's <c>.chain</c>/<c>.iteration</c>/<c>.draw</c>
 /// also accepted). Bad input throws <see cref="InvalidDataException"/> naming the file, row and column.
 /// </summary>
-public static class DrawCsvReader
+internal static class DrawCsvReader
 {
     /// <summary>Reads one or more CSV files into a table; several CmdStan files are chains 1, 2, ….</summary>
     public static InMemoryDrawTable Read(IReadOnlyList<string> paths)

@@ -1,7 +1,7 @@
 using Bnn.Onnx.GraphToPotential;
 using Bnn.Onnx.Nuts;
 
-namespace Bnn.Onnx.Cli.Sampling;
+namespace Bnn.Onnx.Pipeline;
 
 /// <summary>
 /// Sends every draw to the draws file and keeps, in memory, only what the summary needs beyond it:

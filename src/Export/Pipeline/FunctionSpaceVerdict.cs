@@ -1,14 +1,14 @@
 using System.Globalization;
 using Bnn.Onnx.Nuts;
 
-namespace Bnn.Onnx.Cli.Reporting;
+namespace Bnn.Onnx.Pipeline;
 
 /// <summary>
 /// Judges convergence in function space: a network's weights are not identifiable (hidden units permute and flip
 /// sign), so per-weight R-hat says little. The verdict rests on <c>lp__</c> and on the posterior predictive means
 /// at a set of inputs; per-weight rows are reported but do not decide.
 /// </summary>
-public static class FunctionSpaceVerdict
+internal static class FunctionSpaceVerdict
 {
     public static ConvergenceVerdict Evaluate(SummaryRow logDensity, IEnumerable<SummaryRow> predictive, int chains,
         double rhatThreshold = StanWarnings.RhatThreshold, double essPerChainThreshold = StanWarnings.EssPerChainThreshold)

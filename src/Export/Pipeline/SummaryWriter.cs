@@ -3,13 +3,13 @@ using System.Text;
 using System.Text.Json;
 using Bnn.Onnx.Nuts;
 
-namespace Bnn.Onnx.Cli.Reporting;
+namespace Bnn.Onnx.Pipeline;
 
 /// <summary>
 /// Summary rows as the CLI shows and saves them: <c>summary.csv</c> (round-trip precision), a JSON array and a
 /// fixed-width terminal table. Columns and their order are <see cref="SummaryRow.ColumnNames"/>.
 /// </summary>
-public static class SummaryWriter
+internal static class SummaryWriter
 {
     /// <summary>Writes rows as <c>summary.csv</c> (header, round-trip precision, invariant culture).</summary>
     public static void WriteCsv(TextWriter writer, IEnumerable<SummaryRow> rows)

@@ -1,14 +1,14 @@
 using System.Globalization;
 using Bnn.Onnx.Nuts;
 
-namespace Bnn.Onnx.Cli;
+namespace Bnn.Onnx.Pipeline;
 
 /// <summary>
 /// A numeric data table read from CSV (header row, comma-separated) or Parquet, column-major.
 /// Every cell is a finite double; <see cref="Read"/> refuses anything else before sampling starts,
 /// naming the 1-based data row and the column.
 /// </summary>
-public sealed class DataFile
+internal sealed class DataFile
 {
     private DataFile(string path, IReadOnlyList<string> columns, double[][] values)
     {

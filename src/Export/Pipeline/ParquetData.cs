@@ -1,4 +1,4 @@
-namespace Bnn.Onnx.Cli;
+namespace Bnn.Onnx.Pipeline;
 
 internal static class ParquetData
 {
