@@ -86,7 +86,7 @@ public sealed class EnsembleSession : IDisposable
         if (!GpuBuild)
             throw new NotSupportedException(
                 "--device cuda: this build uses ONNX Runtime's CPU package, which has no CUDA execution provider; " +
-                "build with -p:BnnOnnxRuntime=gpu (Linux, NVIDIA GPU with CUDA and cuDNN) or use --device cpu");
+                "build with -p:BnnOnnxRuntime=gpu (Linux, an NVIDIA GPU with CUDA 13 and cuDNN) or use --device cpu");
         try
         {
             options.AppendExecutionProvider_CUDA(0);
@@ -94,7 +94,7 @@ public sealed class EnsembleSession : IDisposable
         catch (Exception ex) when (ex is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
         {
             throw new NotSupportedException(
-                $"--device cuda: ONNX Runtime's CUDA execution provider cannot start on this machine (no NVIDIA GPU, or the CUDA and cuDNN libraries are not on the library path; use --device cpu): {FirstLine(ex.Message)}");
+                $"--device cuda: ONNX Runtime's CUDA execution provider cannot start on this machine (no NVIDIA GPU, or the CUDA 13 and cuDNN libraries are not on the library path; use --device cpu): {FirstLine(ex.Message)}");
         }
     }
 
