@@ -38,22 +38,14 @@ internal sealed class EnsembleSession : IDisposable
         MemberSigma = sigma is null ? null : OnnxTensors.ToDoubles(sigma);
 
         using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
-        if (useCuda)
-        {
-            try
-            {
-                options.AppendExecutionProvider_CUDA(0);
-            }
-            catch (Exception ex) when (ex is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
-            {
-                throw new NotSupportedException(
-                    "--device cuda: the CUDA execution provider is not available (this build uses the CPU package of ONNX Runtime, " +
-                    $"or the CUDA 13 libraries are missing): {ex.Message}");
-            }
-        }
+        if (useCuda) AppendCuda(options);
         try
         {
             _session = new InferenceSession(path, options);
+        }
+        catch (OnnxRuntimeException ex) when (useCuda && ex.Message.Contains("CUDA", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new NotSupportedException($"--device cuda: ONNX Runtime's CUDA execution provider cannot run on this machine: {FirstLine(ex.Message)}");
         }
         catch (OnnxRuntimeException ex)
         {
@@ -73,6 +65,40 @@ internal sealed class EnsembleSession : IDisposable
             input.Dimensions.Select((d, i) => d >= 0 ? Dimension.Fixed(d)
                 : input.SymbolicDimensions is { } names && i < names.Length && names[i].Length > 0 ? Dimension.Symbolic(names[i]) : Dimension.Unknown).ToArray());
     }
+
+    /// <summary>
+    /// True in the build made with <c>-p:BnnOnnxRuntime=gpu</c> (ONNX Runtime's Linux CUDA package), false in the default
+    /// build (the CPU package, which has no CUDA execution provider).
+    /// </summary>
+    public static bool GpuBuild { get; } =
+#if BNN_ORT_GPU
+        true;
+#else
+        false;
+#endif
+
+    /// <summary>
+    /// Adds the CUDA execution provider (device 0). Throws a one-line <see cref="NotSupportedException"/> in the CPU build
+    /// (it names the build switch) and where the GPU build finds no GPU or no CUDA libraries.
+    /// </summary>
+    private static void AppendCuda(SessionOptions options)
+    {
+        if (!GpuBuild)
+            throw new NotSupportedException(
+                "--device cuda: this build uses ONNX Runtime's CPU package, which has no CUDA execution provider; " +
+                "build with -p:BnnOnnxRuntime=gpu (Linux, an NVIDIA GPU with CUDA 13 and cuDNN) or use --device cpu");
+        try
+        {
+            options.AppendExecutionProvider_CUDA(0);
+        }
+        catch (Exception ex) when (ex is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+        {
+            throw new NotSupportedException(
+                $"--device cuda: ONNX Runtime's CUDA execution provider cannot start on this machine (no NVIDIA GPU, or the CUDA 13 and cuDNN libraries are not on the library path; use --device cpu): {FirstLine(ex.Message)}");
+        }
+    }
+
+    private static string FirstLine(string message) => message.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault()?.Trim() ?? "";
 
     /// <summary>The ensemble's input as declared (symbolic dimensions by name), for <see cref="InputShape.Resolve"/>.</summary>
     public ValueInfo Input { get; }

@@ -41,7 +41,9 @@ internal static class BackendSelector
         {
             string name = kind == BackendKind.Cpu ? "cpu" : "torch";
             return factories.FirstOrDefault(f => f.Name == name)
-                ?? throw new ArgumentException($"--backend {name}: this build has no {name} backend");
+                ?? throw new ArgumentException(kind == BackendKind.Torch
+                    ? "--backend torch: this build of bnn has no TorchSharp backend (the bnn tool package leaves it out; a build from source has it, and -p:BnnWithoutTorch=false packs a tool with it)"
+                    : $"--backend {name}: this build has no {name} backend");
         }
 
         var reasons = new List<string>();

@@ -4,7 +4,7 @@ using Bnn.Onnx.OnnxImport;
 namespace Bnn.Onnx.GraphToPotential;
 
 /// <summary>
-/// A way of evaluating imported graphs: the compiled CPU backend (<see cref="Compiled.CompiledBackend"/>) or
+/// A way of evaluating imported graphs: the compiled CPU backend (<see cref="CompiledBackend"/>) or
 /// TorchSharp. Stateless; everything it creates is independent of everything else it creates.
 /// </summary>
 internal interface IPotentialBackendFactory
