@@ -12,12 +12,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 NAMESPACE = "Bnn.Onnx."
-ARGUMENT_COMMA = r",(?![^{]*\})"  # a comma between arguments, not inside a generic's braces
+ARGUMENT_COMMA = r",(?![^{]*\})(?![^\[]*\])"  # a comma between arguments, not inside a generic's braces or an array's brackets
 
 
 def short(type_name):
     """System.Collections.Generic.IReadOnlyList{System.String} -> IReadOnlyList<String>."""
     type_name = re.sub(r"\b(?:[A-Za-z_][A-Za-z0-9_]*\.)+([A-Za-z_][A-Za-z0-9_]*)", r"\1", type_name)
+    type_name = type_name.replace("[0:,0:]", "[,]")
     return type_name.replace("{", "<").replace("}", ">").replace("@", "")
 
 

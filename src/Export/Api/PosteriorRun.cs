@@ -48,11 +48,13 @@ public sealed record RunDiagnostics(bool Converged, string Verdict, double MaxRh
 public sealed class PosteriorRun
 {
     private readonly RunRecord _record;
+    private readonly bool _interrupted;
 
-    private PosteriorRun(string directory, RunRecord record, IReadOnlyList<VariableSummary> summary, RunDiagnostics diagnostics, PosteriorDraws draws)
+    private PosteriorRun(string directory, RunRecord record, bool interrupted, IReadOnlyList<VariableSummary> summary, RunDiagnostics diagnostics, PosteriorDraws draws)
     {
         Directory = directory;
         _record = record;
+        _interrupted = interrupted;
         Summary = summary;
         Diagnostics = diagnostics;
         Draws = draws;
@@ -70,12 +72,15 @@ public sealed class PosteriorRun
         string drawsPath = Path.Combine(runDirectory, SampleRun.DrawsFile);
         if (!File.Exists(drawsPath)) throw new FileNotFoundException($"{runDirectory}: no {SampleRun.DrawsFile}", drawsPath);
         var reader = ParquetDrawStreamReader.Open(drawsPath);
-        var record = RunRecord.Load(runDirectory, reader.RunJson)
+        // run.json is written with summary.csv and holds the results (divergences, per-chain statistics); the draws'
+        // own copy holds the settings only.
+        string runJson = Path.Combine(runDirectory, RunRecord.FileName);
+        var record = (File.Exists(runJson) ? RunRecord.Parse(File.ReadAllText(runJson), runJson) : RunRecord.Load(runDirectory, reader.RunJson))
             ?? throw new InvalidDataException($"{runDirectory}: no run record (neither {RunRecord.FileName} nor the draws' {DrawsSchema.RunKey} metadata)");
         string summaryPath = Path.Combine(runDirectory, SampleRun.SummaryFile);
         if (!File.Exists(summaryPath)) throw new FileNotFoundException($"{runDirectory}: no {SampleRun.SummaryFile}", summaryPath);
         var rows = ReadSummary(summaryPath);
-        return new PosteriorRun(Path.GetFullPath(runDirectory), record, rows.Select(Public).ToArray(), Diagnose(record, rows, reader.Chains),
+        return new PosteriorRun(Path.GetFullPath(runDirectory), record, reader.Interrupted, rows.Select(Public).ToArray(), Diagnose(record, rows, reader.Chains),
             new PosteriorDraws(reader));
     }
 
@@ -86,7 +91,7 @@ public sealed class PosteriorRun
     public ulong Seed => _record.Seed;
 
     /// <summary>Whether sampling was stopped early (cancelled); the draws then hold what was sampled.</summary>
-    public bool Interrupted => _record.Status == RunStatus.Interrupted;
+    public bool Interrupted => _interrupted;
 
     /// <summary>The rows of <c>summary.csv</c>: every parameter scalar, then <c>lp__</c>, then the predictive means <c>mu[i]</c>.</summary>
     public IReadOnlyList<VariableSummary> Summary { get; }

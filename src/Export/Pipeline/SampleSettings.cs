@@ -56,7 +56,7 @@ internal sealed record SampleSettings
     /// <summary>How many data rows the predictive mean (the convergence verdict's quantity) is tracked at.</summary>
     public int PredictivePoints { get; init; } = 100;
 
-    /// <summary>Whether to draw a live progress display (off when output is redirected).</summary>
+    /// <summary>Whether the CLI draws a live progress display (off when output is redirected); the library ignores it.</summary>
     public bool LiveProgress { get; init; } = true;
 
     public string CommandLine { get; init; } = "";
