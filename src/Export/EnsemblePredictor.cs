@@ -38,9 +38,13 @@ internal sealed class EnsembleSession : IDisposable
         MemberSigma = sigma is null ? null : OnnxTensors.ToDoubles(sigma);
 
         using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
-        if (useCuda) AppendCuda(options);
+        // Where CUDA cannot start, ONNX Runtime would also log the failure itself: the one line thrown below says it.
+        var env = useCuda ? OrtEnv.Instance() : null;
+        var envLevel = env?.EnvLogLevel;
+        if (env is not null) env.EnvLogLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
         try
         {
+            if (useCuda) AppendCuda(options);
             _session = new InferenceSession(path, options);
         }
         catch (OnnxRuntimeException ex) when (useCuda && ex.Message.Contains("CUDA", StringComparison.OrdinalIgnoreCase))
@@ -50,6 +54,10 @@ internal sealed class EnsembleSession : IDisposable
         catch (OnnxRuntimeException ex)
         {
             throw new InvalidDataException($"{path}: ONNX Runtime cannot load the ensemble: {ex.Message}");
+        }
+        finally
+        {
+            if (env is not null) env.EnvLogLevel = envLevel!.Value;
         }
 
         if (_session.InputNames.Count != 1)
