@@ -27,9 +27,11 @@ def prior_order(p):
 def prior_name(p):
     if p in PRIOR_NAMES:
         return PRIOR_NAMES[p]
-    scale, _, out = p.partition("+out=")
+    last = p.endswith("+last")
+    scale, _, out = p.removesuffix("+last").partition("+out=")
     name = PRIOR_NAMES.get(scale, ("--prior-scale " + scale) if scale else "")
-    return name + (f", output weights normal(0,{out})" if out else "")
+    name += f", output weights normal(0,{out})" if out else ""
+    return ("last layer (hidden layer frozen), " if last else "") + name
 
 
 def confidence_gap(metrics):
