@@ -8,7 +8,8 @@
 # the ones already there; the summary covers every run under the work folder, plus the rows of results.csv that no
 # run there replaces. Tables: breast_cancer wine digits diabetes boston. A prior token is --prior-scale's value,
 # optionally with "+out=S" (the output layer's weight normal(0,S)) and/or "+last" (the hidden layer frozen at its
-# trained weights, --freeze '0.*': a posterior over the output layer only), e.g. PRIORS="1 fan-in+out=3 1+last".
+# trained weights, --freeze '0.*': a posterior over the output layer only) and/or "+hid=F" (the hidden layer's weight
+# 0.weight gets the prior F: t3:S student_t(3,0,S), l:B laplace(0,B), n:S normal(0,S)), e.g. PRIORS="1 3+last 1+hid=t3:0.3+out=3".
 # Needs /usr/bin/python3 with python3-torch, python3-onnx, python3-sklearn and Rscript with r-cran-mass.
 # Fixtures and runs go to bench/calibration/work/ (ignored); the table goes to bench/calibration/results.{csv,md}.
 set -euo pipefail
@@ -34,6 +35,14 @@ prior_args() {
   local token=$1 scale=${1%%+*} out
   echo "--prior-scale $scale"
   if [[ $token == *+out=* ]]; then out=${token##*+out=}; echo "--prior 2.weight=normal(0,${out%%+*})"; fi
+  if [[ $token == *+hid=* ]]; then
+    local hid=${token##*+hid=}; hid=${hid%%+*}
+    case ${hid%%:*} in
+      t*) echo "--prior 0.weight=student_t(${hid%%:*},0,${hid#*:})" | sed 's/student_t(t/student_t(/' ;;
+      l) echo "--prior 0.weight=laplace(0,${hid#*:})" ;;
+      n) echo "--prior 0.weight=normal(0,${hid#*:})" ;;
+    esac
+  fi
   if [[ $token == *+last* ]]; then echo "--freeze 0.*"; fi
 }
 
