@@ -21,15 +21,24 @@ PRIOR_NAMES = {"1": "N(0,1) (default)", "fan-in": "fan-in", "hierarchical": "hie
 
 
 def prior_order(p):
-    return PRIORS.index(p) if p in PRIORS else len(PRIORS) + hash(p) % 1000
+    """The three named priors first, then the rest by their token (str's hash() differs between runs)."""
+    return (PRIORS.index(p), "") if p in PRIORS else (len(PRIORS), p)
 
 
 def prior_name(p):
+    """A run's prior token as words: SCALE[+out=S][+hid=F][+last] (see run.sh)."""
     if p in PRIOR_NAMES:
         return PRIOR_NAMES[p]
-    scale, _, out = p.partition("+out=")
+    scale, *extras = p.split("+")
     name = PRIOR_NAMES.get(scale, ("--prior-scale " + scale) if scale else "")
-    return name + (f", output weights normal(0,{out})" if out else "")
+    families = {"t": "student_t({nu},0,{s})", "l": "laplace(0,{s})", "n": "normal(0,{s})"}
+    for e in extras:
+        if e.startswith("out="):
+            name += f", output weights normal(0,{e[4:]})"
+        elif e.startswith("hid="):
+            kind, _, s = e[4:].partition(":")
+            name += ", hidden weights " + families[kind[0]].format(nu=kind[1:], s=s)
+    return ("last layer (hidden layer frozen), " if "last" in extras else "") + name
 
 
 def confidence_gap(metrics):

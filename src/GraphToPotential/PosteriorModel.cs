@@ -6,7 +6,8 @@ namespace Bnn.Onnx.GraphToPotential;
 /// <summary>
 /// log p(θ | D) for an imported network: the layout of θ, the priors, the likelihood and where in the graph it reads.
 /// <code>
-/// log p(θ, u | D) = Σ_i log N(θ_i; μ_i, s_i²)                       parameters, graph order
+/// log p(θ, u | D) = Σ_i log N(θ_i; μ_i, s_i²)                       parameters, graph order (or log p_i(θ_i) for a
+///                                                                   student_t or laplace override: ScalarPrior)
 ///                 + [−½ log 2π − ½ u²]                              u = log σ, σ ~ LogNormal(0,1), + log-Jacobian u
 ///                 + Σ_l log N(v_l; log m_l, 1)                      hierarchical: v_l = log s_l, s_l ~ LogNormal(log m_l, 1), + log-Jacobian
 ///                 + Σ_n log p(y_n | f(x_n; w), σ)                   see LogLikelihoods
@@ -23,9 +24,13 @@ internal sealed class PosteriorModel
     private readonly double[] _priorInvVar;
     private readonly double _priorConstant;
     private readonly ScaledBlock[] _scaled;
+    private readonly OtherBlock[] _other;
 
     /// <summary>A non-centred weight tensor: z at [Offset, Offset + Size), v = log s at ScaleOffset, s ~ LogNormal(log Median, 1).</summary>
     private readonly record struct ScaledBlock(int Offset, int Size, int ScaleOffset, ScaleHyperprior Hyperprior);
+
+    /// <summary>A parameter whose scalars have a prior other than the normal (Student-t, Laplace): θ at [Offset, Offset + Size).</summary>
+    private readonly record struct OtherBlock(int Offset, int Size, ScalarPrior Prior);
 
     private PosteriorModel(OnnxGraph graph, PosteriorOptions options, DataSet data, ParameterLayout layout,
         IReadOnlyList<ParameterPrior> priors, int[] inputSampleShape, int outputWidth, OutputHead head, string likelihoodValue)
@@ -45,18 +50,26 @@ internal sealed class PosteriorModel
         _priorInvVar = new double[ParameterDimension];
         int offset = 0;
         var scaled = new List<ScaledBlock>();
+        var other = new List<OtherBlock>();
         for (int p = 0; p < graph.Parameters.Count; p++)
         {
-            var prior = priors[p].Normal;
             int size = graph.Parameters[p].Size;
             if (priors[p].Scale is { } hyperprior)
                 scaled.Add(new ScaledBlock(offset, size, layout.ScaleOffset(p), hyperprior));
-            _priorMean.AsSpan(offset, size).Fill(prior.Mean);
-            _priorInvVar.AsSpan(offset, size).Fill(1 / (prior.Scale * prior.Scale));
-            _priorConstant += size * (-NormalPrior.HalfLogTwoPi - Math.Log(prior.Scale));
+            if (priors[p].Normal is { } prior)
+            {
+                _priorMean.AsSpan(offset, size).Fill(prior.Mean);
+                _priorInvVar.AsSpan(offset, size).Fill(1 / (prior.Scale * prior.Scale));
+                _priorConstant += size * (-NormalPrior.HalfLogTwoPi - Math.Log(prior.Scale));
+            }
+            else
+            {
+                other.Add(new OtherBlock(offset, size, priors[p].Scalar));   // mean and 1/variance stay 0: no normal term
+            }
             offset += size;
         }
         _scaled = scaled.ToArray();
+        _other = other.ToArray();
     }
 
     /// <summary>The graph, with its data input declared at the resolved <see cref="InputSampleShape"/> (batch kept symbolic).</summary>
@@ -188,7 +201,7 @@ internal sealed class PosteriorModel
     }
 
     /// <summary>
-    /// Σ log N(θ_i; μ_i, s_i²) + (when σ is sampled) −½ log 2π − ½ u² + (hierarchical) Σ_l log N(v_l; log m_l, 1),
+    /// Σ log N(θ_i; μ_i, s_i²) (Σ log p_i(θ_i) for other families) + (when σ is sampled) −½ log 2π − ½ u² + (hierarchical) Σ_l log N(v_l; log m_l, 1),
     /// ADDING its gradient into <paramref name="gradient"/> (length <see cref="ParameterLayout.Dimension"/>; pass an
     /// empty span for the value only).
     /// </summary>
@@ -204,6 +217,12 @@ internal sealed class PosteriorModel
             if (grad) gradient[i] -= w;
         }
         double lp = _priorConstant - 0.5 * quad;
+        foreach (var b in _other)
+            for (int i = b.Offset; i < b.Offset + b.Size; i++)
+            {
+                lp += b.Prior.LogDensity(position[i], out double dx);
+                if (grad) gradient[i] += dx;
+            }
         if (SigmaOffset >= 0)
         {
             lp += LogLikelihoods.LogSigmaPrior(position[SigmaOffset], out double du);
@@ -325,12 +344,19 @@ internal sealed class PosteriorModel
 
     /// <summary>
     /// A draw from the prior: θ_i = μ_i + s_i·z_i, u = z (log σ ~ N(0,1)) and v_l = log m_l + z (hierarchical scales),
-    /// with z from <paramref name="standardNormal"/> taken in position order (so the same normal stream gives the same position).
+    /// with z from <paramref name="standardNormal"/> taken in position order (so the same normal stream gives the same
+    /// position); a Student-t or Laplace scalar takes as many normals as its <see cref="ScalarPrior.Draw"/> needs.
     /// </summary>
     public void DrawFromPrior(Func<double> standardNormal, Span<double> position)
     {
-        for (int i = 0; i < ParameterDimension; i++)
-            position[i] = _priorMean[i] + standardNormal() / Math.Sqrt(_priorInvVar[i]);
+        int next = 0;
+        foreach (var b in _other)
+        {
+            for (; next < b.Offset; next++) position[next] = _priorMean[next] + standardNormal() / Math.Sqrt(_priorInvVar[next]);
+            for (; next < b.Offset + b.Size; next++) position[next] = b.Prior.Draw(standardNormal);
+        }
+        for (; next < ParameterDimension; next++)
+            position[next] = _priorMean[next] + standardNormal() / Math.Sqrt(_priorInvVar[next]);
         if (SigmaOffset >= 0) position[SigmaOffset] = standardNormal();
         foreach (var b in _scaled) position[b.ScaleOffset] = Math.Log(b.Hyperprior.Median) + standardNormal();
     }

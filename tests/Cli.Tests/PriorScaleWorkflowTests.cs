@@ -84,6 +84,35 @@ public class PriorScaleWorkflowTests
         Assert.Equal("normal(0,0.632456)", record.Settings.ParameterPriors!["4.weight"]); // [1,10]: 2/√10
     }
 
+    [Fact]
+    public void Student_t_and_laplace_overrides_run_and_are_recorded()
+    {
+        using var dir = new TempDir();
+        string runDir = dir["run"];
+        var result = InProcessCli.Run(BlogMlp(runDir, "--prior", "0.weight=student_t(3,0,0.5)", "--prior", "*.bias=laplace(0,0.2)"));
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var record = RunRecord.Parse(File.ReadAllText(Path.Combine(runDir, "run.json")), "run.json");
+        Assert.Equal("student_t(3,0,0.5)", record.Settings.ParameterPriors!["0.weight"]);
+        Assert.Equal("laplace(0,0.2)", record.Settings.ParameterPriors["2.bias"]);
+        Assert.Equal("normal(0,1)", record.Settings.ParameterPriors["2.weight"]);
+    }
+
+    [Theory]
+    [InlineData("0.weight=student_t(0,0,1)")]
+    [InlineData("0.weight=laplace(0)")]
+    [InlineData("0.weight=cauchy(0,1)")]
+    public void Bad_prior_family_exits_2_with_one_line(string value)
+    {
+        using var dir = new TempDir();
+        var result = BnnProcess.Run(BlogMlp(dir["run"], "--prior", value));
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.False(result.HasStackTrace, result.ToString());
+        var line = Assert.Single(result.ErrorLines);
+        Assert.Contains("--prior", line);
+        Assert.Contains(value, line);
+        Assert.False(Directory.Exists(dir["run"]));
+    }
+
     [Theory]
     [InlineData("banana")]
     [InlineData("-1")]

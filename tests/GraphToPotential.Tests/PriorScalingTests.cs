@@ -88,7 +88,7 @@ public class PriorScalingTests
         var graph = RoledMlp([3, 4, 2], "Tanh", 5);
         var data = RandomData(10, 3, 2, 1);
         var model = PosteriorModel.Create(graph, Options("fan-in:2", 0.7), data);
-        Assert.Equal([2 / Math.Sqrt(3), 2, 2 / Math.Sqrt(4), 2], model.Priors.Select(p => p.Normal.Scale));
+        Assert.Equal([2 / Math.Sqrt(3), 2, 2 / Math.Sqrt(4), 2], model.Priors.Select(p => p.Scalar.Scale));
         Assert.All(model.Priors, p => Assert.Null(p.Scale));
         Assert.False(model.HasLayerScales);
 

@@ -122,13 +122,13 @@ public class PriorScalingTests
     {
         // The blog's 1→5→10→1 network: weight scales 1/√1, 1/√5, 1/√10 whether stored [out,in] or [in,out]; biases 1.
         var model = Model(file, "fan-in");
-        var weights = model.Graph.Parameters.Select((p, i) => (p, model.Priors[i].Normal.Scale)).Where(t => t.p.Role == ParameterRole.Weight)
+        var weights = model.Graph.Parameters.Select((p, i) => (p, model.Priors[i].Scalar.Scale)).Where(t => t.p.Role == ParameterRole.Weight)
             .OrderBy(t => t.p.Layer).Select(t => t.Scale).ToArray();
         Assert.Equal(3, weights.Length);
         Assert.Equal(1.0, weights[0], 1e-15);
         Assert.Equal(1 / Math.Sqrt(5), weights[1], 1e-15);
         Assert.Equal(1 / Math.Sqrt(10), weights[2], 1e-15);
-        Assert.All(model.Graph.Parameters.Select((p, i) => (p, model.Priors[i].Normal.Scale)).Where(t => t.p.Role == ParameterRole.Bias),
+        Assert.All(model.Graph.Parameters.Select((p, i) => (p, model.Priors[i].Scalar.Scale)).Where(t => t.p.Role == ParameterRole.Bias),
             t => Assert.Equal(1.0, t.Scale));
     }
 }

@@ -51,7 +51,8 @@ internal static class SampleCommand
                 }
             },
         };
-        var prior = new Option<string[]>("--prior") { Description = "Per-parameter prior override, e.g. 'layer0.*=normal(0,0.5)' (glob on the dotted name, as bnn import lists them; repeatable, last match wins). "
+        var prior = new Option<string[]>("--prior") { Description = "Per-parameter prior override, e.g. 'layer0.*=normal(0,0.5)' (glob on the dotted name, as bnn import lists them; repeatable, last match wins); "
+            + "the families are normal(MEAN,SCALE), student_t(NU,MEAN,SCALE) and laplace(MEAN,SCALE). "
             + "An underconfident classifier: --prior-scale fan-in with the output layer's weight widened, e.g. '2.weight=normal(0,3)'.", AllowMultipleArgumentsPerToken = false };
         var chains = new Option<int>("--chains") { Description = "Number of chains.", DefaultValueFactory = _ => 4 };
         var warmup = new Option<int>("--warmup") { Description = "Warmup iterations per chain.", DefaultValueFactory = _ => 1000 };
