@@ -107,7 +107,8 @@ public static class SampleCommand
         {
             Description = "Integrate the final affine layer out exactly (normal likelihood; the last layer Gemm, or MatMul then Add, with normal priors): "
                 + "NUTS samples the hidden weights and sigma on y ~ N(Phi m, sigma^2 I + Phi S Phi^T), and at every saved draw the output weights are drawn "
-                + "from their exact Gaussian conditional, so draws.parquet still holds every weight. cpu backend only. --integrate-output false turns it off.",
+                + "from their exact Gaussian conditional, so draws.parquet still holds every weight and the predictive means are the network's outputs at those drawn weights; "
+                + "lp__ is then the collapsed model's. Exact, not an approximation. cpu backend only. --integrate-output false turns it off.",
         };
         var inputShape = InputShapeOption.Create();
         var (freeze, samplePatterns) = FrozenHead.CreateOptions();
