@@ -83,7 +83,7 @@ public class IntegrateOutputTests
     /// <summary>
     /// Given one seed, when the blog's network is sampled with its output layer integrated out on one thread and on
     /// two (chains in parallel, two threads per chain), then every value of draws.parquet is the same bits: the output
-    /// weights are drawn from each chain's own stream.
+    /// weights are drawn from each chain's own stream; and the run exports to an ensemble like any other.
     /// </summary>
     [Fact]
     public void Same_seed_gives_the_same_draws_on_any_number_of_threads()
@@ -106,6 +106,11 @@ public class IntegrateOutputTests
             for (int chain = 0; chain < 2; chain++)
                 Assert.Equal(a.Column(name)[chain].Select(BitConverter.DoubleToInt64Bits), b.Column(name)[chain].Select(BitConverter.DoubleToInt64Bits));
         Assert.True(a.Column("4.bias[0]")[0].Distinct().Count() > 30, "the output bias is drawn afresh at every draw");
+
+        // The draws hold every weight, so the ensemble is exported as from any run.
+        var export = BnnProcess.Run(["export", dir["one"], "--out", Path.Combine(dir.Path, "ensemble.onnx"), "--members", "20"]);
+        Assert.True(export.ExitCode == 0, export.ToString());
+        Assert.True(File.Exists(Path.Combine(dir.Path, "ensemble.onnx")));
     }
 
     /// <summary>Given a model or settings the output layer cannot be integrated under, <c>bnn sample --integrate-output</c> exits 2 with one line saying why.</summary>

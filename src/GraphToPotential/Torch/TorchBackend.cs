@@ -22,7 +22,7 @@ public sealed class TorchBackend : IPotentialBackendFactory
 
     public IPotential CreatePotential(PosteriorModel model, BackendOptions options) => model.Integrated is null
         ? new TorchPotential(model, options)
-        : throw new NotSupportedException("--integrate-output: the torch backend does not integrate the output layer; use --backend cpu");
+        : throw new NotSupportedException("--integrate-output: the torch backend does not integrate the output layer; the cpu backend does (--backend cpu), for the graphs it covers");
 }
 
 /// <summary>
