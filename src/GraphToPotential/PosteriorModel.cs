@@ -294,7 +294,8 @@ public sealed class PosteriorModel
         SigmaOffset >= 0 ? position[SigmaOffset] : Options.FixedSigma is double s ? Math.Log(s) : 0.0;
 
     /// <summary>
-    /// The reference log likelihood from the likelihood value's rows (N × K row-major, see <see cref="LikelihoodValue"/>),
+    /// The reference log likelihood from the likelihood value's rows (N × K row-major, see <see cref="LikelihoodValue"/>;
+    /// with the output layer integrated, the collapsed likelihood of the final hidden activations),
     /// writing ∂/∂f into <paramref name="dPredictor"/> and returning ∂/∂u in <paramref name="dLogSigma"/> (0 unless σ is sampled).
     /// </summary>
     public double LogLikelihood(ReadOnlySpan<double> predictor, double logSigma, Span<double> dPredictor, out double dLogSigma)
@@ -302,8 +303,7 @@ public sealed class PosteriorModel
         dLogSigma = 0;
         if (Integrated is { } integrated)
         {
-            var dHidden = dPredictor.IsEmpty ? Span<double>.Empty : dPredictor;
-            double collapsed = integrated.CreateLayer(Data.Targets).LogLikelihood(predictor, logSigma, dHidden, out double du);
+            double collapsed = integrated.CreateLayer(Data.Targets).LogLikelihood(predictor, logSigma, dPredictor, out double du);
             if (SigmaOffset >= 0) dLogSigma = du;
             return collapsed;
         }
