@@ -8,8 +8,11 @@
 #   blog_*    the blog's 1→5→10→1 softplus network on models/blog_data.csv (82 parameters with σ)
 #   boston_*  13→50→1 ReLU on 455 rows of MASS's Boston, normal likelihood (752 parameters with σ)
 #   digits_*  64→16→10 tanh on 400 rows of sklearn's digits, categorical likelihood (1,210 parameters)
+# A run named *_integrate* adds --integrate-output (the output layer integrated out exactly; blog and boston only).
+# BNN (default src/Cli/bin/Release/net10.0/bnn.dll, built first) runs another copy of the tool, e.g. one copied
+# aside so that rebuilding the tree does not touch the runs in progress.
 # Needs /usr/bin/python3 with python3-torch, python3-onnx, python3-sklearn and Rscript with r-cran-mass (fixtures).
-# Runs go to bench/efficiency/work/ (ignored); the table to bench/efficiency/results.md. The machine may be shared:
+# Runs go to bench/efficiency/work/ (ignored); the table to bench/efficiency/results.md (or RESULTS). The machine may be shared:
 # every bnn process runs under `nice -n 5`, and ESS per gradient, the figure to decide by, does not depend on load.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,15 +20,16 @@ chains=${1:-4} warmup=${2:-1000} draws=${3:-1000}
 cap=${DEPTH_CAP:-10} seed=${SEED:-2021}
 work=bench/efficiency/work
 mkdir -p "$work/runs"
-dotnet build src/Cli -c Release -v q -nologo >/dev/null
-bnn() { nice -n 5 dotnet src/Cli/bin/Release/net10.0/bnn.dll "$@"; }
+if [[ -z ${BNN:-} ]]; then dotnet build src/Cli -c Release -v q -nologo >/dev/null; fi
+bnn() { nice -n 5 dotnet "${BNN:-src/Cli/bin/Release/net10.0/bnn.dll}" "$@"; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u '+%F %H:%M UTC'); load $(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ ! -f $work/models/digits.onnx ]]; then
   nice -n 5 /usr/bin/python3 bench/efficiency/make_models.py "$work/models" 2>&1 | grep -v -i warning || true
 fi
 
 all="blog_diag blog_lowrank blog_dense blog_diag_depth7 blog_diag_depth8 blog_diag_depth9 blog_lowrank_depth7
-     blog_lowrank_depth8 blog_lowrank_depth9 boston_diag boston_lowrank digits_diag digits_lowrank"
+     blog_lowrank_depth8 blog_lowrank_depth9 boston_diag boston_lowrank digits_diag digits_lowrank
+     blog_integrate blog_integrate_lowrank blog_integrate_lowrank_depth9 boston_integrate boston_integrate_lowrank"
 for run in ${RUNS:-$all}; do
   case $run in
     blog_*) args=(models/blog_mlp_pytorch.onnx --data models/blog_data.csv --features x --target y); depth=10 ;;
@@ -36,15 +40,17 @@ for run in ${RUNS:-$all}; do
   metric=diag
   case $run in *lowrank*) metric=low-rank ;; *dense*) metric=dense ;; esac
   case $run in *_depth*) depth=${run##*_depth} ;; esac
+  integrate=()
+  case $run in *_integrate*) integrate=(--integrate-output) ;; esac
   out=$work/runs/$run
   if [[ $seed != 2021 ]]; then out=${out}_seed$seed; fi
   rm -rf "$out"
-  echo "== $run: --metric $metric --max-depth $depth, $chains chains x ($warmup + $draws), load $(cut -d' ' -f1 /proc/loadavg)"
-  bnn sample "${args[@]}" --metric "$metric" --max-depth "$depth" --chains "$chains" --warmup "$warmup" --draws "$draws" \
+  echo "== $run: ${integrate[*]} --metric $metric --max-depth $depth, $chains chains x ($warmup + $draws), load $(cut -d' ' -f1 /proc/loadavg)"
+  bnn sample "${args[@]}" "${integrate[@]}" --metric "$metric" --max-depth "$depth" --chains "$chains" --warmup "$warmup" --draws "$draws" \
     --seed "$seed" --parallel-chains 2 --no-progress --out "$out" >"$out.txt" 2>"$out.log" || echo "   failed: see $out.log"
 done
 /usr/bin/python3 bench/efficiency/summarize.py $(for r in $all; do echo "$work/runs/$r"; done) $work/runs/*_seed*/ \
-  | tee bench/efficiency/results.md
+  | tee "${RESULTS:-bench/efficiency/results.md}"
 
 if [[ -n ${SBC:-} ]]; then
   BNN_SBC_REPLICATIONS=$SBC nice -n 5 dotnet test tests/GraphToPotential.Tests -c Release --filter "FullyQualifiedName~MetricSbcTests" \

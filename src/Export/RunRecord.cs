@@ -236,6 +236,13 @@ internal sealed record RunSettings
 
     /// <summary><c>prior</c>, <c>uniform</c> or <c>onnx</c>.</summary>
     public required string Init { get; init; }
+
+    /// <summary>
+    /// True when the final affine layer was integrated out (<c>--integrate-output</c>): NUTS sampled the other
+    /// parameters, and the output layer's weights were drawn from their exact conditional at every saved draw. False
+    /// in records written before the option existed.
+    /// </summary>
+    public bool IntegrateOutput { get; init; }
 }
 
 /// <summary>Gradient evaluations in warmup, in sampling, and in all.</summary>

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Bnn.Onnx.Nuts;
 
 namespace Bnn.Onnx.GraphToPotential;
@@ -9,13 +10,15 @@ namespace Bnn.Onnx.GraphToPotential;
 /// precision of w, and its Cholesky factor: log|σ² I + Φ S Φᵀ| = 2N log σ + log|S| + log|A| (the determinant lemma)
 /// and (σ² I + Φ S Φᵀ)⁻¹ r = (y − Φ μ)/σ² with μ = m + A⁻¹ Φᵀ (y − Φ m)/σ² the conditional mean of w (Woodbury).
 /// Gradients: ∂L/∂Φ = α μᵀ − Φ A⁻¹/σ² with α = (y − Φ μ)/σ², and ∂L/∂log σ = σ² αᵀα − N + P − tr(A⁻¹ S⁻¹).
-/// The weights are then drawn from their exact conditional N(μ, A⁻¹). Not thread-safe (scratch buffers): one per chain.
+/// The weights are then drawn from their exact conditional N(μ, A⁻¹). Φ is held column-major, so the sums over rows are
+/// vectorised dot products: O(N P²) per evaluation. Not thread-safe (scratch buffers): one per chain.
 /// </summary>
 internal sealed class CollapsedOutputLayer
 {
     private readonly double[] _targets, _priorMean, _priorVariance;
     private readonly int _rows, _p;
-    private readonly double[] _a, _chol, _u, _mean, _residual, _inverse, _z;
+    private readonly bool _zeroPriorMean;
+    private readonly double[] _a, _chol, _u, _mean, _residual, _inverse, _z, _columns, _scratch;
 
     /// <param name="targets">y, N values.</param>
     /// <param name="priorMean">m: the H weights' prior means, then the bias's.</param>
@@ -29,6 +32,7 @@ internal sealed class CollapsedOutputLayer
         _targets = (double[])targets.Clone();
         _priorMean = (double[])priorMean.Clone();
         _priorVariance = (double[])priorVariance.Clone();
+        _zeroPriorMean = priorMean.All(m => m == 0);
         _rows = targets.Length;
         _p = priorMean.Length;
         _a = new double[_p * _p];
@@ -38,6 +42,9 @@ internal sealed class CollapsedOutputLayer
         _mean = new double[_p];
         _z = new double[_p];
         _residual = new double[_rows];
+        _scratch = new double[_rows];
+        _columns = new double[_p * _rows];
+        _columns.AsSpan((_p - 1) * _rows, _rows).Fill(1.0);
     }
 
     /// <summary>H, the hidden units feeding the layer.</summary>
@@ -46,47 +53,41 @@ internal sealed class CollapsedOutputLayer
     /// <summary>N.</summary>
     public int Rows => _rows;
 
-    /// <summary>Φ's entry (n, j): the hidden activation, or 1 in the bias column j = H.</summary>
-    private double Phi(ReadOnlySpan<double> hidden, int n, int j) => j < _p - 1 ? hidden[n * (_p - 1) + j] : 1.0;
+    /// <summary>Φ's column j (N values): a hidden unit's activations, or the ones of the bias (j = H).</summary>
+    private Span<double> Column(int j) => _columns.AsSpan(j * _rows, _rows);
 
     /// <summary>
-    /// Factorises A = S⁻¹ + ΦᵀΦ/σ² and computes μ; false when A is not positive definite (non-finite activations).
+    /// Copies the activations into Φ's columns, factorises A = S⁻¹ + ΦᵀΦ/σ² and computes μ, leaving r = y − Φ m in
+    /// the residual buffer; false when A is not positive definite (non-finite activations). Column-major, so every
+    /// sum over rows is one vectorised dot product.
     /// </summary>
     private bool Factorise(ReadOnlySpan<double> hidden, double sigma2)
     {
-        int p = _p;
-        Array.Clear(_a);
-        for (int n = 0; n < _rows; n++)
-            for (int i = 0; i < p; i++)
-            {
-                double phiI = Phi(hidden, n, i);
-                for (int j = 0; j <= i; j++) _a[i * p + j] += phiI * Phi(hidden, n, j);
-            }
+        int p = _p, h = p - 1, rows = _rows;
+        for (int n = 0; n < rows; n++)
+        {
+            var row = hidden.Slice(n * h, h);
+            for (int j = 0; j < h; j++) _columns[j * rows + n] = row[j];
+        }
         for (int i = 0; i < p; i++)
         {
+            var ci = Column(i);
             for (int j = 0; j <= i; j++)
             {
-                _a[i * p + j] /= sigma2;
-                _a[j * p + i] = _a[i * p + j];
+                double v = TensorPrimitives.Dot<double>(ci, Column(j)) / sigma2;
+                _a[i * p + j] = v;
+                _a[j * p + i] = v;
             }
             _a[i * p + i] += 1.0 / _priorVariance[i];
         }
         if (DenseMetric.Cholesky(_a, p) is not { } chol) return false;
         chol.AsSpan().CopyTo(_chol);
 
-        // u = Φᵀ (y − Φ m) / σ²; μ = m + A⁻¹ u.
-        for (int n = 0; n < _rows; n++)
-        {
-            double fm = 0;
-            for (int j = 0; j < p; j++) fm += Phi(hidden, n, j) * _priorMean[j];
-            _residual[n] = _targets[n] - fm;
-        }
-        for (int j = 0; j < p; j++)
-        {
-            double s = 0;
-            for (int n = 0; n < _rows; n++) s += Phi(hidden, n, j) * _residual[n];
-            _u[j] = s / sigma2;
-        }
+        // r = y − Φ m; u = Φᵀ r / σ²; μ = m + A⁻¹ u.
+        _targets.AsSpan().CopyTo(_residual);
+        if (!_zeroPriorMean)
+            for (int j = 0; j < p; j++) TensorPrimitives.MultiplyAdd<double>(Column(j), -_priorMean[j], _residual, _residual);
+        for (int j = 0; j < p; j++) _u[j] = TensorPrimitives.Dot<double>(Column(j), _residual) / sigma2;
         Solve(_u, _mean);
         for (int j = 0; j < p; j++) _mean[j] += _priorMean[j];
         return true;
@@ -117,7 +118,7 @@ internal sealed class CollapsedOutputLayer
     /// </summary>
     public double LogLikelihood(ReadOnlySpan<double> hidden, double logSigma, Span<double> dHidden, out double dLogSigma)
     {
-        int p = _p, h = _p - 1;
+        int p = _p, h = _p - 1, rows = _rows;
         double sigma2 = Math.Exp(2 * logSigma);
         dLogSigma = 0;
         if (!Factorise(hidden, sigma2)) return double.NegativeInfinity;
@@ -129,18 +130,13 @@ internal sealed class CollapsedOutputLayer
             logDetS += Math.Log(_priorVariance[i]);
         }
         // α = (y − Φ μ)/σ²; rᵀ C⁻¹ r = rᵀ α with r = y − Φ m.
-        double quad = 0, alphaSq = 0;
-        var alpha = _residual; // reuses the buffer: r is read before being overwritten
-        for (int n = 0; n < _rows; n++)
-        {
-            double fm = 0;
-            for (int j = 0; j < p; j++) fm += Phi(hidden, n, j) * _mean[j];
-            double a = (_targets[n] - fm) / sigma2;
-            quad += _residual[n] * a;
-            alpha[n] = a;
-            alphaSq += a * a;
-        }
-        double logLik = -0.5 * _rows * Math.Log(2 * Math.PI) - _rows * logSigma - 0.5 * logDetS - 0.5 * logDetA - 0.5 * quad;
+        var alpha = _scratch.AsSpan();
+        _targets.AsSpan().CopyTo(alpha);
+        for (int j = 0; j < p; j++) TensorPrimitives.MultiplyAdd<double>(Column(j), -_mean[j], alpha, alpha);
+        TensorPrimitives.Multiply<double>(alpha, 1.0 / sigma2, alpha);
+        double quad = TensorPrimitives.Dot<double>(_residual, alpha);
+        double alphaSq = TensorPrimitives.Dot<double>(alpha, alpha);
+        double logLik = -0.5 * rows * Math.Log(2 * Math.PI) - rows * logSigma - 0.5 * logDetS - 0.5 * logDetA - 0.5 * quad;
 
         // A⁻¹ column by column, for tr(A⁻¹ S⁻¹) and Φ A⁻¹.
         for (int j = 0; j < p; j++)
@@ -151,16 +147,19 @@ internal sealed class CollapsedOutputLayer
         }
         double trace = 0;
         for (int j = 0; j < p; j++) trace += _inverse[j * p + j] / _priorVariance[j];
-        dLogSigma = sigma2 * alphaSq - _rows + p - trace;
+        dLogSigma = sigma2 * alphaSq - rows + p - trace;
 
         if (!dHidden.IsEmpty)
-            for (int n = 0; n < _rows; n++)
-                for (int j = 0; j < h; j++)
-                {
-                    double phiAInv = 0;
-                    for (int k = 0; k < p; k++) phiAInv += Phi(hidden, n, k) * _inverse[k * p + j];
-                    dHidden[n * h + j] = alpha[n] * _mean[j] - phiAInv / sigma2;
-                }
+        {
+            // Column j of ∂L/∂h = α μ_j − Σ_k Φ_k (A⁻¹)_kj / σ², written back row-major; the residual buffer is free now.
+            var d = _residual.AsSpan();
+            for (int j = 0; j < h; j++)
+            {
+                TensorPrimitives.Multiply<double>(alpha, _mean[j], d);
+                for (int k = 0; k < p; k++) TensorPrimitives.MultiplyAdd<double>(Column(k), -_inverse[j * p + k] / sigma2, d, d);
+                for (int n = 0; n < rows; n++) dHidden[n * h + j] = d[n];
+            }
+        }
         return logLik;
     }
 

@@ -64,7 +64,8 @@ internal static class PotentialExtensions
 {
     /// <summary>
     /// The position at the file's trained weights; when σ is sampled it starts at the residual RMS of the network's
-    /// own predictions on the data (<see cref="PosteriorModel.ResidualSigma"/>).
+    /// own predictions on the data (<see cref="PosteriorModel.ResidualSigma"/>; with the output layer integrated, its
+    /// file weights applied to the final hidden activations).
     /// </summary>
     public static double[] PositionAtFileWeights(this IPotential potential)
     {
@@ -74,6 +75,7 @@ internal static class PotentialExtensions
         {
             var predictions = new double[model.Data.Rows * model.OutputWidth];
             potential.Predict(position, model.Data.Features, model.Data.Rows, predictions);
+            if (model.Integrated is { } integrated) predictions = integrated.ApplyFileWeights(predictions);
             position[model.SigmaOffset] = Math.Log(model.ResidualSigma(predictions));
         }
         return position;

@@ -87,6 +87,13 @@ internal sealed class PosteriorModel
     /// <summary>The prior of each graph parameter, in <see cref="OnnxGraph.Parameters"/> order.</summary>
     public IReadOnlyList<ParameterPrior> Priors { get; }
 
+    /// <summary>
+    /// The output layer integrated out (<see cref="CreateIntegrated"/>): then <see cref="Graph"/> is cut at its input,
+    /// the position lacks its weight and bias, and <see cref="IntegratedOutput.Full"/> is the posterior over all of them.
+    /// Null for the ordinary posterior.
+    /// </summary>
+    public IntegratedOutput? Integrated { get; private init; }
+
     /// <summary>True when some weight tensor is non-centred (hierarchical prior): the position's prefix then holds z, not w.</summary>
     public bool HasLayerScales => _scaled.Length > 0;
 
@@ -178,7 +185,33 @@ internal sealed class PosteriorModel
         var names = graph.Parameters.Select(p => p.Name).ToArray();
         options.Priors.CheckAllOverridesMatch(names);
         var priors = graph.Parameters.Select(options.Priors.For).ToArray();
+        return Assemble(graph, options, data, priors, sampleShape, outputWidth, head, likelihoodValue, integrated: null);
+    }
 
+    /// <summary>
+    /// The posterior with the final affine layer integrated out exactly (<see cref="IntegratedOutput"/>): the position
+    /// holds the hidden parameters and σ; the likelihood reads the final hidden activations (<see cref="LikelihoodValue"/>,
+    /// <see cref="OutputWidth"/> = H) through <see cref="CollapsedOutputLayer"/>. <see cref="Integrated"/> describes
+    /// the cut and holds the full posterior. Throws as <see cref="Create"/>, and a one-line
+    /// <see cref="NotSupportedException"/> naming why when the output layer cannot be integrated.
+    /// </summary>
+    public static PosteriorModel CreateIntegrated(OnnxGraph graph, PosteriorOptions options, DataSet data, IReadOnlyDictionary<string, int>? inputDimensions = null)
+    {
+        if (options.Likelihood != LikelihoodKind.Normal)
+            throw new NotSupportedException($"--integrate-output: the output layer can be integrated under the normal likelihood only, not {options.Likelihood.ToString().ToLowerInvariant()}");
+        var full = Create(graph, options, data, inputDimensions);
+        var cut = IntegratedOutput.Cut(full);
+        var kept = full.Graph.Parameters.Select((p, i) => (p, i)).Where(t => t.p != cut.Weight && t.p != cut.Bias).Select(t => full.Priors[t.i]).ToArray();
+        if (cut.HiddenGraph.Parameters.Count == 0 && !options.SamplesSigma)
+            throw new NotSupportedException("--integrate-output: with a fixed σ and no parameters before the output layer nothing is left to sample; the posterior is the conditional Gaussian itself");
+        var model = Assemble(cut.HiddenGraph, options, data, kept, full.InputSampleShape, cut.HiddenWidth, OutputHead.None, cut.HiddenValue, cut);
+        return model;
+    }
+
+    private static PosteriorModel Assemble(OnnxGraph graph, PosteriorOptions options, DataSet data, ParameterPrior[] priors,
+        int[] sampleShape, int outputWidth, OutputHead head, string likelihoodValue, IntegratedOutput? integrated)
+    {
+        var names = graph.Parameters.Select(p => p.Name).ToArray();
         var blocks = graph.Parameters.Select((p, i) => (p.Name, p.Shape,
             priors[i].Scale is null ? BlockTransform.Identity : BlockTransform.NonCentered, (string?)p.OnnxName)).ToList();
         if (options.SamplesSigma)
@@ -197,7 +230,10 @@ internal sealed class PosteriorModel
         }
         var layout = ParameterLayout.FromShapes(blocks);
 
-        return new PosteriorModel(graph, options, data, layout, priors, sampleShape, outputWidth, head, likelihoodValue);
+        return new PosteriorModel(graph, options, data, layout, priors, sampleShape, outputWidth, head, likelihoodValue)
+        {
+            Integrated = integrated?.WithLayout(layout),
+        };
     }
 
     /// <summary>
@@ -277,12 +313,19 @@ internal sealed class PosteriorModel
         SigmaOffset >= 0 ? position[SigmaOffset] : Options.FixedSigma is double s ? Math.Log(s) : 0.0;
 
     /// <summary>
-    /// The reference log likelihood from the likelihood value's rows (N × K row-major, see <see cref="LikelihoodValue"/>),
+    /// The reference log likelihood from the likelihood value's rows (N × K row-major, see <see cref="LikelihoodValue"/>;
+    /// with the output layer integrated, the collapsed likelihood of the final hidden activations),
     /// writing ∂/∂f into <paramref name="dPredictor"/> and returning ∂/∂u in <paramref name="dLogSigma"/> (0 unless σ is sampled).
     /// </summary>
     public double LogLikelihood(ReadOnlySpan<double> predictor, double logSigma, Span<double> dPredictor, out double dLogSigma)
     {
         dLogSigma = 0;
+        if (Integrated is { } integrated)
+        {
+            double collapsed = integrated.CreateLayer(Data.Targets).LogLikelihood(predictor, logSigma, dPredictor, out double du);
+            if (SigmaOffset >= 0) dLogSigma = du;
+            return collapsed;
+        }
         switch (Options.Likelihood)
         {
             case LikelihoodKind.Normal:

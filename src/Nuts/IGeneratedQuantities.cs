@@ -10,4 +10,11 @@ internal interface IGeneratedQuantities
     IReadOnlyList<string> Names { get; }
 
     void Compute(ReadOnlySpan<double> position, Span<double> values);
+
+    /// <summary>
+    /// As <see cref="Compute(ReadOnlySpan{double}, Span{double})"/>, for quantities that are themselves random (a draw
+    /// from a conditional distribution given θ): <paramref name="rng"/> is the chain's own stream, so the values are
+    /// the same whatever the threads. The driver calls this one once per saved draw, right after the transition.
+    /// </summary>
+    void Compute(ReadOnlySpan<double> position, Rng rng, Span<double> values) => Compute(position, values);
 }

@@ -265,7 +265,7 @@ internal static class Sampler
             {
                 if (layout is null) s.Position.AsSpan().CopyTo(constrained);
                 else layout.Constrain(s.Position, constrained);
-                gq?.Compute(s.Position, generated);
+                gq?.Compute(s.Position, rng, generated);
                 var stats = new SamplerStats(s.LogDensity, info.AcceptStat, stepSize, info.TreeDepth,
                     info.LeapfrogSteps, info.Divergent, info.Energy);
                 writer.Write(chain, draw, stats, constrained, generated);

@@ -82,6 +82,18 @@ public class RunRecordTests
     }
 
     [Fact]
+    public void Given_a_run_with_the_output_layer_integrated_Then_the_record_says_so_and_older_records_read_false()
+    {
+        var completed = Completed();
+        string json = (completed with { Settings = completed.Settings with { IntegrateOutput = true } }).ToJson();
+
+        Assert.Contains("\"integrate_output\": true", json);
+        Assert.True(RunRecord.Parse(json, "run.json").Settings.IntegrateOutput);
+        Assert.Contains("\"integrate_output\": false", completed.ToJson());
+        Assert.False(RunRecord.Parse(Unversioned("0.3"), "run.json").Settings.IntegrateOutput);
+    }
+
+    [Fact]
     public void Given_the_record_written_when_sampling_starts_Then_it_has_no_results()
     {
         var running = Completed() with

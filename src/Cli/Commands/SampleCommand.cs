@@ -104,13 +104,20 @@ internal static class SampleCommand
                 return ids.ToArray();
             },
         };
+        var integrateOutput = new Option<bool>("--integrate-output")
+        {
+            Description = "Integrate the final affine layer out exactly (normal likelihood; the last layer Gemm, or MatMul then Add, with normal priors): "
+                + "NUTS samples the hidden weights and sigma on y ~ N(Phi m, sigma^2 I + Phi S Phi^T), and at every saved draw the output weights are drawn "
+                + "from their exact Gaussian conditional, so draws.parquet still holds every weight and the predictive means are the network's outputs at those drawn weights; "
+                + "lp__ is then the collapsed model's. Exact, not an approximation. cpu backend only. --integrate-output false turns it off.",
+        };
         var inputShape = InputShapeFlag.Create();
         var (freeze, samplePatterns) = FrozenHeadOptions.Create();
 
         var command = new Command("sample", "Sample the posterior over the network's weights with NUTS; writes draws.parquet, summary.csv and run.json.");
         command.Arguments.Add(model);
         foreach (var o in new Option[] { data, outDir, features, target, likelihood, sigma, priorScale, prior, chains, warmup, draws, seed,
-                     targetAccept, maxDepth, metric, adaptation, init, backend, device, precision, parallel, threadsPerChain, noProgress, inputShape, chainIds, freeze, samplePatterns })
+                     targetAccept, maxDepth, metric, adaptation, init, backend, device, precision, parallel, threadsPerChain, noProgress, inputShape, chainIds, freeze, samplePatterns, integrateOutput })
             command.Options.Add(o);
 
         SampleSettings Settings(ParseResult parse)
@@ -151,6 +158,7 @@ internal static class SampleCommand
                     && Environment.GetEnvironmentVariable("CI") is null,
                 CommandLine = string.Join(' ', Environment.GetCommandLineArgs().Skip(1).Select(Quote)),
                 ChainIds = parse.GetValue(chainIds) is { Length: > 0 } ids ? ids : null,
+                IntegrateOutput = parse.GetValue(integrateOutput),
             };
         }
         toSettings = Settings;

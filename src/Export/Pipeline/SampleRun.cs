@@ -57,7 +57,11 @@ internal static class SampleRun
             log.WriteLine($"note: {FrozenHead.Describe(cut, frozen, dataSet.Rows)}");
         }
         var posteriorOptions = new PosteriorOptions(UserInput.Validated(() => PriorOptions.Parse(s.PriorScale, s.Priors) with { Scaling = s.PriorScaling }), s.Likelihood, s.Sigma);
-        var model = UserInput.Validated(() => CreateModel(graph, posteriorOptions, dataSet, data.Path));
+        if (s.IntegrateOutput && s.Likelihood != LikelihoodKind.Normal)
+            throw new UsageException($"--integrate-output: the output layer can be integrated under the normal likelihood only, not {s.Likelihood.ToString().ToLowerInvariant()}");
+        var model = UserInput.Validated(() => CreateModel(graph, posteriorOptions, dataSet, data.Path, s.IntegrateOutput));
+        // With the output layer integrated, NUTS samples `model` and the draws describe the full posterior.
+        var full = model.Integrated?.Full ?? model;
         var factory = UserInput.Validated(() => SelectBackend(s, graph));
         var sampler = SamplerFor(s);
         UserInput.Validated(sampler.Validate);
@@ -69,7 +73,7 @@ internal static class SampleRun
         Directory.CreateDirectory(s.OutDir);
         RemoveStaleTemporaries(s.OutDir);
 
-        string runJsonSettings = (Record(s, model, featureNames, targetName, factory.Name, result: null) with { Frozen = frozen }).ToJson();
+        string runJsonSettings = (Record(s, full, featureNames, targetName, factory.Name, result: null) with { Frozen = frozen }).ToJson();
         // The draws go to a temporary name and replace DIR/draws.parquet only together with the summary and run.json
         // that describe them: a run that fails (or is killed) leaves an earlier run's three files as they were.
         string drawsPath = Path.Combine(s.OutDir, $".{DrawsFile}.{Environment.ProcessId}.tmp");
@@ -172,30 +176,35 @@ internal static class SampleRun
         string[] featureNames, string targetName, DataSet dataSet, string runJsonSettings, string drawsPath, FrozenPartRecord? frozen, TextWriter log,
         ISamplingMonitor progress, CancellationToken cancellationToken)
     {
-        var layout = model.Layout;
+        var full = model.Integrated?.Full ?? model;
         var predictiveRows = PredictiveRows(dataSet.Rows, s.PredictivePoints);
         var predictiveInputs = predictiveRows.SelectMany(r => dataSet.Features.AsSpan(r * dataSet.FeatureWidth, dataSet.FeatureWidth).ToArray()).ToArray();
-        var predictiveNames = PredictiveMean.NamesFor(predictiveRows, model.OutputWidth);
+        var predictiveNames = PredictiveMean.NamesFor(predictiveRows, full.OutputWidth);
         var init = Initializer(s, model, potential);
 
         var memory = new InMemoryDrawSink([], sampler.Chains, sampler.Draws, predictiveNames);
         SamplingResult result;
-        using (var writer = new ParquetDrawWriter(drawsPath, layout, sampler.Chains, new ParquetDrawWriterOptions(RunJson: runJsonSettings)))
+        using (var writer = new ParquetDrawWriter(drawsPath, full.Layout, sampler.Chains, new ParquetDrawWriterOptions(RunJson: runJsonSettings)))
         {
-            var sink = new TeeSink(writer, memory);
+            IDrawSink sink = new TeeSink(writer, memory);
+            if (model.Integrated is not null) sink = new IntegratedOutputSink(sink, full.Layout.Dimension);
             var functions = new List<IGraphFunction>();
             try
             {
-                Func<int, IGeneratedQuantities> generated = _ =>
+                IGraphFunction Compile(OnnxGraph g)
                 {
-                    var f = factory.CompileGraph(graph, backendOptions);
+                    var f = factory.CompileGraph(g, backendOptions);
                     lock (functions) functions.Add(f);
-                    return new PredictiveMean(f, predictiveInputs, predictiveRows.Length, model.OutputWidth, model, predictiveNames);
-                };
+                    return f;
+                }
+                Func<int, IGeneratedQuantities> generated = _ => model.Integrated is { } integrated
+                    ? new IntegratedOutputDraws(model, integrated.HiddenValue == model.InputName ? null : Compile(model.Graph),
+                        predictiveRows.Length > 0 ? Compile(graph) : null, predictiveInputs, predictiveRows.Length, predictiveNames)
+                    : new PredictiveMean(Compile(graph), predictiveInputs, predictiveRows.Length, model.OutputWidth, model, predictiveNames);
                 var batched = sampler.Chains > 1 ? potential.CreateBatched(sampler.Chains) : null;
                 result = progress.Run(() => batched is not null
-                    ? Nuts.Sampler.RunLockstep(sampler, batched, layout, sink, init, generated, progress, cancellationToken)
-                    : Nuts.Sampler.Run(sampler, _ => potential.CreateLogDensity(), layout, sink, init, generated, progress, cancellationToken));
+                    ? Nuts.Sampler.RunLockstep(sampler, batched, model.Layout, sink, init, generated, progress, cancellationToken)
+                    : Nuts.Sampler.Run(sampler, _ => potential.CreateLogDensity(), model.Layout, sink, init, generated, progress, cancellationToken));
             }
             finally
             {
@@ -204,7 +213,7 @@ internal static class SampleRun
         }
 
         var report = Finish(s.OutDir, drawsPath, memory, predictiveNames, sampler.MaxTreeDepth,
-            thinning => (Record(s, model, featureNames, targetName, factory.Name, result, thinning) with { Frozen = frozen }).ToJson(), log);
+            thinning => (Record(s, full, featureNames, targetName, factory.Name, result, thinning) with { Frozen = frozen }).ToJson(), log);
         return new SampleOutcome(result, report with { SamplerWarnings = result.Warnings() }, factory.Name, result.Interrupted);
     }
 
@@ -313,11 +322,11 @@ internal static class SampleRun
     }
 
     /// <summary>The posterior; its data errors (<c>data: …</c>) are reported against the data file.</summary>
-    private static PosteriorModel CreateModel(OnnxGraph graph, PosteriorOptions options, DataSet data, string dataPath)
+    private static PosteriorModel CreateModel(OnnxGraph graph, PosteriorOptions options, DataSet data, string dataPath, bool integrateOutput)
     {
         try
         {
-            return PosteriorModel.Create(graph, options, data);
+            return integrateOutput ? PosteriorModel.CreateIntegrated(graph, options, data) : PosteriorModel.Create(graph, options, data);
         }
         catch (InvalidDataException ex) when (ex.Message.StartsWith("data: ", StringComparison.Ordinal))
         {
@@ -399,6 +408,7 @@ internal static class SampleRun
                 Metric = o.Metric switch { MetricKind.Dense => "dense", MetricKind.LowRank => "low-rank", _ => "diag" },
                 MetricAdaptation = o.MetricAdaptation == MetricAdaptation.GradientBased ? "gradient" : "stan",
                 Init = s.Init.ToString().ToLowerInvariant(),
+                IntegrateOutput = s.IntegrateOutput,
             },
             GradientEvaluations = result is null ? null : new GradientEvaluationCounts(result.GradientEvaluationsWarmup,
                 result.GradientEvaluationsSampling, result.GradientEvaluationsWarmup + result.GradientEvaluationsSampling),

@@ -46,6 +46,12 @@ internal sealed record SampleSettings
     /// </summary>
     public IReadOnlyList<int>? ChainIds { get; init; }
     public InitStrategy Init { get; init; } = InitStrategy.Prior;
+
+    /// <summary>
+    /// <c>--integrate-output</c>: the final affine layer integrated out exactly (<see cref="PosteriorModel.CreateIntegrated"/>);
+    /// its weights are drawn from their conditional at every saved draw.
+    /// </summary>
+    public bool IntegrateOutput { get; init; }
     public BackendKind Backend { get; init; } = BackendKind.Auto;
     public string Device { get; init; } = "cpu";
     public ComputePrecision Precision { get; init; } = ComputePrecision.Float64;

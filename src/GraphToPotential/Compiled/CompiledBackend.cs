@@ -131,7 +131,7 @@ internal sealed class CompiledPotential<T> : IPotential where T : unmanaged, IFl
 /// same bits on any number of threads.
 /// </para>
 /// </summary>
-internal sealed class CompiledLogDensity<T> : ILogDensity, IDisposable where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed partial class CompiledLogDensity<T> : ILogDensity, IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Most shards a gradient is split into (enough to balance a few threads over uneven blocks).</summary>
     public const int MaxShards = 16;
@@ -211,6 +211,7 @@ internal sealed class CompiledLogDensity<T> : ILogDensity, IDisposable where T :
         int classes = model.Options.Likelihood == LikelihoodKind.Categorical ? _k : 0;
         _lanes = Enumerable.Range(0, _threads).Select(_ => new Lane(program, lastProgram, classes)).ToArray();
         Dimension = model.Layout.Dimension;
+        InitialiseCollapsed();
     }
 
     public int Dimension { get; }
@@ -223,6 +224,7 @@ internal sealed class CompiledLogDensity<T> : ILogDensity, IDisposable where T :
         _logSigma = _model.LogSigma(position);
         if (_model.HasLayerScales) _model.NetworkParameters(position, _network);
         else position[.._parameters].CopyTo(_network);
+        if (_collapsed is not null) return CollapsedLogDensityAndGradient(position, gradient);
         int shards = _shardStart.Length - 1;
         if (_threads == 1)
         {

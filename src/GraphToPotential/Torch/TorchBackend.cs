@@ -20,7 +20,9 @@ internal sealed class TorchBackend : IPotentialBackendFactory
 
     public IGraphFunction CompileGraph(OnnxGraph graph, BackendOptions options) => new TorchGraphFunction(graph, options);
 
-    public IPotential CreatePotential(PosteriorModel model, BackendOptions options) => new TorchPotential(model, options);
+    public IPotential CreatePotential(PosteriorModel model, BackendOptions options) => model.Integrated is null
+        ? new TorchPotential(model, options)
+        : throw new NotSupportedException("--integrate-output: the torch backend does not integrate the output layer; the cpu backend does (--backend cpu), for the graphs it covers");
 }
 
 /// <summary>

@@ -1,0 +1,100 @@
+using System.Numerics;
+
+namespace Bnn.Onnx.GraphToPotential.Compiled;
+
+/// <summary>
+/// The likelihood step with the output layer integrated out (<see cref="PosteriorModel.Integrated"/>): the program
+/// computes the final hidden activations h, and <see cref="CollapsedOutputLayer"/> needs all N rows of them at once
+/// (its A = S⁻¹ + ΦᵀΦ/σ² sums over every row). So the blocks run in two passes on the chain's own thread: the forward
+/// pass of every block gathers h (N × H), the collapsed log likelihood gives ∂ℓ/∂h, then each block's backward pass is
+/// seeded with its rows of ∂ℓ/∂h. A state keeps the values of the last block it ran forward, so only the earlier
+/// blocks on the same state are run forward again (none when the data fit one block). Sums run in block order: the
+/// result does not depend on the thread count.
+/// </summary>
+internal sealed partial class CompiledLogDensity<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private CollapsedOutputLayer? _collapsed;
+    private double[] _hidden = [], _dHidden = [], _blockBuffer = [];
+
+    /// <summary>Called by the constructor: sets up the collapsed likelihood when the model integrates its output layer.</summary>
+    private void InitialiseCollapsed()
+    {
+        if (_model.Integrated is not { } integrated) return;
+        _collapsed = integrated.CreateLayer(_model.Data.Targets);
+        int h = integrated.HiddenWidth;
+        _hidden = new double[_model.Data.Rows * h];
+        _dHidden = new double[_hidden.Length];
+        _blockBuffer = new double[_program.Rows * h];
+    }
+
+    private double CollapsedLogDensityAndGradient(ReadOnlySpan<double> position, Span<double> gradient)
+    {
+        var lane = _lanes[0];
+        int h = _k;
+        _job++;
+        lane.State.SetParameters(_network);
+        lane.State.Prepare();
+        if (lane.LastState is { } lastState)
+        {
+            lastState.SetParameters(_network);
+            lastState.Prepare();
+        }
+        lane.PreparedJob = _job;
+
+        // Pass 1: h for every block.
+        int fullRows = _program.Rows, lastFull = -1;
+        for (int bi = 0; bi < _blocks.Length; bi++)
+        {
+            var b = _blocks[bi];
+            var state = Load(lane, b, bi);
+            state.ForwardPrepared(true);
+            if (!b.Last) lastFull = bi;
+            var buffer = _blockBuffer.AsSpan(0, b.Rows * h);
+            state.ReadLogical(b.Last ? _lastPredictor! : _predictor, buffer);
+            buffer.CopyTo(_hidden.AsSpan(bi * fullRows * h));
+        }
+
+        double ll = _collapsed!.LogLikelihood(_hidden, _logSigma, _dHidden, out double dLogSigma);
+        if (!double.IsFinite(ll))
+        {
+            gradient.Clear();
+            return double.NegativeInfinity;
+        }
+
+        // Pass 2: the backward pass of every block, seeded with its rows of ∂ℓ/∂h; the last block first (its state
+        // still holds its values), then the last full block, then the earlier ones run forward again.
+        Array.Clear(lane.State.G, 0, _program.ParameterGradSize);
+        if (lane.LastState is { } last) Array.Clear(last.G, 0, _lastProgram!.ParameterGradSize);
+        for (int bi = _blocks.Length - 1; bi >= 0; bi--)
+        {
+            var b = _blocks[bi];
+            var state = Load(lane, b, bi);
+            if (!b.Last && bi != lastFull) state.ForwardPrepared(true);
+            state.ClearActivationGradients();
+            state.AddGradientLogical(b.Last ? _lastPredictor! : _predictor, _dHidden.AsSpan(bi * fullRows * h, b.Rows * h));
+            state.Backward();
+        }
+        var network = gradient[.._parameters];
+        lane.State.ReadParameterGradients(network);
+        lane.LastState?.AddParameterGradients(network);
+        if (_model.SigmaOffset >= 0) gradient[_model.SigmaOffset] = dLogSigma;
+        _model.PullBackNetworkGradient(position, gradient);
+        return ll + _model.LogPrior(position, gradient);
+    }
+
+    /// <summary>The state block <paramref name="bi"/> runs on, with its inputs in place.</summary>
+    private ProgramState<T> Load(Lane lane, Block b, int bi)
+    {
+        if (b.Last)
+        {
+            b.Inputs.CopyTo(lane.LastState!.V.AsSpan(_lastInputOffset));
+            return lane.LastState!;
+        }
+        if (lane.LoadedBlock != bi)
+        {
+            b.Inputs.CopyTo(lane.State.V.AsSpan(_inputOffset));
+            lane.LoadedBlock = bi;
+        }
+        return lane.State;
+    }
+}
