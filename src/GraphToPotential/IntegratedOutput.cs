@@ -15,7 +15,7 @@ namespace Bnn.Onnx.GraphToPotential;
 /// nowhere else and fixed normal priors (not hierarchical).
 /// </para>
 /// </summary>
-public sealed class IntegratedOutput
+internal sealed class IntegratedOutput
 {
     private readonly int[] _fullOffsetOfReduced; // per reduced block: the full layout's offset of the same block
     private readonly int[] _reducedOffsetOfReduced;

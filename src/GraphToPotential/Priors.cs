@@ -9,7 +9,7 @@ namespace Bnn.Onnx.GraphToPotential;
 /// <see cref="StudentTPrior"/> or <see cref="LaplacePrior"/>. Parsed from <c>normal(MEAN,SCALE)</c>,
 /// <c>student_t(NU,MEAN,SCALE)</c> or <c>laplace(MEAN,SCALE)</c> (Stan's names and argument order).
 /// </summary>
-public abstract record ScalarPrior(double Mean, double Scale)
+internal abstract record ScalarPrior(double Mean, double Scale)
 {
     /// <summary>log p(x), all constants kept; <paramref name="dx"/> = ∂/∂x.</summary>
     public abstract double LogDensity(double x, out double dx);
@@ -54,7 +54,7 @@ public abstract record ScalarPrior(double Mean, double Scale)
 }
 
 /// <summary>A normal prior N(μ, s²) on every scalar of one parameter: <see cref="ScalarPrior.Mean"/> μ, <see cref="ScalarPrior.Scale"/> s (standard deviation).</summary>
-public sealed record NormalPrior(double Mean, double Scale) : ScalarPrior(Mean, Scale)
+internal sealed record NormalPrior(double Mean, double Scale) : ScalarPrior(Mean, Scale)
 {
     /// <summary>½·log(2π), kept in every log density (see <see cref="LogLikelihoods"/>).</summary>
     public const double HalfLogTwoPi = 0.91893853320467274178;
@@ -90,7 +90,7 @@ public sealed record NormalPrior(double Mean, double Scale) : ScalarPrior(Mean, 
 /// A scale mixture of normals (x = μ + s·z/√(g), g ~ Gamma(ν/2, rate ν/2)): heavier tails than the normal of the same
 /// scale, so most weights stay near μ while a few may be large (ν = 1 is the Cauchy; ν → ∞ the normal).
 /// </summary>
-public sealed record StudentTPrior(double Nu, double Mean, double Scale) : ScalarPrior(Mean, Scale)
+internal sealed record StudentTPrior(double Nu, double Mean, double Scale) : ScalarPrior(Mean, Scale)
 {
     /// <inheritdoc/>
     public override double LogDensity(double x, out double dx)
@@ -117,7 +117,7 @@ public sealed record StudentTPrior(double Nu, double Mean, double Scale) : Scala
 /// The Laplace (double exponential) prior with location μ and scale b (Stan's <c>double_exponential(mu, sigma)</c>):
 /// log p(x) = −log 2b − |x − μ|/b, sd √2·b; the prior of the lasso's MAP. The derivative at x = μ is taken as 0.
 /// </summary>
-public sealed record LaplacePrior(double Mean, double Scale) : ScalarPrior(Mean, Scale)
+internal sealed record LaplacePrior(double Mean, double Scale) : ScalarPrior(Mean, Scale)
 {
     /// <inheritdoc/>
     public override double LogDensity(double x, out double dx)
@@ -190,7 +190,7 @@ internal static class SpecialFunctions
 /// run of characters (dots included) and <c>?</c> one character: <c>layer0.*=normal(0,0.5)</c>,
 /// <c>0.weight=student_t(3,0,0.3)</c>, <c>*.bias=laplace(0,0.1)</c>.
 /// </summary>
-public sealed record PriorOverride(string Pattern, ScalarPrior Prior)
+internal sealed record PriorOverride(string Pattern, ScalarPrior Prior)
 {
     public bool Matches(string parameterName)
     {
@@ -221,7 +221,7 @@ public sealed record PriorOverride(string Pattern, ScalarPrior Prior)
 }
 
 /// <summary>How the default prior's scale is set for each parameter (<c>--prior-scale</c>); c is <see cref="PriorOptions.Scale"/>.</summary>
-public enum PriorScaling
+internal enum PriorScaling
 {
     /// <summary>N(0, c²) on every scalar (<c>--prior-scale C</c>).</summary>
     Fixed,
@@ -246,7 +246,7 @@ public enum PriorScaling
 /// wider than fan-in is as plausible as 3× narrower; a HalfNormal on c/√fan_in gives P(s &gt; 3·median) &lt; 0.3%),
 /// it is Gaussian in the sampled coordinate u, and it is the prior σ already has.
 /// </summary>
-public sealed record ScaleHyperprior(double Median)
+internal sealed record ScaleHyperprior(double Median)
 {
     /// <summary>log N(u; log Median, 1); <paramref name="dU"/> = ∂/∂u.</summary>
     public double LogDensityOfLog(double u, out double dU)
@@ -262,7 +262,7 @@ public sealed record ScaleHyperprior(double Median)
 /// set, w = s·z with z ~ N(0, 1) and s from the hyperprior (<see cref="PriorScaling.Hierarchical"/>; then
 /// <see cref="Scalar"/> is N(0, 1), the prior of z).
 /// </summary>
-public sealed record ParameterPrior(ScalarPrior Scalar, ScaleHyperprior? Scale = null)
+internal sealed record ParameterPrior(ScalarPrior Scalar, ScaleHyperprior? Scale = null)
 {
     /// <summary><see cref="Scalar"/> when it is a normal (every default and <c>normal(…)</c> override), else null.</summary>
     public NormalPrior? Normal => Scalar as NormalPrior;
@@ -281,7 +281,7 @@ public sealed record ParameterPrior(ScalarPrior Scalar, ScaleHyperprior? Scale =
 /// parameter's dotted name; when several match, the last one wins. An override always gives a fixed prior (normal,
 /// Student-t or Laplace: <see cref="ScalarPrior"/>), never a hierarchical one.
 /// </summary>
-public sealed record PriorOptions(double Scale, IReadOnlyList<PriorOverride> Overrides, PriorScaling Scaling = PriorScaling.Fixed)
+internal sealed record PriorOptions(double Scale, IReadOnlyList<PriorOverride> Overrides, PriorScaling Scaling = PriorScaling.Fixed)
 {
     /// <summary>N(0, 1) for every parameter.</summary>
     public static PriorOptions Default { get; } = new(1.0, []);
