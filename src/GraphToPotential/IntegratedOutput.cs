@@ -176,8 +176,10 @@ internal sealed class IntegratedOutput
             var prior = full.Priors[index];
             if (prior.Scale is not null)
                 throw new NotSupportedException($"{Why} '{p.Name}' has a hierarchical prior; the output layer needs fixed normal priors (--prior-scaling fixed or fan-in)");
-            priorMean.AsSpan(at, p.Size).Fill(prior.Normal.Mean);
-            priorVariance.AsSpan(at, p.Size).Fill(prior.Normal.Scale * prior.Normal.Scale);
+            if (prior.Normal is not { } normal)
+                throw new NotSupportedException($"{Why} '{p.Name}' has the prior {prior}; the output layer needs fixed normal priors");
+            priorMean.AsSpan(at, p.Size).Fill(normal.Mean);
+            priorVariance.AsSpan(at, p.Size).Fill(normal.Scale * normal.Scale);
         }
 
         var cut = new OnnxGraph

@@ -6,7 +6,7 @@ namespace Bnn.Onnx.Nuts;
 /// </summary>
 internal interface IGeneratedQuantities
 {
-    /// <summary>The names of the values <see cref="Compute"/> writes, in order.</summary>
+    /// <summary>The names of the values <see cref="Compute(ReadOnlySpan{double}, Span{double})"/> writes, in order.</summary>
     IReadOnlyList<string> Names { get; }
 
     void Compute(ReadOnlySpan<double> position, Span<double> values);
