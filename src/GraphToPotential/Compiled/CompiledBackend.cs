@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.Intrinsics;
 using Bnn.Onnx.Nuts;
 using Bnn.Onnx.OnnxImport;
 
@@ -410,6 +411,13 @@ internal sealed class CompiledLogDensity<T> : ILogDensity, IDisposable where T :
         {
             var zc = z.Slice(c * rows, rows);
             int r = 0;
+            if (Vector512.IsHardwareAccelerated)
+                for (; r + 8 <= rows; r += 8)
+                {
+                    var e = SimdMath.ExpNonPositive512(Vector512.Create(zc[r..]) - Vector512.Create(max[r..]));
+                    e.CopyTo(zc[r..]);
+                    (Vector512.Create(s[r..]) + e).CopyTo(s[r..]);
+                }
             for (; r + vl <= rows; r += vl)
             {
                 var e = SimdMath.ExpNonPositive(new Vector<double>(zc[r..]) - new Vector<double>(max[r..]));
