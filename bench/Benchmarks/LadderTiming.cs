@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.InteropServices;
 using Bnn.Onnx.GraphToPotential;
+using Bnn.Onnx.GraphToPotential.Compiled;
 using Bnn.Onnx.GraphToPotential.Torch;
 using Bnn.Onnx.OnnxImport;
 
@@ -19,7 +21,10 @@ namespace Bnn.Onnx.Benchmarks;
 /// value + gradient of the full log posterior, its interquartile range, and the median process CPU µs per call (on a
 /// loaded machine the CPU time of a one-thread configuration is the steadier figure: it leaves out the time the
 /// thread waited for a core). The position is the file's weights (σ from the
-/// residuals); each figure is the median of 15 batches of ~SECONDS/15 s after a warm-up. <c>fma-peak</c> prints one
+/// residuals); each figure is the median of 15 batches of ~SECONDS/15 s after a warm-up; a last column gives the
+/// least CPU µs per call of the 15 batches, and with <c>LADDER_MIN_CALLS=n</c> a last one the least thread CPU µs of
+/// n single calls (the figures least disturbed by other work on a shared machine; NaN without it).
+/// <c>LADDER_BACKENDS=compiled</c> times the compiled engine alone. <c>fma-peak</c> prints one
 /// core's multiply-add rate (per second of process CPU time, best of 7) for 256-bit and 512-bit vectors in float64 and float32, from 12 independent
 /// FMA chains (enough to cover the FMA latency on two ports).
 /// </summary>
@@ -27,6 +32,7 @@ internal static class LadderTiming
 {
     public static int Run(string[] args)
     {
+        if (args[0] == "kernels") return Kernels(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2000);
         if (args[0] == "fma-peak")
         {
             foreach (var (name, rate) in FmaPeak())
@@ -43,7 +49,8 @@ internal static class LadderTiming
         foreach (var precision in new[] { ComputePrecision.Float64, ComputePrecision.Float32 })
         {
             foreach (int t in threads) Time("compiled", new CompiledBackend(), model, new BackendOptions(precision, "cpu", t), seconds);
-            Time("torchsharp", new TorchBackend(), model, new BackendOptions(precision, "cpu", 1), seconds);
+            if (Environment.GetEnvironmentVariable("LADDER_BACKENDS") != "compiled")
+                Time("torchsharp", new TorchBackend(), model, new BackendOptions(precision, "cpu", 1), seconds);
         }
         return 0;
     }
@@ -79,9 +86,99 @@ internal static class LadderTiming
         }
         Array.Sort(samples);
         Array.Sort(cpu);
+        // LADDER_MIN_CALLS=n: also the least thread CPU time of n single calls (one thread only), the figure that other
+        // processes on a shared machine disturb least (no waiting for a core, and the least cache pollution seen).
+        double least = double.NaN;
+        if (int.TryParse(Environment.GetEnvironmentVariable("LADDER_MIN_CALLS"), out int single) && options.Threads == 1)
+            for (int i = 0; i < single; i++)
+            {
+                long t0 = ThreadCpuNanoseconds();
+                density.LogDensityAndGradient(position, gradient);
+                least = Math.Min(least is double.NaN ? double.MaxValue : least, (ThreadCpuNanoseconds() - t0) / 1e3);
+            }
         string precision = options.Precision == ComputePrecision.Float32 ? "float32" : "float64";
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{name}\t{precision}\t{options.Threads}\t{samples[7]:F2}\t{samples[11] - samples[3]:F2}\t{cpu[7]:F2}"));
+            $"{name}\t{precision}\t{options.Threads}\t{samples[7]:F2}\t{samples[11] - samples[3]:F2}\t{cpu[7]:F2}\t{cpu[0]:F2}\t{least:F2}"));
+    }
+
+    /// <summary>
+    /// The engine's kernels on the ladder's shapes (192-row blocks), each the least thread CPU time of
+    /// <paramref name="reps"/> calls: ns per element for the activations, G multiply-adds/s for the matrix kernels.
+    /// </summary>
+    private static int Kernels(int reps)
+    {
+        const int rows = 192;
+        var rng = new Random(1);
+        double[] Fill(int n, double scale) => Enumerable.Range(0, n).Select(_ => scale * (2 * rng.NextDouble() - 1)).ToArray();
+        double Least(Action a)
+        {
+            a();
+            double best = double.MaxValue;
+            for (int i = 0; i < reps; i++)
+            {
+                long t0 = ThreadCpuNanoseconds();
+                a();
+                best = Math.Min(best, ThreadCpuNanoseconds() - t0);
+            }
+            return best;
+        }
+        void Report(string name, double ns, double per, string unit) =>
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}\t{ns / 1e3:F2} µs\t{per:F3} {unit}"));
+
+        var x = Fill(64 * rows, 6);
+        var y = new double[x.Length];
+        var d = new double[x.Length];
+        var xf = x.Select(v => (float)v).ToArray();
+        var yf = new float[x.Length];
+        var df = new float[x.Length];
+        double ns = Least(() => SimdMath.Softplus(x, y, d, true));
+        Report("softplus f64 64x192", ns, ns / x.Length, "ns/element");
+        ns = Least(() => SimdMath.Softplus(xf, yf, df, true));
+        Report("softplus f32 64x192", ns, ns / x.Length, "ns/element");
+        var xt = x.AsSpan(0, 16 * rows).ToArray();
+        var yt = new double[xt.Length];
+        ns = Least(() => SimdMath.Tanh(xt, yt));
+        Report("tanh f64 16x192", ns, ns / xt.Length, "ns/element");
+        var cats = Fill(10 * rows, 20);
+        var ez = new double[cats.Length];
+        int vl = System.Numerics.Vector<double>.Count;
+        ns = Least(() =>
+        {
+            for (int i = 0; i + vl <= cats.Length; i += vl)
+                SimdMath.ExpNonPositive(-System.Numerics.Vector.Abs(new System.Numerics.Vector<double>(cats, i))).CopyTo(ez, i);
+        });
+        Report("exp f64 10x192", ns, ns / cats.Length, "ns/element");
+        foreach (var (k, n) in new[] { (8, 64), (64, 64), (64, 1), (13, 50), (50, 1), (64, 16), (16, 10), (10, 16) })
+        {
+            var w = Fill(k * n, 0.3);
+            var a = Fill(k * rows, 1);
+            var o = new double[n * rows];
+            var b = Fill(n, 0.1);
+            ns = Least(() => Gemm<double>.Rows(w, k, n, a, rows, o, rows, rows, b));
+            Report($"Rows f64 {k}->{n}", ns, (double)k * n * rows / ns, "G madd/s");
+            var g = new double[k * n];
+            ns = Least(() => Gemm<double>.Reduce(a, k, rows, o, n, rows, rows, g, n, 1, 1.0));
+            Report($"Reduce f64 {k}x{n}", ns, (double)k * n * rows / ns, "G madd/s");
+        }
+        return 0;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec time);
+
+    /// <summary>The calling thread's CPU time (Linux CLOCK_THREAD_CPUTIME_ID); NaN-free 0 elsewhere.</summary>
+    private static long ThreadCpuNanoseconds()
+    {
+        if (!OperatingSystem.IsLinux()) return 0;
+        ClockGetTime(3, out var t);
+        return t.Seconds * 1_000_000_000 + t.Nanoseconds;
     }
 
     /// <summary>A numeric CSV with a header; the column named <c>y</c> is the target, every other column a feature.</summary>

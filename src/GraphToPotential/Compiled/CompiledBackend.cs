@@ -1,4 +1,7 @@
 using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Bnn.Onnx.Nuts;
 using Bnn.Onnx.OnnxImport;
 
@@ -396,7 +399,10 @@ internal sealed partial class CompiledLogDensity<T> : ILogDensity, IDisposable w
         var z = lane.Exps.AsSpan(0, k * rows);
         var max = lane.RowMax.AsSpan(0, rows);
         var s = lane.RowSum.AsSpan(0, rows);
-        for (int i = 0; i < z.Length; i++) z[i] = double.CreateTruncating(v[off + i]);
+        var zt = v.AsSpan(off, z.Length);
+        if (typeof(T) == typeof(double)) MemoryMarshal.Cast<T, double>(zt).CopyTo(z);
+        else if (typeof(T) == typeof(float)) TensorPrimitives.ConvertTruncating<float, double>(MemoryMarshal.Cast<T, float>(zt), z);
+        else for (int i = 0; i < z.Length; i++) z[i] = double.CreateTruncating(zt[i]);
         z[..rows].CopyTo(max);
         for (int c = 1; c < k; c++)
         {
@@ -412,6 +418,13 @@ internal sealed partial class CompiledLogDensity<T> : ILogDensity, IDisposable w
         {
             var zc = z.Slice(c * rows, rows);
             int r = 0;
+            if (Vector512.IsHardwareAccelerated)
+                for (; r + 8 <= rows; r += 8)
+                {
+                    var e = SimdMath.ExpNonPositive512(Vector512.Create(zc[r..]) - Vector512.Create(max[r..]));
+                    e.CopyTo(zc[r..]);
+                    (Vector512.Create(s[r..]) + e).CopyTo(s[r..]);
+                }
             for (; r + vl <= rows; r += vl)
             {
                 var e = SimdMath.ExpNonPositive(new Vector<double>(zc[r..]) - new Vector<double>(max[r..]));
@@ -430,11 +443,17 @@ internal sealed partial class CompiledLogDensity<T> : ILogDensity, IDisposable w
             s[r] = 1 / s[r];
         }
         if (g is null) return sum;
+        // ∂/∂z = onehot − softmax: −e^{z − max}/Σ per class (in double), then to the compute type in one pass.
         for (int c = 0; c < k; c++)
         {
             var zc = z.Slice(c * rows, rows);
-            for (int r = 0; r < rows; r++) g[goff + c * rows + r] = T.CreateTruncating(-zc[r] * s[r]);
+            TensorPrimitives.Multiply(zc, s, zc);
+            TensorPrimitives.Negate(zc, zc);
         }
+        var gz = g.AsSpan(goff, z.Length);
+        if (typeof(T) == typeof(double)) z.CopyTo(MemoryMarshal.Cast<T, double>(gz));
+        else if (typeof(T) == typeof(float)) TensorPrimitives.ConvertTruncating<double, float>(z, MemoryMarshal.Cast<T, float>(gz));
+        else for (int i = 0; i < z.Length; i++) gz[i] = T.CreateTruncating(z[i]);
         for (int r = 0; r < rows; r++) g[goff + labels[r] * rows + r] += T.One;
         return sum;
     }

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Bnn.Onnx.GraphToPotential.Compiled;
 
@@ -13,8 +14,10 @@ namespace Bnn.Onnx.GraphToPotential.Compiled;
 /// exp: k = round(a/ln2) by the 1.5·2^52 shifter, r = a − k·ln2 (Cody–Waite, fdlibm's split of ln2), e^r by its
 /// Taylor polynomial to degree 13 (|r| ≤ ln2/2, truncation &lt; 5·10⁻¹⁸), 2^k assembled in the exponent bits;
 /// log1p: u = 1 + e, log u = j·ln2 + 2·atanh(s), s = f/(2+f), f = u/2^j − 1 with j ∈ {0, 1} so |s| ≤ 0.1716
-/// (series to s²¹), plus the rounding error of 1 + e, (e − (u − 1))/u (fdlibm's log1p correction), so tiny e keeps
-/// full relative precision. Float32 uses the same scheme with shorter polynomials.
+/// (series to s¹⁹), plus the rounding error of 1 + e, (e − (u − 1))/u (fdlibm's log1p correction), so tiny e keeps
+/// full relative precision. Float32 uses the same scheme with shorter polynomials. In float64 the polynomials run by
+/// Estrin's scheme and two vectors are in flight per step: each element's work is one chain of dependent operations,
+/// and with Horner's scheme its latency, not the FMA units, set the speed.
 /// </summary>
 internal static class SimdMath
 {
@@ -66,106 +69,171 @@ internal static class SimdMath
     private const double Shifter = 6755399441055744.0; // 1.5·2^52: adding it rounds to an integer held in the low mantissa bits
     private const double Sqrt2 = 1.41421356237309504880;
 
-    /// <summary>y ← softplus(x), d ← sigmoid(x) for <paramref name="count"/> whole vectors; one loop body, so the JIT keeps everything in registers.</summary>
+    /// <summary>
+    /// y ← softplus(x), d ← sigmoid(x) for <paramref name="count"/> whole vectors, two vectors per step: each vector's
+    /// work is one long chain of dependent operations, so two independent chains in flight keep the FMA units busy.
+    /// </summary>
     private static void SoftplusVectors(ref double xs, ref double y, ref double d, int count, bool withDerivative)
     {
-        int vl = Vector<double>.Count;
-        for (int i = 0, end = count * vl; i < end; i += vl)
+        int vl = Vector<double>.Count, i = 0, end = count * vl;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= end; i += 16)
+            {
+                var y0 = SoftplusVector512(Vector512.LoadUnsafe(ref xs, (nuint)i), out var s0);
+                var y1 = SoftplusVector512(Vector512.LoadUnsafe(ref xs, (nuint)(i + 8)), out var s1);
+                y0.StoreUnsafe(ref y, (nuint)i);
+                y1.StoreUnsafe(ref y, (nuint)(i + 8));
+                if (withDerivative)
+                {
+                    s0.StoreUnsafe(ref d, (nuint)i);
+                    s1.StoreUnsafe(ref d, (nuint)(i + 8));
+                }
+            }
+        for (; i + 2 * vl <= end; i += 2 * vl)
         {
-            var x = Vector.LoadUnsafe(ref xs, (nuint)i);
-            var a = -Vector.Abs(x);
-
-            // e = exp(a), a ≤ 0.
-            var t = Vector.MultiplyAddEstimate(a, new Vector<double>(InvLn2), new Vector<double>(Shifter));
-            var k = t - new Vector<double>(Shifter);
-            var r = Vector.MultiplyAddEstimate(k, new Vector<double>(-Ln2Hi), a);
-            r = Vector.MultiplyAddEstimate(k, new Vector<double>(-Ln2Lo), r);
-            var p = new Vector<double>(1.0 / 6227020800.0);                     // 1/13!
-            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 479001600.0));
-            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 39916800.0));
-            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 3628800.0));
-            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 362880.0));
-            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 40320.0));
-            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 5040.0));
-            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 720.0));
-            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 120.0));
-            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 24.0));
-            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 6.0));
-            p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(0.5));
-            p = Vector.MultiplyAddEstimate(p, r, Vector<double>.One);
-            p = Vector.MultiplyAddEstimate(p, r, Vector<double>.One);
-            var scale = Vector.ShiftLeft(Vector.AsVectorUInt64(t) + new Vector<ulong>(1023), 52);
-            var e = p * Vector.AsVectorDouble(scale);
-            // Below −708 the exponent field would underflow: e^a < 3.4·10⁻³⁰⁸ there, taken as 0 (NaN stays NaN).
-            e = Vector.ConditionalSelect(Vector.LessThan(a, new Vector<double>(-708.0)), Vector<double>.Zero, e);
-
-            // log1p(e), e ∈ [0, 1].
-            var u = Vector<double>.One + e;
-            var big = Vector.GreaterThan(u, new Vector<double>(Sqrt2));
-            var f = Vector.ConditionalSelect(big, u * new Vector<double>(0.5), u) - Vector<double>.One; // exact (Sterbenz)
-            var s = f / (new Vector<double>(2.0) + f);
-            var z = s * s;
-            var q = new Vector<double>(1.0 / 21);
-            q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 19));
-            q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 17));
-            q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 15));
-            q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 13));
-            q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 11));
-            q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 9));
-            q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 7));
-            q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 5));
-            q = Vector.MultiplyAddEstimate(q, z, new Vector<double>(1.0 / 3));
-            var twoS = s + s;
-            var log1pf = Vector.MultiplyAddEstimate(twoS * z, q, twoS);
-            var inv = Vector<double>.One / u;
-            var c = e - (u - Vector<double>.One); // the rounding error of 1 + e, exactly
-            var log1p = Vector.MultiplyAddEstimate(c, inv, log1pf) + Vector.ConditionalSelect(big, new Vector<double>(Ln2), Vector<double>.Zero);
-
-            var sigmoid = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<double>.Zero), inv, e * inv);
-            (Vector.Max(x, Vector<double>.Zero) + log1p).StoreUnsafe(ref y, (nuint)i);
-            if (withDerivative) sigmoid.StoreUnsafe(ref d, (nuint)i);
+            var y0 = SoftplusVector(Vector.LoadUnsafe(ref xs, (nuint)i), out var s0);
+            var y1 = SoftplusVector(Vector.LoadUnsafe(ref xs, (nuint)(i + vl)), out var s1);
+            y0.StoreUnsafe(ref y, (nuint)i);
+            y1.StoreUnsafe(ref y, (nuint)(i + vl));
+            if (withDerivative)
+            {
+                s0.StoreUnsafe(ref d, (nuint)i);
+                s1.StoreUnsafe(ref d, (nuint)(i + vl));
+            }
+        }
+        for (; i < end; i += vl)
+        {
+            var y0 = SoftplusVector(Vector.LoadUnsafe(ref xs, (nuint)i), out var s0);
+            y0.StoreUnsafe(ref y, (nuint)i);
+            if (withDerivative) s0.StoreUnsafe(ref d, (nuint)i);
         }
     }
 
     /// <summary>
-    /// e^a for a ≤ 0 (the softplus kernel's exp: Cody–Waite reduction by ln 2, Taylor to degree 13, within an ulp or so);
-    /// below −708 the result is 0, −∞ gives 0 and NaN stays NaN.
+    /// softplus(x), and sigmoid(x) in <paramref name="sigmoid"/>. One division serves both reciprocals the kernel needs,
+    /// 1/u and 1/(2 + f): D = 1/(u·(2 + f)), 1/u = (2 + f)·D, 1/(2 + f) = u·D (each within ~1.5 ulp).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<double> SoftplusVector(Vector<double> x, out Vector<double> sigmoid)
+    {
+        var a = -Vector.Abs(x);
+
+        // e = exp(a), a ≤ 0: 2^k·(1 + q), q = e^r − 1.
+        var t = Vector.MultiplyAddEstimate(a, new Vector<double>(InvLn2), new Vector<double>(Shifter));
+        var k = t - new Vector<double>(Shifter);
+        var r = Vector.MultiplyAddEstimate(k, new Vector<double>(-Ln2Hi), a);
+        r = Vector.MultiplyAddEstimate(k, new Vector<double>(-Ln2Lo), r);
+        var q = ExpM1Reduced(r);
+        var scale = Vector.AsVectorDouble(Vector.ShiftLeft(Vector.AsVectorUInt64(t) + new Vector<ulong>(1023), 52));
+        var e = Vector.MultiplyAddEstimate(scale, q, scale);
+        // Below −708 the exponent field would underflow: e^a < 3.4·10⁻³⁰⁸ there, taken as 0 (NaN stays NaN).
+        e = Vector.ConditionalSelect(Vector.LessThan(a, new Vector<double>(-708.0)), Vector<double>.Zero, e);
+
+        // log1p(e), e ∈ [0, 1].
+        var u = Vector<double>.One + e;
+        var big = Vector.GreaterThan(u, new Vector<double>(Sqrt2));
+        var f = Vector.ConditionalSelect(big, u * new Vector<double>(0.5), u) - Vector<double>.One; // exact (Sterbenz)
+        var den = new Vector<double>(2.0) + f;
+        var rcp = Vector<double>.One / (u * den);
+        var inv = den * rcp;       // 1/u
+        var s = f * (u * rcp);     // f/(2 + f)
+        var z = s * s;
+        var twoS = s + s;
+        var log1pf = Vector.MultiplyAddEstimate(twoS * z, AtanhSeries(z), twoS);
+        var c = e - (u - Vector<double>.One); // the rounding error of 1 + e, exactly
+        var log1p = Vector.MultiplyAddEstimate(c, inv, log1pf) + Vector.ConditionalSelect(big, new Vector<double>(Ln2), Vector<double>.Zero);
+
+        sigmoid = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<double>.Zero), inv, e * inv);
+        return Vector.Max(x, Vector<double>.Zero) + log1p;
+    }
+
+    /// <summary>
+    /// e^r − 1 for |r| ≤ ln2/2 (after the Cody–Waite reduction): r·Σ_{i ≤ 12} r^i/(i + 1)! (Taylor to degree 13,
+    /// truncation &lt; 5·10⁻¹⁸ relative), the sum evaluated by Estrin's scheme (pairs, then powers r², r⁴, r⁸), so its
+    /// longest chain is 4 multiply–adds instead of Horner's 13.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<double> ExpM1Reduced(Vector<double> r)
+    {
+        var r2 = r * r;
+        var r4 = r2 * r2;
+        var r8 = r4 * r4;
+        var q0 = Vector.MultiplyAddEstimate(r, new Vector<double>(1.0 / 2), Vector<double>.One);
+        var q1 = Vector.MultiplyAddEstimate(r, new Vector<double>(1.0 / 24), new Vector<double>(1.0 / 6));
+        var q2 = Vector.MultiplyAddEstimate(r, new Vector<double>(1.0 / 720), new Vector<double>(1.0 / 120));
+        var q3 = Vector.MultiplyAddEstimate(r, new Vector<double>(1.0 / 40320), new Vector<double>(1.0 / 5040));
+        var q4 = Vector.MultiplyAddEstimate(r, new Vector<double>(1.0 / 3628800), new Vector<double>(1.0 / 362880));
+        var q5 = Vector.MultiplyAddEstimate(r, new Vector<double>(1.0 / 479001600), new Vector<double>(1.0 / 39916800));
+        var s0 = Vector.MultiplyAddEstimate(q1, r2, q0);
+        var s1 = Vector.MultiplyAddEstimate(q3, r2, q2);
+        var s2 = Vector.MultiplyAddEstimate(q5, r2, q4);
+        var t0 = Vector.MultiplyAddEstimate(s1, r4, s0);
+        var t1 = Vector.MultiplyAddEstimate(new Vector<double>(1.0 / 6227020800), r4, s2);
+        return Vector.MultiplyAddEstimate(t1, r8, t0) * r;
+    }
+
+    /// <summary>
+    /// (atanh(s)/s − 1)/s² = Σ_{i ≤ 8} z^i/(2i + 3) with z = s² ≤ 0.0295 (|s| ≤ 0.1716): the series to s¹⁹, truncation
+    /// z¹⁰/21 &lt; 2.4·10⁻¹⁷ relative to 2·atanh(s); Estrin's scheme.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<double> AtanhSeries(Vector<double> z)
+    {
+        var z2 = z * z;
+        var z4 = z2 * z2;
+        var p0 = Vector.MultiplyAddEstimate(z, new Vector<double>(1.0 / 5), new Vector<double>(1.0 / 3));
+        var p1 = Vector.MultiplyAddEstimate(z, new Vector<double>(1.0 / 9), new Vector<double>(1.0 / 7));
+        var p2 = Vector.MultiplyAddEstimate(z, new Vector<double>(1.0 / 13), new Vector<double>(1.0 / 11));
+        var p3 = Vector.MultiplyAddEstimate(z, new Vector<double>(1.0 / 17), new Vector<double>(1.0 / 15));
+        var u0 = Vector.MultiplyAddEstimate(p1, z2, p0);
+        var u1 = Vector.MultiplyAddEstimate(p3, z2, p2);
+        var v0 = Vector.MultiplyAddEstimate(u1, z4, u0);
+        return Vector.MultiplyAddEstimate(new Vector<double>(1.0 / 19), z4 * z4, v0);
+    }
+
+    /// <summary>
+    /// e^a for a ≤ 0 (the softplus kernel's exp: Cody–Waite reduction by ln 2, Taylor to degree 13 by Estrin's scheme,
+    /// within an ulp or so); below −708 the result is 0, −∞ gives 0 and NaN stays NaN.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<double> ExpNonPositive(Vector<double> a)
     {
         var t = Vector.MultiplyAddEstimate(a, new Vector<double>(InvLn2), new Vector<double>(Shifter));
         var k = t - new Vector<double>(Shifter);
         var r = Vector.MultiplyAddEstimate(k, new Vector<double>(-Ln2Hi), a);
         r = Vector.MultiplyAddEstimate(k, new Vector<double>(-Ln2Lo), r);
-        var p = new Vector<double>(1.0 / 6227020800.0);
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 479001600.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 39916800.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 3628800.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 362880.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 40320.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 5040.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 720.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 120.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 24.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 6.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(0.5));
-        p = Vector.MultiplyAddEstimate(p, r, Vector<double>.One);
-        p = Vector.MultiplyAddEstimate(p, r, Vector<double>.One);
-        var scale = Vector.ShiftLeft(Vector.AsVectorUInt64(t) + new Vector<ulong>(1023), 52);
-        var e = p * Vector.AsVectorDouble(scale);
+        var q = ExpM1Reduced(r);
+        var scale = Vector.AsVectorDouble(Vector.ShiftLeft(Vector.AsVectorUInt64(t) + new Vector<ulong>(1023), 52));
+        var e = Vector.MultiplyAddEstimate(scale, q, scale);
         return Vector.ConditionalSelect(Vector.LessThan(a, new Vector<double>(-708.0)), Vector<double>.Zero, e);
     }
 
     /// <summary>
     /// y ← tanh(x) in float64, vectorised: tanh|x| = −m/(2 + m) with m = expm1(−2|x|) from the exp kernel's reduction
     /// (m = 2^k·q + (2^k − 1), q = e^r − 1 summed without its leading 1, so small |x| keeps full relative precision);
-    /// the sign restored, ±0 kept, NaN propagated. x and y may be the same span.
+    /// the sign restored, ±0 kept, NaN propagated. x and y may be the same span. Two vectors per step (two
+    /// independent chains in flight).
     /// </summary>
     public static void Tanh(ReadOnlySpan<double> x, Span<double> y)
     {
         int n = x.Length, vl = Vector<double>.Count, i = 0;
         ref double xr = ref MemoryMarshal.GetReference(x);
         ref double yr = ref MemoryMarshal.GetReference(y);
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= n; i += 16)
+            {
+                var y0 = TanhVector512(Vector512.LoadUnsafe(ref xr, (nuint)i));
+                var y1 = TanhVector512(Vector512.LoadUnsafe(ref xr, (nuint)(i + 8)));
+                y0.StoreUnsafe(ref yr, (nuint)i);
+                y1.StoreUnsafe(ref yr, (nuint)(i + 8));
+            }
+        for (; i + 2 * vl <= n; i += 2 * vl)
+        {
+            var y0 = TanhVector(Vector.LoadUnsafe(ref xr, (nuint)i));
+            var y1 = TanhVector(Vector.LoadUnsafe(ref xr, (nuint)(i + vl)));
+            y0.StoreUnsafe(ref yr, (nuint)i);
+            y1.StoreUnsafe(ref yr, (nuint)(i + vl));
+        }
         for (; i + vl <= n; i += vl) TanhVector(Vector.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
         if (i == n) return;
         Span<double> t = stackalloc double[Vector<double>.Count];
@@ -175,6 +243,7 @@ internal static class SimdMath
         t[..(n - i)].CopyTo(y[i..]);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector<double> TanhVector(Vector<double> x)
     {
         // Beyond |x| = 20 tanh rounds to ±1; clamping keeps 2^k representable.
@@ -183,25 +252,111 @@ internal static class SimdMath
         var k = t - new Vector<double>(Shifter);
         var r = Vector.MultiplyAddEstimate(k, new Vector<double>(-Ln2Hi), a);
         r = Vector.MultiplyAddEstimate(k, new Vector<double>(-Ln2Lo), r);
-        var p = new Vector<double>(1.0 / 6227020800.0);
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 479001600.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 39916800.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 3628800.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 362880.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 40320.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 5040.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 720.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 120.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 24.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(1.0 / 6.0));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<double>(0.5));
-        p = Vector.MultiplyAddEstimate(p, r, Vector<double>.One);
-        var q = p * r; // e^r − 1
+        var q = ExpM1Reduced(r); // e^r − 1
         var scale = Vector.AsVectorDouble(Vector.ShiftLeft(Vector.AsVectorUInt64(t) + new Vector<ulong>(1023), 52));
         var m = Vector.MultiplyAddEstimate(scale, q, scale - Vector<double>.One); // expm1(a) ∈ (−1, 0]
         var magnitude = -m / (new Vector<double>(2.0) + m);
         var signed = Vector.ConditionalSelect(Vector.AsVectorDouble(new Vector<ulong>(0x8000_0000_0000_0000UL)), x, magnitude);
         return Vector.ConditionalSelect(Vector.Equals(x, x), signed, x);
+    }
+
+    // The same float64 kernels on 512-bit vectors (AVX-512), used where the hardware accelerates them: operation for
+    // operation the 256-bit code above, so every element rounds identically whichever width computed it.
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<double> SoftplusVector512(Vector512<double> x, out Vector512<double> sigmoid)
+    {
+        var one = Vector512<double>.One;
+        var a = -Vector512.Abs(x);
+        var t = Vector512.FusedMultiplyAdd(a, Vector512.Create(InvLn2), Vector512.Create(Shifter));
+        var k = t - Vector512.Create(Shifter);
+        var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Hi), a);
+        r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Lo), r);
+        var q = ExpM1Reduced512(r);
+        var scale = Vector512.ShiftLeft(t.AsUInt64() + Vector512.Create(1023UL), 52).AsDouble();
+        var e = Vector512.FusedMultiplyAdd(scale, q, scale);
+        e = Vector512.ConditionalSelect(Vector512.LessThan(a, Vector512.Create(-708.0)), Vector512<double>.Zero, e);
+
+        var u = one + e;
+        var big = Vector512.GreaterThan(u, Vector512.Create(Sqrt2));
+        var f = Vector512.ConditionalSelect(big, u * Vector512.Create(0.5), u) - one;
+        var den = Vector512.Create(2.0) + f;
+        var rcp = one / (u * den);
+        var inv = den * rcp;
+        var s = f * (u * rcp);
+        var z = s * s;
+        var twoS = s + s;
+        var log1pf = Vector512.FusedMultiplyAdd(twoS * z, AtanhSeries512(z), twoS);
+        var c = e - (u - one);
+        var log1p = Vector512.FusedMultiplyAdd(c, inv, log1pf) + Vector512.ConditionalSelect(big, Vector512.Create(Ln2), Vector512<double>.Zero);
+
+        sigmoid = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<double>.Zero), inv, e * inv);
+        return Vector512.Max(x, Vector512<double>.Zero) + log1p;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<double> ExpM1Reduced512(Vector512<double> r)
+    {
+        var r2 = r * r;
+        var r4 = r2 * r2;
+        var r8 = r4 * r4;
+        var q0 = Vector512.FusedMultiplyAdd(r, Vector512.Create(1.0 / 2), Vector512<double>.One);
+        var q1 = Vector512.FusedMultiplyAdd(r, Vector512.Create(1.0 / 24), Vector512.Create(1.0 / 6));
+        var q2 = Vector512.FusedMultiplyAdd(r, Vector512.Create(1.0 / 720), Vector512.Create(1.0 / 120));
+        var q3 = Vector512.FusedMultiplyAdd(r, Vector512.Create(1.0 / 40320), Vector512.Create(1.0 / 5040));
+        var q4 = Vector512.FusedMultiplyAdd(r, Vector512.Create(1.0 / 3628800), Vector512.Create(1.0 / 362880));
+        var q5 = Vector512.FusedMultiplyAdd(r, Vector512.Create(1.0 / 479001600), Vector512.Create(1.0 / 39916800));
+        var s0 = Vector512.FusedMultiplyAdd(q1, r2, q0);
+        var s1 = Vector512.FusedMultiplyAdd(q3, r2, q2);
+        var s2 = Vector512.FusedMultiplyAdd(q5, r2, q4);
+        var t0 = Vector512.FusedMultiplyAdd(s1, r4, s0);
+        var t1 = Vector512.FusedMultiplyAdd(Vector512.Create(1.0 / 6227020800), r4, s2);
+        return Vector512.FusedMultiplyAdd(t1, r8, t0) * r;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<double> AtanhSeries512(Vector512<double> z)
+    {
+        var z2 = z * z;
+        var z4 = z2 * z2;
+        var p0 = Vector512.FusedMultiplyAdd(z, Vector512.Create(1.0 / 5), Vector512.Create(1.0 / 3));
+        var p1 = Vector512.FusedMultiplyAdd(z, Vector512.Create(1.0 / 9), Vector512.Create(1.0 / 7));
+        var p2 = Vector512.FusedMultiplyAdd(z, Vector512.Create(1.0 / 13), Vector512.Create(1.0 / 11));
+        var p3 = Vector512.FusedMultiplyAdd(z, Vector512.Create(1.0 / 17), Vector512.Create(1.0 / 15));
+        var u0 = Vector512.FusedMultiplyAdd(p1, z2, p0);
+        var u1 = Vector512.FusedMultiplyAdd(p3, z2, p2);
+        var v0 = Vector512.FusedMultiplyAdd(u1, z4, u0);
+        return Vector512.FusedMultiplyAdd(Vector512.Create(1.0 / 19), z4 * z4, v0);
+    }
+
+    /// <summary>e^a for a ≤ 0 on 512-bit vectors (<see cref="ExpNonPositive"/>, operation for operation).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<double> ExpNonPositive512(Vector512<double> a)
+    {
+        var t = Vector512.FusedMultiplyAdd(a, Vector512.Create(InvLn2), Vector512.Create(Shifter));
+        var k = t - Vector512.Create(Shifter);
+        var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Hi), a);
+        r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Lo), r);
+        var q = ExpM1Reduced512(r);
+        var scale = Vector512.ShiftLeft(t.AsUInt64() + Vector512.Create(1023UL), 52).AsDouble();
+        var e = Vector512.FusedMultiplyAdd(scale, q, scale);
+        return Vector512.ConditionalSelect(Vector512.LessThan(a, Vector512.Create(-708.0)), Vector512<double>.Zero, e);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<double> TanhVector512(Vector512<double> x)
+    {
+        var a = Vector512.Max(Vector512.Create(-2.0) * Vector512.Abs(x), Vector512.Create(-40.0));
+        var t = Vector512.FusedMultiplyAdd(a, Vector512.Create(InvLn2), Vector512.Create(Shifter));
+        var k = t - Vector512.Create(Shifter);
+        var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Hi), a);
+        r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Lo), r);
+        var q = ExpM1Reduced512(r);
+        var scale = Vector512.ShiftLeft(t.AsUInt64() + Vector512.Create(1023UL), 52).AsDouble();
+        var m = Vector512.FusedMultiplyAdd(scale, q, scale - Vector512<double>.One);
+        var magnitude = -m / (Vector512.Create(2.0) + m);
+        var signed = Vector512.ConditionalSelect(Vector512.Create(0x8000_0000_0000_0000UL).AsDouble(), x, magnitude);
+        return Vector512.ConditionalSelect(Vector512.Equals(x, x), signed, x);
     }
 
     private const float Ln2HiF = 0.693145751953125f, Ln2LoF = 1.428606765330187045e-06f;
