@@ -55,6 +55,24 @@ public class LibraryApiTests
     }
 
     [Fact]
+    public void Given_the_output_layer_integrated_When_sampled_through_the_api_and_the_cli_Then_the_files_are_identical()
+    {
+        using var dir = new TempDir();
+        var cli = Runs.SampleLinreg(dir["cli"], Seed, "--integrate-output");
+        Assert.True(cli.ExitCode == 0, cli.ToString());
+
+        var run = BnnModel.Import(Repo.Model("linreg_pytorch.onnx"))
+            .Sample(BlogData(), ShortRun(dir["api"]) with { IntegrateOutput = true });
+
+        foreach (var file in new[] { "summary.csv", "predictive.csv" })
+            Assert.Equal(File.ReadAllBytes(Path.Combine(dir["cli"], file)), File.ReadAllBytes(Path.Combine(dir["api"], file)));
+        using var record = Runs.ReadRunJson(dir["api"]);
+        Assert.True(record.RootElement.GetProperty("settings").GetProperty("integrate_output").GetBoolean());
+        foreach (var variable in run.Draws.Variables)
+            Assert.Equal(PosteriorRun.Open(dir["cli"]).Draws.Read(variable), run.Draws.Read(variable));
+    }
+
+    [Fact]
     public void Given_an_ensemble_When_the_predictor_runs_Then_it_gives_what_bnn_predict_prints()
     {
         using var dir = new TempDir();

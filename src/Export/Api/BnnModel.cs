@@ -153,6 +153,7 @@ public sealed class BnnModel
             PriorScaling = scaling,
             Priors = [.. options.Priors],
             Selection = _selection,
+            IntegrateOutput = options.IntegrateOutput,
             Sampler = new SamplerOptions
             {
                 Chains = options.Chains,

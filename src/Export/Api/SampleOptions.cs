@@ -49,6 +49,13 @@ public sealed record SampleOptions
     /// <summary>How chains start [a draw from the priors].</summary>
     public ChainInitialization Initialization { get; init; } = ChainInitialization.Prior;
 
+    /// <summary>
+    /// Integrate the final affine layer out exactly (normal likelihood; <c>bnn sample --integrate-output</c>) [false]:
+    /// NUTS samples the hidden weights and σ, and the output weights are drawn from their Gaussian conditional at every
+    /// saved draw, so the draws still hold every weight.
+    /// </summary>
+    public bool IntegrateOutput { get; init; }
+
     /// <summary>Chains run at once, one core each; null: one per core.</summary>
     public int? MaxParallelChains { get; init; }
 }
