@@ -124,7 +124,8 @@ internal sealed record RunRecord
         WriteIndented = true,
         RespectNullableAnnotations = true,
         RespectRequiredConstructorParameters = true,
-        NumberHandling = JsonNumberHandling.Strict,
+        // A run interrupted before its first iteration has no step size yet (NaN): written as "NaN", read back as NaN.
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false) },
     };
 

@@ -133,6 +133,17 @@ public class LibraryApiTests
     }
 
     [Fact]
+    public void Given_a_token_cancelled_before_sampling_starts_Then_it_throws_and_leaves_a_readable_interrupted_run()
+    {
+        using var dir = new TempDir();
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() => BnnModel.Import(Repo.Model("linreg_pytorch.onnx"))
+            .Sample(BlogData(), ShortRun(dir["run"]), cancellationToken: cts.Token));
+        Assert.True(PosteriorRun.Open(dir["run"]).Interrupted);
+    }
+
+    [Fact]
     public void Given_bad_input_Then_the_api_throws_the_documented_exceptions()
     {
         using var dir = new TempDir();
