@@ -116,22 +116,24 @@ public sealed class EnsemblePredictor : IDisposable
     public EnsemblePrediction Predict(double[,] x, double interval = 0.9)
     {
         ArgumentNullException.ThrowIfNull(x);
-        int rows = x.GetLength(0), width = x.GetLength(1);
-        var values = new double[rows * width];
-        for (int r = 0; r < rows; r++)
-            for (int j = 0; j < width; j++) values[r * width + j] = x[r, j];
-        return Predict(values, rows, width, interval);
+        return Predict(RowMajor(x), x.GetLength(0), x.GetLength(1), interval);
     }
 
     /// <inheritdoc cref="Predict(double[,], double)"/>
     public EnsemblePrediction Predict(float[,] x, double interval = 0.9)
     {
         ArgumentNullException.ThrowIfNull(x);
+        return Predict(RowMajor(x), x.GetLength(0), x.GetLength(1), interval);
+    }
+
+    /// <summary>The matrix's values in row-major order, as double.</summary>
+    private static double[] RowMajor<T>(T[,] x) where T : System.Numerics.INumberBase<T>
+    {
         int rows = x.GetLength(0), width = x.GetLength(1);
         var values = new double[rows * width];
         for (int r = 0; r < rows; r++)
-            for (int j = 0; j < width; j++) values[r * width + j] = x[r, j];
-        return Predict(values, rows, width, interval);
+            for (int j = 0; j < width; j++) values[r * width + j] = double.CreateChecked(x[r, j]);
+        return values;
     }
 
     /// <summary>Predicts rows given one array each (all of one length).</summary>
