@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using Bnn.Onnx.GraphToPotential.Compiled;
 using Bnn.Onnx.Nuts;
 
 namespace Bnn.Onnx.GraphToPotential;
@@ -10,15 +11,18 @@ namespace Bnn.Onnx.GraphToPotential;
 /// precision of w, and its Cholesky factor: log|σ² I + Φ S Φᵀ| = 2N log σ + log|S| + log|A| (the determinant lemma)
 /// and (σ² I + Φ S Φᵀ)⁻¹ r = (y − Φ μ)/σ² with μ = m + A⁻¹ Φᵀ (y − Φ m)/σ² the conditional mean of w (Woodbury).
 /// Gradients: ∂L/∂Φ = α μᵀ − Φ A⁻¹/σ² with α = (y − Φ μ)/σ², and ∂L/∂log σ = σ² αᵀα − N + P − tr(A⁻¹ S⁻¹).
-/// The weights are then drawn from their exact conditional N(μ, A⁻¹). Φ is held column-major, so the sums over rows are
-/// vectorised dot products: O(N P²) per evaluation. Not thread-safe (scratch buffers): one per chain.
+/// The weights are then drawn from their exact conditional N(μ, A⁻¹). Φ is held column-major (each column's rows
+/// contiguous, the compiled engine's layout), so the two O(N P²) steps are its register-tiled matrix kernels: ΦᵀΦ is
+/// <see cref="Gemm{T}.Reduce"/> over the lower triangle's tiles, and ∂L/∂h is one <see cref="Gemm{T}.Rows"/> over
+/// [Φ, α]. Sums run in a fixed order, so results are reproducible bit for bit. Nothing is allocated per evaluation.
+/// Not thread-safe (scratch buffers): one per chain.
 /// </summary>
 internal sealed class CollapsedOutputLayer
 {
     private readonly double[] _targets, _priorMean, _priorVariance;
     private readonly int _rows, _p;
     private readonly bool _zeroPriorMean;
-    private readonly double[] _a, _chol, _u, _mean, _residual, _inverse, _z, _columns, _scratch;
+    private readonly double[] _a, _chol, _u, _mean, _residual, _inverse, _z, _columns, _lowerInverse, _product, _dColumns, _zeros;
 
     /// <param name="targets">y, N values.</param>
     /// <param name="priorMean">m: the H weights' prior means, then the bias's.</param>
@@ -42,8 +46,12 @@ internal sealed class CollapsedOutputLayer
         _mean = new double[_p];
         _z = new double[_p];
         _residual = new double[_rows];
-        _scratch = new double[_rows];
-        _columns = new double[_p * _rows];
+        _lowerInverse = new double[_p * _p];
+        _product = new double[(_p + 1) * (_p - 1)];
+        _dColumns = new double[(_p - 1) * _rows];
+        _zeros = new double[_p - 1];
+        // Φ's P columns, then one more for α (the last operand of ∂L/∂h's product).
+        _columns = new double[(_p + 1) * _rows];
         _columns.AsSpan((_p - 1) * _rows, _rows).Fill(1.0);
     }
 
@@ -69,19 +77,21 @@ internal sealed class CollapsedOutputLayer
             var row = hidden.Slice(n * h, h);
             for (int j = 0; j < h; j++) _columns[j * rows + n] = row[j];
         }
+        // ΦᵀΦ/σ², lower triangle by tiles of 4 rows (a tile on the diagonal also fills a few entries above it), then
+        // mirrored, so A is exactly symmetric.
+        var columns = _columns.AsSpan(0, p * rows);
+        Array.Clear(_a);
+        for (int i0 = 0; i0 < p; i0 += 4)
+        {
+            int height = Math.Min(4, p - i0);
+            Gemm<double>.Reduce(columns[(i0 * rows)..], height, rows, columns, i0 + height, rows, rows, _a.AsSpan(i0 * p), p, 1, 1.0 / sigma2);
+        }
         for (int i = 0; i < p; i++)
         {
-            var ci = Column(i);
-            for (int j = 0; j <= i; j++)
-            {
-                double v = TensorPrimitives.Dot<double>(ci, Column(j)) / sigma2;
-                _a[i * p + j] = v;
-                _a[j * p + i] = v;
-            }
+            for (int j = 0; j < i; j++) _a[j * p + i] = _a[i * p + j];
             _a[i * p + i] += 1.0 / _priorVariance[i];
         }
-        if (DenseMetric.Cholesky(_a, p) is not { } chol) return false;
-        chol.AsSpan().CopyTo(_chol);
+        if (!CholeskyInPlace()) return false;
 
         // r = y − Φ m; u = Φᵀ r / σ²; μ = m + A⁻¹ u.
         _targets.AsSpan().CopyTo(_residual);
@@ -91,6 +101,54 @@ internal sealed class CollapsedOutputLayer
         Solve(_u, _mean);
         for (int j = 0; j < p; j++) _mean[j] += _priorMean[j];
         return true;
+    }
+
+    /// <summary>A = L Lᵀ into <c>_chol</c> (lower triangle; the upper is left as it was); false unless A is positive definite.</summary>
+    private bool CholeskyInPlace()
+    {
+        int p = _p;
+        for (int i = 0; i < p; i++)
+            for (int j = 0; j <= i; j++)
+            {
+                double sum = _a[i * p + j];
+                for (int k = 0; k < j; k++) sum -= _chol[i * p + k] * _chol[j * p + k];
+                if (i == j)
+                {
+                    if (!(sum > 0) || !double.IsFinite(sum)) return false;
+                    _chol[i * p + i] = Math.Sqrt(sum);
+                }
+                else
+                {
+                    _chol[i * p + j] = sum / _chol[j * p + j];
+                }
+            }
+        return true;
+    }
+
+    /// <summary>A⁻¹ = L⁻ᵀ L⁻¹ into <c>_inverse</c>: L⁻¹ by forward substitution (lower triangular), then the symmetric
+    /// product, ~P³/3 multiply-adds.</summary>
+    private void Invert()
+    {
+        int p = _p;
+        var li = _lowerInverse;
+        for (int j = 0; j < p; j++)
+        {
+            li[j * p + j] = 1.0 / _chol[j * p + j];
+            for (int i = j + 1; i < p; i++)
+            {
+                double s = 0;
+                for (int k = j; k < i; k++) s -= _chol[i * p + k] * li[k * p + j];
+                li[i * p + j] = s / _chol[i * p + i];
+            }
+        }
+        for (int i = 0; i < p; i++)
+            for (int j = 0; j <= i; j++)
+            {
+                double s = 0;
+                for (int k = i; k < p; k++) s += li[k * p + i] * li[k * p + j];
+                _inverse[i * p + j] = s;
+                _inverse[j * p + i] = s;
+            }
     }
 
     /// <summary>x = A⁻¹ b by the two triangular solves with L (A = L Lᵀ).</summary>
@@ -129,8 +187,8 @@ internal sealed class CollapsedOutputLayer
             logDetA += 2 * Math.Log(_chol[i * p + i]);
             logDetS += Math.Log(_priorVariance[i]);
         }
-        // α = (y − Φ μ)/σ²; rᵀ C⁻¹ r = rᵀ α with r = y − Φ m.
-        var alpha = _scratch.AsSpan();
+        // α = (y − Φ μ)/σ²; rᵀ C⁻¹ r = rᵀ α with r = y − Φ m. α is kept as Φ's extra column for ∂L/∂h.
+        var alpha = _columns.AsSpan(p * rows, rows);
         _targets.AsSpan().CopyTo(alpha);
         for (int j = 0; j < p; j++) TensorPrimitives.MultiplyAdd<double>(Column(j), -_mean[j], alpha, alpha);
         TensorPrimitives.Multiply<double>(alpha, 1.0 / sigma2, alpha);
@@ -138,27 +196,22 @@ internal sealed class CollapsedOutputLayer
         double alphaSq = TensorPrimitives.Dot<double>(alpha, alpha);
         double logLik = -0.5 * rows * Math.Log(2 * Math.PI) - rows * logSigma - 0.5 * logDetS - 0.5 * logDetA - 0.5 * quad;
 
-        // A⁻¹ column by column, for tr(A⁻¹ S⁻¹) and Φ A⁻¹.
-        for (int j = 0; j < p; j++)
-        {
-            Array.Clear(_z);
-            _z[j] = 1;
-            Solve(_z, _inverse.AsSpan(j * p, p));
-        }
+        // A⁻¹, for tr(A⁻¹ S⁻¹) and Φ A⁻¹.
+        Invert();
         double trace = 0;
         for (int j = 0; j < p; j++) trace += _inverse[j * p + j] / _priorVariance[j];
         dLogSigma = sigma2 * alphaSq - rows + p - trace;
 
-        if (!dHidden.IsEmpty)
+        if (!dHidden.IsEmpty && h > 0)
         {
-            // Column j of ∂L/∂h = α μ_j − Σ_k Φ_k (A⁻¹)_kj / σ², written back row-major; the residual buffer is free now.
-            var d = _residual.AsSpan();
-            for (int j = 0; j < h; j++)
-            {
-                TensorPrimitives.Multiply<double>(alpha, _mean[j], d);
-                for (int k = 0; k < p; k++) TensorPrimitives.MultiplyAdd<double>(Column(k), -_inverse[j * p + k] / sigma2, d, d);
-                for (int n = 0; n < rows; n++) dHidden[n * h + j] = d[n];
-            }
+            // ∂L/∂h, column j = α μ_j − Σ_k Φ_k (A⁻¹)_kj / σ²: one product of [Φ, α] (N × (P + 1), column-major) with
+            // the (P + 1) × H matrix [−A⁻¹/σ² (its first H columns); μ (its first H)], then written back row-major.
+            for (int k = 0; k < p; k++)
+                for (int j = 0; j < h; j++) _product[k * h + j] = -_inverse[k * p + j] / sigma2;
+            for (int j = 0; j < h; j++) _product[p * h + j] = _mean[j];
+            Gemm<double>.Rows(_product, p + 1, h, _columns, rows, _dColumns, rows, rows, _zeros);
+            for (int n = 0; n < rows; n++)
+                for (int j = 0; j < h; j++) dHidden[n * h + j] = _dColumns[j * rows + n];
         }
         return logLik;
     }

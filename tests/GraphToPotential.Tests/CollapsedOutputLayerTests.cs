@@ -15,24 +15,30 @@ public class CollapsedOutputLayerTests(ITestOutputHelper output)
 {
     private const int N = 7, H = 3;
 
-    private static (double[] Hidden, double[] Y, double[] M, double[] S) Example()
+    private static (double[] Hidden, double[] Y, double[] M, double[] S) Example() => Example(N, H);
+
+    /// <summary>n rows of h activations; above the smallest size the prior means and variances vary per weight.</summary>
+    private static (double[] Hidden, double[] Y, double[] M, double[] S) Example(int n, int h)
     {
-        var hidden = Graphs.Random(N * H, 11);
-        var y = Graphs.Random(N, 12, 2.0);
-        return (hidden, y, [0.1, -0.2, 0.3, 0.05], [1.0, 0.5, 2.0, 1.5]);
+        var hidden = Graphs.Random(n * h, 11);
+        var y = Graphs.Random(n, 12, 2.0);
+        if (n == N && h == H) return (hidden, y, [0.1, -0.2, 0.3, 0.05], [1.0, 0.5, 2.0, 1.5]);
+        var m = Graphs.Random(h + 1, 13, 0.3);
+        var s = Graphs.Random(h + 1, 14).Select(v => 0.5 + Math.Abs(v)).ToArray();
+        return (hidden, y, m, s);
     }
 
     /// <summary>C = σ² I + Φ S Φᵀ written out, row-major N × N, with Φ = [h, 1].</summary>
-    private static double[] Covariance(double[] hidden, double[] s, double sigma)
+    private static double[] Covariance(double[] hidden, double[] s, double sigma, int n = N, int h = H)
     {
-        double Phi(int n, int j) => j < H ? hidden[n * H + j] : 1.0;
-        var c = new double[N * N];
-        for (int a = 0; a < N; a++)
-            for (int b = 0; b < N; b++)
+        double Phi(int row, int j) => j < h ? hidden[row * h + j] : 1.0;
+        var c = new double[n * n];
+        for (int a = 0; a < n; a++)
+            for (int b = 0; b < n; b++)
             {
                 double v = a == b ? sigma * sigma : 0;
-                for (int j = 0; j <= H; j++) v += Phi(a, j) * s[j] * Phi(b, j);
-                c[a * N + b] = v;
+                for (int j = 0; j <= h; j++) v += Phi(a, j) * s[j] * Phi(b, j);
+                c[a * n + b] = v;
             }
         return c;
     }
@@ -56,15 +62,23 @@ public class CollapsedOutputLayerTests(ITestOutputHelper output)
         return x;
     }
 
-    [Fact]
-    public void Log_density_is_the_marginal_gaussian_written_out()
+    /// <summary>
+    /// Given a layer of H hidden units on N rows (the smallest size, and one with several of the matrix kernels' tiles
+    /// of rows and of weights plus their scalar tails), when the collapsed log likelihood and the conditional mean are
+    /// evaluated, then they equal the marginal Gaussian and m + S Φᵀ C⁻¹ r written out with the N × N covariance.
+    /// </summary>
+    [Theory]
+    [InlineData(N, H)]
+    [InlineData(61, 13)]
+    public void Log_density_is_the_marginal_gaussian_written_out(int rows, int width)
     {
-        var (hidden, y, m, s) = Example();
+        var (hidden, y, m, s) = Example(rows, width);
+        int N = rows, H = width;
         double logSigma = Math.Log(0.7);
         var layer = new CollapsedOutputLayer(y, m, s);
         double value = layer.LogLikelihood(hidden, logSigma, [], out _);
 
-        var c = Covariance(hidden, s, 0.7);
+        var c = Covariance(hidden, s, 0.7, N, H);
         var l = DenseMetric.Cholesky(c, N)!;
         double logDet = 0;
         for (int i = 0; i < N; i++) logDet += 2 * Math.Log(l[i * N + i]);
@@ -89,10 +103,15 @@ public class CollapsedOutputLayerTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
-    public void Gradients_match_finite_differences()
+    /// <summary>Given the same two sizes, when the collapsed log likelihood's gradients are evaluated, then they match
+    /// central finite differences in every activation and in log σ.</summary>
+    [Theory]
+    [InlineData(N, H)]
+    [InlineData(61, 13)]
+    public void Gradients_match_finite_differences(int rows, int width)
     {
-        var (hidden, y, m, s) = Example();
+        var (hidden, y, m, s) = Example(rows, width);
+        int N = rows, H = width;
         double logSigma = Math.Log(0.7);
         var layer = new CollapsedOutputLayer(y, m, s);
         var dHidden = new double[N * H];
