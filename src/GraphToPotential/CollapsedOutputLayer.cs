@@ -71,12 +71,25 @@ internal sealed class CollapsedOutputLayer
     /// </summary>
     private bool Factorise(ReadOnlySpan<double> hidden, double sigma2)
     {
-        int p = _p, h = p - 1, rows = _rows;
+        SetHidden(hidden);
+        return Factorise(sigma2);
+    }
+
+    /// <summary>Copies the N × H activations (row-major) into Φ's columns.</summary>
+    private void SetHidden(ReadOnlySpan<double> hidden)
+    {
+        int h = _p - 1, rows = _rows;
         for (int n = 0; n < rows; n++)
         {
             var row = hidden.Slice(n * h, h);
             for (int j = 0; j < h; j++) _columns[j * rows + n] = row[j];
         }
+    }
+
+    /// <summary>As <see cref="Factorise(ReadOnlySpan{double}, double)"/> on the activations already in Φ's columns.</summary>
+    private bool Factorise(double sigma2)
+    {
+        int p = _p, rows = _rows;
         // ΦᵀΦ/σ², lower triangle by tiles of 4 rows (a tile on the diagonal also fills a few entries above it), then
         // mirrored, so A is exactly symmetric.
         var columns = _columns.AsSpan(0, p * rows);
@@ -176,10 +189,36 @@ internal sealed class CollapsedOutputLayer
     /// </summary>
     public double LogLikelihood(ReadOnlySpan<double> hidden, double logSigma, Span<double> dHidden, out double dLogSigma)
     {
+        SetHidden(hidden);
+        double logLik = LogLikelihoodOfColumns(logSigma, !dHidden.IsEmpty, out dLogSigma);
+        if (!dHidden.IsEmpty && double.IsFinite(logLik))
+        {
+            int h = _p - 1, rows = _rows;
+            for (int n = 0; n < rows; n++)
+                for (int j = 0; j < h; j++) dHidden[n * h + j] = _dColumns[j * rows + n];
+        }
+        return logLik;
+    }
+
+    /// <summary>
+    /// Hidden unit <paramref name="j"/>'s activations over the N rows (Φ's column j), for a caller that holds them
+    /// column-major already (the compiled engine) to write in place before <see cref="LogLikelihoodOfColumns"/>.
+    /// </summary>
+    public Span<double> HiddenColumn(int j) => (uint)j < (uint)(_p - 1) ? Column(j) : throw new ArgumentOutOfRangeException(nameof(j));
+
+    /// <summary>∂L/∂h for hidden unit <paramref name="j"/> over the N rows, after <see cref="LogLikelihoodOfColumns"/> with the gradient.</summary>
+    public ReadOnlySpan<double> GradientColumn(int j) => _dColumns.AsSpan(j * _rows, _rows);
+
+    /// <summary>
+    /// <see cref="LogLikelihood"/> on the activations written into <see cref="HiddenColumn"/>: with
+    /// <paramref name="withGradient"/>, ∂L/∂h is left in <see cref="GradientColumn"/>, column by column.
+    /// </summary>
+    public double LogLikelihoodOfColumns(double logSigma, bool withGradient, out double dLogSigma)
+    {
         int p = _p, h = _p - 1, rows = _rows;
         double sigma2 = Math.Exp(2 * logSigma);
         dLogSigma = 0;
-        if (!Factorise(hidden, sigma2)) return double.NegativeInfinity;
+        if (!Factorise(sigma2)) return double.NegativeInfinity;
 
         double logDetA = 0, logDetS = 0;
         for (int i = 0; i < p; i++)
@@ -202,16 +241,14 @@ internal sealed class CollapsedOutputLayer
         for (int j = 0; j < p; j++) trace += _inverse[j * p + j] / _priorVariance[j];
         dLogSigma = sigma2 * alphaSq - rows + p - trace;
 
-        if (!dHidden.IsEmpty && h > 0)
+        if (withGradient && h > 0)
         {
             // ∂L/∂h, column j = α μ_j − Σ_k Φ_k (A⁻¹)_kj / σ²: one product of [Φ, α] (N × (P + 1), column-major) with
-            // the (P + 1) × H matrix [−A⁻¹/σ² (its first H columns); μ (its first H)], then written back row-major.
+            // the (P + 1) × H matrix [−A⁻¹/σ² (its first H columns); μ (its first H)].
             for (int k = 0; k < p; k++)
                 for (int j = 0; j < h; j++) _product[k * h + j] = -_inverse[k * p + j] / sigma2;
             for (int j = 0; j < h; j++) _product[p * h + j] = _mean[j];
             Gemm<double>.Rows(_product, p + 1, h, _columns, rows, _dColumns, rows, rows, _zeros);
-            for (int n = 0; n < rows; n++)
-                for (int j = 0; j < h; j++) dHidden[n * h + j] = _dColumns[j * rows + n];
         }
         return logLik;
     }

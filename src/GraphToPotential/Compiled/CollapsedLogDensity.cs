@@ -6,7 +6,7 @@ namespace Bnn.Onnx.GraphToPotential.Compiled;
 /// The likelihood step with the output layer integrated out (<see cref="PosteriorModel.Integrated"/>): the program
 /// computes the final hidden activations h, and <see cref="CollapsedOutputLayer"/> needs all N rows of them at once
 /// (its A = S⁻¹ + ΦᵀΦ/σ² sums over every row). So the blocks run in two passes on the chain's own thread: the forward
-/// pass of every block gathers h (N × H), the collapsed log likelihood gives ∂ℓ/∂h, then each block's backward pass is
+/// pass of every block gathers h (N × H, copied column by column: the engine and the layer both hold it rows-innermost), the collapsed log likelihood gives ∂ℓ/∂h, then each block's backward pass is
 /// seeded with its rows of ∂ℓ/∂h. A state keeps the values of the last block it ran forward, so only the earlier
 /// blocks on the same state are run forward again (none when the data fit one block). Sums run in block order: the
 /// result does not depend on the thread count.
@@ -14,17 +14,12 @@ namespace Bnn.Onnx.GraphToPotential.Compiled;
 internal sealed partial class CompiledLogDensity<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private CollapsedOutputLayer? _collapsed;
-    private double[] _hidden = [], _dHidden = [], _blockBuffer = [];
 
     /// <summary>Called by the constructor: sets up the collapsed likelihood when the model integrates its output layer.</summary>
     private void InitialiseCollapsed()
     {
         if (_model.Integrated is not { } integrated) return;
         _collapsed = integrated.CreateLayer(_model.Data.Targets);
-        int h = integrated.HiddenWidth;
-        _hidden = new double[_model.Data.Rows * h];
-        _dHidden = new double[_hidden.Length];
-        _blockBuffer = new double[_program.Rows * h];
     }
 
     private double CollapsedLogDensityAndGradient(ReadOnlySpan<double> position, Span<double> gradient)
@@ -49,12 +44,18 @@ internal sealed partial class CompiledLogDensity<T> where T : unmanaged, IFloati
             var state = Load(lane, b, bi);
             state.ForwardPrepared(true);
             if (!b.Last) lastFull = bi;
-            var buffer = _blockBuffer.AsSpan(0, b.Rows * h);
-            state.ReadLogical(b.Last ? _lastPredictor! : _predictor, buffer);
-            buffer.CopyTo(_hidden.AsSpan(bi * fullRows * h));
+            // The block's h is held rows-innermost (unit j's rows contiguous), as Φ's columns are.
+            var value = b.Last ? _lastPredictor! : _predictor;
+            int r0 = bi * fullRows;
+            for (int j = 0; j < h; j++)
+            {
+                var src = state.V.AsSpan(value.Offset + j * b.Rows, b.Rows);
+                var dst = _collapsed!.HiddenColumn(j).Slice(r0, b.Rows);
+                for (int r = 0; r < src.Length; r++) dst[r] = double.CreateTruncating(src[r]);
+            }
         }
 
-        double ll = _collapsed!.LogLikelihood(_hidden, _logSigma, _dHidden, out double dLogSigma);
+        double ll = _collapsed!.LogLikelihoodOfColumns(_logSigma, true, out double dLogSigma);
         if (!double.IsFinite(ll))
         {
             gradient.Clear();
@@ -71,7 +72,17 @@ internal sealed partial class CompiledLogDensity<T> where T : unmanaged, IFloati
             var state = Load(lane, b, bi);
             if (!b.Last && bi != lastFull) state.ForwardPrepared(true);
             state.ClearActivationGradients();
-            state.AddGradientLogical(b.Last ? _lastPredictor! : _predictor, _dHidden.AsSpan(bi * fullRows * h, b.Rows * h));
+            var value = b.Last ? _lastPredictor! : _predictor;
+            if (value.NeedsGrad)
+            {
+                int r0 = bi * fullRows;
+                for (int j = 0; j < h; j++)
+                {
+                    var src = _collapsed.GradientColumn(j).Slice(r0, b.Rows);
+                    var dst = state.G.AsSpan(value.GradOffset + j * b.Rows, b.Rows);
+                    for (int r = 0; r < src.Length; r++) dst[r] += T.CreateTruncating(src[r]);
+                }
+            }
             state.Backward();
         }
         var network = gradient[.._parameters];
