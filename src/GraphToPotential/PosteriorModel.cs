@@ -208,6 +208,25 @@ internal sealed class PosteriorModel
         return model;
     }
 
+    /// <summary>
+    /// Whether <see cref="CreateIntegrated"/> accepts this (ordinary) posterior's model: a normal likelihood, a final
+    /// affine layer to one output with fixed normal priors, and something left to sample. False for a posterior that
+    /// already integrates its output layer.
+    /// </summary>
+    public bool CanIntegrateOutput()
+    {
+        if (Integrated is not null || Options.Likelihood != LikelihoodKind.Normal) return false;
+        try
+        {
+            var cut = IntegratedOutput.Cut(this);
+            return cut.HiddenGraph.Parameters.Count > 0 || Options.SamplesSigma;
+        }
+        catch (NotSupportedException)
+        {
+            return false;
+        }
+    }
+
     private static PosteriorModel Assemble(OnnxGraph graph, PosteriorOptions options, DataSet data, ParameterPrior[] priors,
         int[] sampleShape, int outputWidth, OutputHead head, string likelihoodValue, IntegratedOutput? integrated)
     {

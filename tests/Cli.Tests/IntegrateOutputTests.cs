@@ -130,4 +130,34 @@ public class IntegrateOutputTests
         Assert.Contains(reason, result.Stderr);
         Assert.False(File.Exists(Path.Combine(dir["run"], "draws.parquet")));
     }
+    /// <summary>
+    /// Given the blog's network sampled with a maximum tree depth of 3 (so nearly every transition hits it), when the
+    /// output layer is sampled, then <c>bnn sample</c> prints one hint naming <c>--integrate-output</c>; when it is
+    /// integrated, or the likelihood is one the integrated layer does not cover (a categorical classifier under the same
+    /// depth), no hint is printed.
+    /// </summary>
+    [Fact]
+    public void A_run_that_hits_the_maximum_depth_hints_at_integrating_the_output_layer_when_it_can()
+    {
+        using var dir = new TempDir("bnn-integrate-hint-");
+        CliResult Run(string name, string model, string data, params string[] extra) => BnnProcess.Run(["sample", Repo.Model(model),
+            "--data", Repo.Model(data), "--out", dir[name], "--seed", "3", "--chains", "2", "--warmup", "60", "--draws", "40",
+            "--max-depth", "3", "--no-progress", .. extra]);
+        static string[] Hints(CliResult r) => r.Stdout.ReplaceLineEndings("\n").Split('\n').Where(l => l.StartsWith("hint:", StringComparison.Ordinal)).ToArray();
+
+        var full = Run("full", "blog_mlp_pytorch.onnx", "blog_data.csv", "--features", "x", "--target", "y");
+        Assert.True(full.ExitCode == 0, full.ToString());
+        var hint = Assert.Single(Hints(full));
+        Assert.Contains("--integrate-output", hint);
+        Assert.Contains("maximum tree depth", hint);
+
+        var integrated = Run("integrated", "blog_mlp_pytorch.onnx", "blog_data.csv", "--features", "x", "--target", "y", "--integrate-output");
+        Assert.True(integrated.ExitCode == 0, integrated.ToString());
+        Assert.Empty(Hints(integrated));
+
+        var classifier = Run("classifier", "multiclass_logits_pytorch.onnx", "multiclass_data.csv", "--target", "y", "--likelihood", "categorical");
+        Assert.True(classifier.ExitCode == 0, classifier.ToString());
+        Assert.Contains("maximum treedepth", classifier.Stdout);
+        Assert.Empty(Hints(classifier));
+    }
 }

@@ -209,6 +209,7 @@ internal static class SampleCommand
         }
         foreach (var w in report.SamplerWarnings.Concat(report.ConvergenceWarnings)) output.WriteLine($"warning: {w}");
         if (report.Verdict is { } v) output.WriteLine($"{(v.Converged ? "converged" : "NOT converged")}: {v.Reason}");
+        if (outcome.Hint is { } hint) output.WriteLine($"hint: {hint}");
     }
 
     /// <summary>A statistic as the table shows it: NA when it is not finite (too few draws).</summary>

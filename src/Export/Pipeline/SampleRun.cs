@@ -10,7 +10,8 @@ using Bnn.Onnx.OnnxImport;
 namespace Bnn.Onnx.Pipeline;
 
 /// <summary>What a finished (or interrupted) run produced.</summary>
-internal sealed record SampleOutcome(SamplingResult Result, DrawsReport Report, string BackendName, bool Interrupted);
+/// <param name="Hint">A setting worth trying for this model, from what the run showed (null when none).</param>
+internal sealed record SampleOutcome(SamplingResult Result, DrawsReport Report, string BackendName, bool Interrupted, string? Hint = null);
 
 /// <summary>
 /// <c>bnn sample</c>: import → posterior → backend → NUTS → draws.parquet, summary.csv, run.json.
@@ -214,7 +215,23 @@ internal static class SampleRun
 
         var report = Finish(s.OutDir, drawsPath, memory, predictiveNames, sampler.MaxTreeDepth,
             thinning => (Record(s, full, featureNames, targetName, factory.Name, result, thinning) with { Frozen = frozen }).ToJson(), log);
-        return new SampleOutcome(result, report with { SamplerWarnings = result.Warnings() }, factory.Name, result.Interrupted);
+        return new SampleOutcome(result, report with { SamplerWarnings = result.Warnings() }, factory.Name, result.Interrupted,
+            IntegrateOutputHint(model, factory, result, sampler));
+    }
+
+    /// <summary>
+    /// When most transitions hit the maximum tree depth and the output layer could have been integrated out exactly
+    /// (<see cref="PosteriorModel.CanIntegrateOutput"/>, on the compiled backend), a line saying so: the output layer's
+    /// weights are often the narrow directions that set the step size (BENCHMARKS.md, sampler efficiency).
+    /// </summary>
+    private static string? IntegrateOutputHint(PosteriorModel model, IPotentialBackendFactory factory, SamplingResult result, SamplerOptions sampler)
+    {
+        int transitions = sampler.Chains * sampler.Draws;
+        if (result.Interrupted || transitions == 0 || factory is not CompiledBackend) return null;
+        double share = (double)result.TreeDepthSaturations / transitions;
+        if (share < 0.25 || !model.CanIntegrateOutput()) return null;
+        return string.Create(CultureInfo.InvariantCulture, $"{100 * share:F0}% of the transitions hit the maximum tree depth, and this network's output layer can be integrated out ") +
+            "exactly: try --integrate-output (the same posterior, often with far fewer gradients per effective draw; see the README's sampler settings)";
     }
 
     /// <summary>
