@@ -7,7 +7,9 @@ digits_sumzero: the same trained network with its output layer written on the su
     16→9 (sampled) then a fixed 9→10 orthonormal Helmert basis (initializer "sumzero.basis", frozen when sampled).
     Softmax ignores a common shift of the logits, and under isotropic N(0, 1) priors that shift's component of the
     output weights is independent of the data, so this samples the same predictive with 17 fewer directions.
-diabetes: sklearn's diabetes (all 442 rows), 10→8→1 tanh, normal likelihood."""
+diabetes: sklearn's diabetes (all 442 rows), 10→8→1 tanh, normal likelihood.
+cpus: MASS's cpus (209 rows; log1p of the 6 features and log perf, standardised), 6→12 SiLU, then a softplus layer
+    12→12 added back to its input (a skip connection), then 12→1; normal likelihood."""
 import os
 import sys
 
@@ -18,7 +20,7 @@ from sklearn import datasets
 from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from real_tables import boston, write_csv  # noqa: E402
+from real_tables import boston, cpus, write_csv  # noqa: E402
 
 
 def fit_and_export(path, x, y, hidden, activation, outputs, classification, epochs=400):
@@ -40,6 +42,35 @@ def fit_and_export(path, x, y, hidden, activation, outputs, classification, epoc
     torch.onnx.export(net, torch.zeros(1, x.shape[1]), path, input_names=["x"], output_names=["y"],
                       dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=13)
     return loss.item(), net
+
+
+class SkipNet(torch.nn.Module):
+    """in→h SiLU, then h + softplus(h→h), then h→1: a residual block, exported as Gemm, Sigmoid·Mul, Softplus, Add."""
+
+    def __init__(self, inputs, hidden):
+        super().__init__()
+        self.a = torch.nn.Linear(inputs, hidden)
+        self.b = torch.nn.Linear(hidden, hidden)
+        self.out = torch.nn.Linear(hidden, 1)
+
+    def forward(self, v):
+        h = torch.nn.functional.silu(self.a(v))
+        return self.out(h + torch.nn.functional.softplus(self.b(h)))
+
+
+def fit_skip(path, x, y, hidden, epochs=500):
+    torch.manual_seed(3)
+    net = SkipNet(x.shape[1], hidden).double()
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    xt, yt = torch.tensor(x), torch.tensor(y).reshape(-1, 1)
+    for _ in range(epochs):
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(net(xt), yt)
+        loss.backward()
+        opt.step()
+    torch.onnx.export(net.float(), torch.zeros(1, x.shape[1]), path, input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=17)
+    return loss.item()
 
 
 def sumzero(path, trained):
@@ -97,6 +128,14 @@ def main():
     write_csv(os.path.join(out, "diabetes.csv"), x, y, False)
     loss, _ = fit_and_export(os.path.join(out, "diabetes.onnx"), x, y, 8, torch.nn.Tanh(), 1, False)
     print(f"diabetes: {len(y)} rows, 10→8→1 tanh, final train MSE {loss:.4f}")
+
+    x, y = cpus()
+    x, y = np.log1p(x), np.log(y)
+    x = (x - x.mean(0)) / x.std(0)
+    y = (y - y.mean()) / y.std()
+    write_csv(os.path.join(out, "cpus.csv"), x, y, False)
+    loss = fit_skip(os.path.join(out, "cpus.onnx"), x, y, 12)
+    print(f"cpus: {len(y)} rows, 6→12→(12, skip)→1 SiLU/softplus, final train MSE {loss:.4f}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@
 #   digits_*  64→16→10 tanh on 400 rows of sklearn's digits, categorical likelihood (1,210 parameters)
 #   digits_sumzero_*  the same network with its output layer on the sum-zero subspace of the logits (1,193 sampled)
 #   diabetes_*  10→8→1 tanh on sklearn's diabetes (442 rows), normal likelihood (98 parameters with σ)
+#   cpus_*  6→12 SiLU→(12 softplus, skip)→1 on MASS's cpus (209 rows), normal likelihood (254 parameters with σ)
 # A run named *_integrate* adds --integrate-output (the output layer integrated out exactly; not digits);
 # *_depthN sets --max-depth N and *_warmupN --warmup N.
 # BNN (default src/Cli/bin/Release/net10.0/bnn.dll, built first) runs another copy of the tool, e.g. one copied
@@ -26,7 +27,7 @@ mkdir -p "$work/runs"
 if [[ -z ${BNN:-} ]]; then dotnet build src/Cli -c Release -v q -nologo >/dev/null; fi
 bnn() { nice -n 5 dotnet "${BNN:-src/Cli/bin/Release/net10.0/bnn.dll}" "$@"; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u '+%F %H:%M UTC'); load $(cut -d' ' -f1-3 /proc/loadavg)"
-if [[ ! -f $work/models/digits.onnx || ! -f $work/models/diabetes.onnx || ! -f $work/models/digits_sumzero.onnx ]]; then
+if [[ ! -f $work/models/digits.onnx || ! -f $work/models/diabetes.onnx || ! -f $work/models/digits_sumzero.onnx || ! -f $work/models/cpus.onnx ]]; then
   nice -n 5 /usr/bin/python3 bench/efficiency/make_models.py "$work/models" 2>&1 | grep -v -i warning || true
 fi
 
@@ -34,7 +35,7 @@ all="blog_diag blog_lowrank blog_dense blog_diag_depth7 blog_diag_depth8 blog_di
      blog_lowrank_depth8 blog_lowrank_depth9 boston_diag boston_lowrank digits_diag digits_lowrank
      blog_integrate blog_integrate_lowrank blog_integrate_lowrank_depth9 boston_integrate boston_integrate_lowrank
      blog_diag_warmup500 blog_integrate_warmup500 blog_integrate_warmup250 blog_integrate_warmup150
-     diabetes_diag diabetes_integrate digits_sumzero_diag"
+     diabetes_diag diabetes_integrate digits_sumzero_diag cpus_diag cpus_integrate"
 for run in ${RUNS:-$all}; do
   case $run in
     blog_*) args=(models/blog_mlp_pytorch.onnx --data models/blog_data.csv --features x --target y); depth=10 ;;
@@ -42,6 +43,7 @@ for run in ${RUNS:-$all}; do
     digits_sumzero_*) args=("$work/models/digits_sumzero.onnx" --data "$work/models/digits.csv" --likelihood categorical --freeze 'sumzero.*'); depth=$cap ;;
     digits_*) args=("$work/models/digits.onnx" --data "$work/models/digits.csv" --likelihood categorical); depth=$cap ;;
     diabetes_*) args=("$work/models/diabetes.onnx" --data "$work/models/diabetes.csv"); depth=10 ;;
+    cpus_*) args=("$work/models/cpus.onnx" --data "$work/models/cpus.csv"); depth=10 ;;
     *) echo "unknown run $run"; exit 2 ;;
   esac
   metric=diag
