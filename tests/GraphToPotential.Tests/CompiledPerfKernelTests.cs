@@ -260,6 +260,94 @@ public class CompiledPerfKernelTests(Xunit.Abstractions.ITestOutputHelper output
                 }
     }
 
+    /// <summary>
+    /// The row kernel's 512-bit tiles (run first where AVX-512 is accelerated) give the same bits as the 256-bit tiles
+    /// alone, in both precisions, for every tile shape (4 × 3, 2 × 3, 1 × 3, the matrix–vector 1 × 8) and tail: each
+    /// output element is one chain of fused multiply–adds in a fixed order whatever computes it.
+    /// </summary>
+    [Fact]
+    public void RowKernelGivesTheSameBitsWithAndWithout512BitTiles()
+    {
+        var rng = new Random(13);
+        foreach (int j in new[] { 1, 3, 16, 64 })
+            foreach (int m in new[] { 1, 2, 3, 5, 10, 16 })
+                foreach (int len in new[] { 7, 24, 48, 93, 150, 192 })
+                    foreach (bool accumulate in new[] { false, true })
+                        foreach (bool relu in new[] { false, true })
+                        {
+                            int xStride = len + 5, oStride = len + 3;
+                            var c = Enumerable.Range(0, j * m).Select(_ => Normal(rng)).ToArray();
+                            var x = Enumerable.Range(0, j * xStride).Select(_ => Normal(rng)).ToArray();
+                            var init = Enumerable.Range(0, m).Select(_ => Normal(rng)).ToArray();
+                            var o = Enumerable.Range(0, m * oStride).Select(_ => Normal(rng)).ToArray();
+                            var narrow = (double[])o.Clone();
+                            var wide = (double[])o.Clone();
+                            Gemm<double>.RowsWith(c, j, m, x, xStride, narrow, oStride, len, accumulate ? default : init, relu, wide: false);
+                            Gemm<double>.RowsWith(c, j, m, x, xStride, wide, oStride, len, accumulate ? default : init, relu, wide: true);
+                            for (int i = 0; i < o.Length; i++)
+                                Assert.True(BitConverter.DoubleToInt64Bits(narrow[i]) == BitConverter.DoubleToInt64Bits(wide[i]), $"J={j} M={m} len={len} at {i}");
+
+                            var cf = c.Select(v => (float)v).ToArray();
+                            var xf = x.Select(v => (float)v).ToArray();
+                            var initf = init.Select(v => (float)v).ToArray();
+                            var narrowf = o.Select(v => (float)v).ToArray();
+                            var widef = (float[])narrowf.Clone();
+                            Gemm<float>.RowsWith(cf, j, m, xf, xStride, narrowf, oStride, len, accumulate ? default : initf, relu, wide: false);
+                            Gemm<float>.RowsWith(cf, j, m, xf, xStride, widef, oStride, len, accumulate ? default : initf, relu, wide: true);
+                            for (int i = 0; i < o.Length; i++)
+                                Assert.True(BitConverter.SingleToInt32Bits(narrowf[i]) == BitConverter.SingleToInt32Bits(widef[i]), $"float J={j} M={m} len={len} at {i}");
+                        }
+    }
+
+    /// <summary>
+    /// The weight-gradient kernel with and without its 512-bit loops, against plain loops: the layer's layouts
+    /// (consecutive outputs, ks = 1, where four sums come out of one transposing add; and strided outputs), the
+    /// ladder's shapes and block lengths. The two settings sum in different fixed orders, so they agree to rounding.
+    /// </summary>
+    [Fact]
+    public void ReduceKernelWithAndWithout512BitLoopsMatchesPlainLoops()
+    {
+        var rng = new Random(14);
+        foreach (var (k, n) in new[] { (64, 16), (16, 10), (13, 50), (50, 1), (5, 7), (4, 3) })
+            foreach (int len in new[] { 5, 16, 24, 93, 192 })
+                foreach (bool consecutive in new[] { true, false })
+                    foreach (bool wide in new[] { false, true })
+                    {
+                        int aStride = len + 1, dStride = len + 3;
+                        int ks = consecutive ? 1 : n + 1, ns = consecutive ? k : 1;
+                        var a = Enumerable.Range(0, k * aStride).Select(_ => Normal(rng)).ToArray();
+                        var d = Enumerable.Range(0, n * dStride).Select(_ => Normal(rng)).ToArray();
+                        var o = Enumerable.Range(0, k * n + k * ks + n * ns).Select(_ => Normal(rng)).ToArray();
+                        var expected = (double[])o.Clone();
+                        for (int kk = 0; kk < k; kk++)
+                            for (int nn = 0; nn < n; nn++)
+                            {
+                                double s = 0;
+                                for (int r = 0; r < len; r++) s += a[kk * aStride + r] * d[nn * dStride + r];
+                                expected[kk * ks + nn * ns] += 0.5 * s;
+                            }
+                        Gemm<double>.ReduceWith(a, k, aStride, d, n, dStride, len, o, ks, ns, 0.5, wide);
+                        for (int i = 0; i < o.Length; i++)
+                            Assert.True(Math.Abs(o[i] - expected[i]) <= 1e-13 * (1 + Math.Abs(expected[i])) * Math.Sqrt(len), $"K={k} N={n} len={len} wide={wide} at {i}: {o[i]:R} vs {expected[i]:R}");
+
+                        var af = a.Select(v => (float)v).ToArray();
+                        var df = d.Select(v => (float)v).ToArray();
+                        var of = o.Select(v => 0f).ToArray();
+                        Gemm<float>.ReduceWith(af, k, aStride, df, n, dStride, len, of, ks, ns, 0.5f, wide);
+                        for (int kk = 0; kk < k; kk++)
+                            for (int nn = 0; nn < n; nn++)
+                            {
+                                double s = 0, m = 0;
+                                for (int r = 0; r < len; r++)
+                                {
+                                    s += (double)af[kk * aStride + r] * df[nn * dStride + r];
+                                    m += Math.Abs((double)af[kk * aStride + r] * df[nn * dStride + r]);
+                                }
+                                Assert.True(Math.Abs(of[kk * ks + nn * ns] - 0.5 * s) <= 1e-6 * (1 + m), $"float K={k} N={n} len={len} wide={wide}");
+                            }
+                    }
+    }
+
     /// <summary>More rows than one block (two full blocks and a shorter last one): value against the reference likelihood on the unblocked forward pass, gradient against finite differences.</summary>
     [Theory]
     [InlineData(nameof(LikelihoodKind.Normal))]

@@ -263,6 +263,42 @@ internal sealed partial class CompiledLogDensity<T> : ILogDensity, IDisposable w
         return ll + _model.LogPrior(position, gradient);
     }
 
+    /// <summary>For the kernel profile: the first lane's state for a full block (<paramref name="last"/> false) or for the
+    /// last, shorter block (null when every block is full), as the last call left it.</summary>
+    internal ProgramState<T>? ProfileState(bool last) => last ? _lanes[0].LastState : _lanes[0].State;
+
+    /// <summary>For the kernel profile: the number of full blocks per call.</summary>
+    internal int ProfileFullBlocks => _blocks.Count(b => !b.Last);
+
+    /// <summary>For the kernel profile: the likelihood of a full block (or the last one) on <see cref="ProfileState"/>, seeding its predictor's gradient.</summary>
+    internal double ProfileLikelihood(bool last) =>
+        LogLikelihood(last ? _blocks[^1] : _blocks[0], ProfileState(last)!, _lanes[0], _logSigma, out _);
+
+    /// <summary>For the kernel profile: copies a full block's inputs (or the last block's) into its state, as a call does per block.</summary>
+    internal void ProfileLoadInputs(bool last, int block = 0)
+    {
+        if (last) _blocks[^1].Inputs.CopyTo(_lanes[0].LastState!.V.AsSpan(_lastInputOffset));
+        else _blocks[block].Inputs.CopyTo(_lanes[0].State.V.AsSpan(_inputOffset));
+        _lanes[0].LoadedBlock = -1;
+    }
+
+    /// <summary>For the kernel profile: every block of one call in order on the first lane's states (inputs, forward,
+    /// likelihood, reverse), without the shards' bookkeeping.</summary>
+    internal void ProfileBlocks()
+    {
+        var lane = _lanes[0];
+        foreach (var b in _blocks)
+        {
+            var state = b.Last ? lane.LastState! : lane.State;
+            b.Inputs.CopyTo(state.V.AsSpan(b.Last ? _lastInputOffset : _inputOffset));
+            state.ForwardPrepared(true);
+            state.ClearActivationGradients();
+            LogLikelihood(b, state, lane, _logSigma, out _);
+            state.Backward();
+        }
+        lane.LoadedBlock = -1;
+    }
+
     /// <summary>Takes shards of the current job until none is left.</summary>
     private void RunShards(Lane lane)
     {
