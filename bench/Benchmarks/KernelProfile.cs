@@ -62,16 +62,21 @@ internal static class KernelProfile
             var g = state.G;
             var ops = state.Program.Ops;
             var steps = new List<(string Name, string Shape, double Macs, Action Run)>();
-            steps.Add(("block inputs copied into the state", "", 0, () => density.ProfileLoadInputs(last)));
+            // The first layers read the block's inputs from its own array where they are the inputs' only readers.
+            var direct = state.Program.ReadsRowInputDirectly;
+            var inputs = density.ProfileInputs(last);
+            if (!state.Program.RowInputDirect)
+                steps.Add(("block inputs copied into the state", "", 0, () => density.ProfileLoadInputs(last)));
             for (int i = 0; i < ops.Length; i++)
             {
                 if (state.Program.OpPerPosition[i]) continue;
                 var op = ops[i];
+                T[]? src = direct[i] ? inputs : null;
                 if (op is DenseOp<T> d)
                 {
                     string shape = $"{d.K}→{d.N}";
                     steps.Add(($"forward {shape} matrix{(d.ActivationName == "relu" ? " + ReLU" : "")}", shape, d.K * d.N * r,
-                        () => d.ForwardParts(v, true, DenseOp<T>.ForwardMatrix)));
+                        () => d.ForwardParts(v, true, DenseOp<T>.ForwardMatrix, src)));
                     if (d.ActivationName is not ("relu" or "none"))
                         steps.Add(($"forward {shape} {d.ActivationName}", shape, 0, () => d.ForwardParts(v, true, DenseOp<T>.ForwardActivation)));
                 }
@@ -84,6 +89,7 @@ internal static class KernelProfile
             {
                 if (!state.Program.OpNeedsBackward[i]) continue;
                 var op = ops[i];
+                T[]? src = direct[i] ? inputs : null;
                 if (op is DenseOp<T> d)
                 {
                     string shape = $"{d.K}→{d.N}";
@@ -91,7 +97,7 @@ internal static class KernelProfile
                     steps.Add(($"reverse {shape}: ∂z = ∂y ⊙ f′ ({d.ActivationName}) + bias gradient", shape, 0,
                         () => d.BackwardParts(v, g, DenseOp<T>.BackwardActivation)));
                     if (weights)
-                        steps.Add(($"reverse {shape}: weight gradient", shape, d.K * d.N * r, () => d.BackwardParts(v, g, DenseOp<T>.BackwardWeights)));
+                        steps.Add(($"reverse {shape}: weight gradient", shape, d.K * d.N * r, () => d.BackwardParts(v, g, DenseOp<T>.BackwardWeights, src)));
                     if (input)
                         steps.Add(($"reverse {shape}: input gradient", shape, d.K * d.N * r, () => d.BackwardParts(v, g, DenseOp<T>.BackwardInput)));
                 }

@@ -119,18 +119,20 @@ internal sealed class DenseOp<T> : Op<T> where T : unmanaged, IFloatingPointIeee
     internal const int BackwardActivation = 1, BackwardWeights = 2, BackwardInput = 4, BackwardAll = 7;
 
     /// <summary>The forward pass, restricted to the given parts (all of them in a program; one at a time for the kernel profile).</summary>
-    internal void ForwardParts(Span<T> v, bool withGradient, int parts)
+    /// <param name="input">Where to read A from instead of the arena (the row input in its physical layout), or empty.</param>
+    internal void ForwardParts(Span<T> v, bool withGradient, int parts, ReadOnlySpan<T> input = default)
     {
         int rows = _rows, kk = _k, nn = _n;
         ReadOnlySpan<T> wp = v.Slice(_pack, kk * nn), bp = v.Slice(_pack + 2 * kk * nn, nn);
+        ReadOnlySpan<T> a = input.IsEmpty ? v[_a..] : input;
         bool matrix = (parts & ForwardMatrix) != 0, activation = (parts & ForwardActivation) != 0 && _activation is not null && !_relu;
         bool derivative = withGradient && !_tanh;
         for (int p = 0; p < _p; p++)
         {
-            int ap = _a + p * kk * rows, yp = _y + p * nn * rows, dp = _derivative + p * nn * rows;
+            int ap = p * kk * rows, yp = _y + p * nn * rows, dp = _derivative + p * nn * rows;
             if (rows <= Chunk)
             {
-                if (matrix) Gemm<T>.Rows(wp, kk, nn, v[ap..], rows, v[yp..], rows, rows, bp, _relu);
+                if (matrix) Gemm<T>.Rows(wp, kk, nn, a[ap..], rows, v[yp..], rows, rows, bp, _relu);
                 if (activation)
                 {
                     var y = v.Slice(yp, nn * rows);
@@ -141,7 +143,7 @@ internal sealed class DenseOp<T> : Op<T> where T : unmanaged, IFloatingPointIeee
             for (int r0 = 0; r0 < rows; r0 += Chunk)
             {
                 int len = Math.Min(Chunk, rows - r0);
-                if (matrix) Gemm<T>.Rows(wp, kk, nn, v[(ap + r0)..], rows, v[(yp + r0)..], rows, len, bp, _relu);
+                if (matrix) Gemm<T>.Rows(wp, kk, nn, a[(ap + r0)..], rows, v[(yp + r0)..], rows, len, bp, _relu);
                 if (!activation) continue;
                 for (int n = 0; n < nn; n++)
                 {
@@ -153,14 +155,16 @@ internal sealed class DenseOp<T> : Op<T> where T : unmanaged, IFloatingPointIeee
     }
 
     /// <summary>The reverse step, restricted to the given parts (all of them in a program; one at a time for the kernel profile).</summary>
-    internal void BackwardParts(Span<T> v, Span<T> g, int parts)
+    /// <param name="input">Where to read A from instead of the arena (as in <see cref="ForwardParts"/>), or empty.</param>
+    internal void BackwardParts(Span<T> v, Span<T> g, int parts, ReadOnlySpan<T> input = default)
     {
         int rows = _rows, kk = _k, nn = _n;
         ReadOnlySpan<T> wt = v.Slice(_pack + kk * nn, kk * nn);
+        ReadOnlySpan<T> a = input.IsEmpty ? v[_a..] : input;
 
         for (int p = 0; p < _p; p++)
         {
-            int ap = _a + p * kk * rows, gap = _ga + p * kk * rows, dzp = _gy + p * nn * rows, dp = _derivative + p * nn * rows, yp = _y + p * nn * rows;
+            int ap = p * kk * rows, gap = _ga + p * kk * rows, dzp = _gy + p * nn * rows, dp = _derivative + p * nn * rows, yp = _y + p * nn * rows;
             for (int r0 = 0; r0 < rows; r0 += Chunk)
             {
                 int len = Math.Min(Chunk, rows - r0);
@@ -176,7 +180,7 @@ internal sealed class DenseOp<T> : Op<T> where T : unmanaged, IFloatingPointIeee
                         if (_gbias >= 0) g[_gbias + n * _biasStride] += _beta * sum;
                     }
                 if (_gw >= 0 && (parts & BackwardWeights) != 0)
-                    Gemm<T>.Reduce(v[(ap + r0)..], kk, rows, g[(dzp + r0)..], nn, rows, len, g[_gw..], _wk, _wn, _alpha);
+                    Gemm<T>.Reduce(a[(ap + r0)..], kk, rows, g[(dzp + r0)..], nn, rows, len, g[_gw..], _wk, _wn, _alpha);
                 if (_ga >= 0 && (parts & BackwardInput) != 0)
                     Gemm<T>.Rows(wt, nn, kk, g[(dzp + r0)..], rows, g[(gap + r0)..], rows, len, default);
             }
