@@ -32,7 +32,7 @@ internal sealed class CompiledProgram<T> where T : unmanaged, IFloatingPointIeee
     public required bool[] ReadsRowInputDirectly { get; init; }
 
     /// <summary>Whether every reader of the row input can take it from the caller's array (so it need not be copied in).</summary>
-    public bool RowInputDirect => ReadsRowInputDirectly.Any(r => r);
+    public required bool RowInputDirect { get; init; }
 
     public required int ValueSize { get; init; }
     public required int GradSize { get; init; }

@@ -53,6 +53,7 @@ internal sealed class ProgramBuilder<T> where T : unmanaged, IFloatingPointIeee7
             OpNeedsBackward = b._opNeedsBackward.ToArray(),
             OpPerPosition = b._opPerPosition.ToArray(),
             ReadsRowInputDirectly = b.RowInputReaders(),
+            RowInputDirect = b.RowInputReaders().Any(r => r),
             ValueSize = b._valueSize,
             GradSize = b._gradSize,
             ParameterGradSize = b._parameters.Where(p => p.GradOffset >= 0).Select(p => p.GradOffset + p.Size).DefaultIfEmpty(0).Max(),
