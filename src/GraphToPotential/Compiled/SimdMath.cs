@@ -15,7 +15,7 @@ namespace Bnn.Onnx.GraphToPotential.Compiled;
 /// Taylor polynomial to degree 13 (|r| ≤ ln2/2, truncation &lt; 5·10⁻¹⁸), 2^k assembled in the exponent bits;
 /// log1p: u = 1 + e, log u = j·ln2 + 2·atanh(s), s = f/(2+f), f = u/2^j − 1 with j ∈ {0, 1} so |s| ≤ 0.1716
 /// (series to s¹⁹), plus the rounding error of 1 + e, (e − (u − 1))/u (fdlibm's log1p correction), so tiny e keeps
-/// full relative precision. Float32 uses the same scheme with shorter polynomials. In float64 the polynomials run by
+/// full relative precision. Float32 uses the same scheme with shorter polynomials. In both precisions the polynomials run by
 /// Estrin's scheme and two vectors are in flight per step: each element's work is one chain of dependent operations,
 /// and with Horner's scheme its latency, not the FMA units, set the speed.
 /// </summary>
