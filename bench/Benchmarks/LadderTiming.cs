@@ -174,7 +174,7 @@ internal static class LadderTiming
     private static extern int ClockGetTime(int clock, out TimeSpec time);
 
     /// <summary>The calling thread's CPU time (Linux CLOCK_THREAD_CPUTIME_ID); NaN-free 0 elsewhere.</summary>
-    private static long ThreadCpuNanoseconds()
+    internal static long ThreadCpuNanoseconds()
     {
         if (!OperatingSystem.IsLinux()) return 0;
         ClockGetTime(3, out var t);
@@ -182,7 +182,7 @@ internal static class LadderTiming
     }
 
     /// <summary>A numeric CSV with a header; the column named <c>y</c> is the target, every other column a feature.</summary>
-    private static DataSet ReadTable(string path)
+    internal static DataSet ReadTable(string path)
     {
         var lines = File.ReadAllLines(path).Where(l => l.Length > 0).ToArray();
         var header = lines[0].Split(',');
@@ -204,7 +204,7 @@ internal static class LadderTiming
         return new DataSet(features.ToArray(), width, targets.ToArray());
     }
 
-    private static IEnumerable<(string Name, double Rate)> FmaPeak()
+    internal static IEnumerable<(string Name, double Rate)> FmaPeak()
     {
         yield return ("float64x4", Peak<double>(Vector256.IsHardwareAccelerated, 4, Fma256d));
         yield return ("float32x8", Peak<float>(Vector256.IsHardwareAccelerated, 8, Fma256f));

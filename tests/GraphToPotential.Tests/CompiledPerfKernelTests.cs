@@ -92,6 +92,57 @@ public class CompiledPerfKernelTests(Xunit.Abstractions.ITestOutputHelper output
         }
     }
 
+    /// <summary>
+    /// float32 tanh against <see cref="Math.Tanh"/> in double: within 4·10⁻⁷ relative (a few float ulps) on a dense
+    /// grid, random magnitudes from 10⁻⁸ to 100 and the extremes; ±0 and the sign kept, ±∞ → ±1, NaN kept.
+    /// </summary>
+    [Fact]
+    public void Float32TanhIsAccurateToFloatPrecision()
+    {
+        var xs = new List<float> { 0f, -0f, 1e-38f, -1e-30f, 1e-8f, -3e-5f, 0.17f, -0.1733f, 0.3466f, 0.5f, -0.625f, 1f, 5f, -8.9f, 9.2f, 10.5f, -40f, 1e30f,
+            float.PositiveInfinity, float.NegativeInfinity, float.NaN };
+        for (float v = -12; v <= 12; v += 0.00319f) xs.Add(v);
+        var rng = new Random(19);
+        for (int i = 0; i < 4000; i++) xs.Add((float)(Math.Exp(23 * rng.NextDouble() - 18) * (rng.Next(2) == 0 ? -1 : 1)));
+        xs.Add(0.25f); // an odd length, so the tail path runs
+        var x = xs.ToArray();
+        var y = new float[x.Length];
+        SimdMath.Tanh(x, y);
+        double worst = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            double expected = Math.Tanh(x[i]);
+            if (double.IsNaN(expected)) { Assert.True(float.IsNaN(y[i]), $"tanh(NaN) = {y[i]:R}"); continue; }
+            Assert.Equal(double.IsNegative(expected), float.IsNegative(y[i]));
+            Assert.True(Math.Abs(y[i] - expected) <= 4e-7 * Math.Abs(expected), $"tanh({x[i]:R}) = {y[i]:R}, reference {expected:R}");
+            if (expected != 0) worst = Math.Max(worst, Math.Abs(y[i] - expected) / Math.Abs(expected));
+        }
+        output.WriteLine($"float32 tanh: max relative error {worst:E2} over {x.Length} points");
+    }
+
+    /// <summary>The float32 kernels run whole arrays on 512-bit vectors where AVX-512 is accelerated and single elements
+    /// on the 256-bit path: both give the same bits for every element.</summary>
+    [Fact]
+    public void Float32KernelsGiveTheSameBitsOnEveryVectorWidth()
+    {
+        var x = SoftplusGrid().Where(v => !double.IsNaN(v)).Select(v => (float)v).ToArray();
+        var y = new float[x.Length];
+        var d = new float[x.Length];
+        var t = new float[x.Length];
+        SimdMath.Softplus(x, y, d, true);
+        SimdMath.Tanh(x, t);
+        var one = new float[1];
+        var oneD = new float[1];
+        for (int i = 0; i < x.Length; i++)
+        {
+            SimdMath.Softplus(x.AsSpan(i, 1), one, oneD, true);
+            Assert.Equal(BitConverter.SingleToInt32Bits(one[0]), BitConverter.SingleToInt32Bits(y[i]));
+            Assert.Equal(BitConverter.SingleToInt32Bits(oneD[0]), BitConverter.SingleToInt32Bits(d[i]));
+            SimdMath.Tanh(x.AsSpan(i, 1), one);
+            Assert.Equal(BitConverter.SingleToInt32Bits(one[0]), BitConverter.SingleToInt32Bits(t[i]));
+        }
+    }
+
     [Fact]
     public void Float64TanhIsAccurateToAFewUlpsIncludingZeroInfinitiesAndNaN()
     {
@@ -147,6 +198,48 @@ public class CompiledPerfKernelTests(Xunit.Abstractions.ITestOutputHelper output
         Assert.Equal(0.0, special[0]);
         Assert.True(double.IsNaN(SimdMath.ExpNonPositive(new System.Numerics.Vector<double>(double.NaN))[0]));
         output.WriteLine($"exp: max relative error {worst:E2} over {xs.Count} points");
+    }
+
+    /// <summary>
+    /// The categorical likelihood's log Σ e^(z − max) (argument ≥ 1) against <see cref="Math.Log"/>: a dense grid over
+    /// [1, 4096], exact powers of two and their neighbours, √2's neighbourhood (where the reduction switches), values a
+    /// few ulps above 1, and large arguments; within 2 ulps (the worst measured
+    /// is printed), NaN kept; the 512-bit twin gives the same bits.
+    /// </summary>
+    [Fact]
+    public void Float64LogOfArgumentsAtLeastOneIsAccurateToAnUlpOrSo()
+    {
+        var xs = new List<double> { 1, Math.BitIncrement(1.0), 1 + 1e-15, 1.0000001, Math.Sqrt(2), Math.BitDecrement(Math.Sqrt(2)), Math.BitIncrement(Math.Sqrt(2)),
+            2, Math.BitDecrement(2.0), Math.BitIncrement(2.0), 10, 1e10, 1e300, double.MaxValue };
+        for (double x = 1; x <= 4096; x += 0.00719) xs.Add(x);
+        for (int e = 0; e < 60; e++) { xs.Add(Math.ScaleB(1, e)); xs.Add(Math.ScaleB(Math.Sqrt(2), e)); }
+        var rng = new Random(17);
+        for (int i = 0; i < 20000; i++) xs.Add(1 + Math.Exp(30 * rng.NextDouble() - 35));
+        while (xs.Count % 8 != 0) xs.Add(3.0);
+        var arr = xs.ToArray();
+        double worst = 0;
+        int vl = System.Numerics.Vector<double>.Count;
+        for (int i = 0; i < arr.Length; i += vl)
+        {
+            var y = SimdMath.LogAtLeastOne(new System.Numerics.Vector<double>(arr, i));
+            for (int l = 0; l < vl; l++)
+            {
+                double x = arr[i + l], expected = Math.Log(x);
+                double ulps = Math.Abs(y[l] - expected) / Math.Max(Math.BitIncrement(Math.Abs(expected)) - Math.Abs(expected), double.Epsilon);
+                if (expected == 0) Assert.Equal(0.0, y[l]);
+                else
+                {
+                    worst = Math.Max(worst, ulps);
+                    Assert.True(ulps <= 2, $"log({x:R}) = {y[l]:R}, reference {expected:R} ({ulps:F2} ulps)");
+                }
+            }
+            if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated || i % 8 != 0) continue;
+            var wide = SimdMath.LogAtLeastOne512(System.Runtime.Intrinsics.Vector512.Create(arr, i));
+            for (int l = 0; l < 8; l++)
+                Assert.Equal(BitConverter.DoubleToInt64Bits(SimdMath.LogAtLeastOne(new System.Numerics.Vector<double>(arr[i + l]))[0]), BitConverter.DoubleToInt64Bits(wide[l]));
+        }
+        Assert.True(double.IsNaN(SimdMath.LogAtLeastOne(new System.Numerics.Vector<double>(double.NaN))[0]));
+        output.WriteLine($"log: max error {worst:F2} ulps over {arr.Length} points");
     }
 
     /// <summary>
@@ -258,6 +351,94 @@ public class CompiledPerfKernelTests(Xunit.Abstractions.ITestOutputHelper output
                     for (int i = 0; i < o.Length; i++)
                         Assert.True(Math.Abs(o[i] - expected[i]) <= 1e-13 * (1 + Math.Abs(expected[i])), $"K={k} N={n} len={len} at {i}: {o[i]:R} vs {expected[i]:R}");
                 }
+    }
+
+    /// <summary>
+    /// The row kernel's 512-bit tiles (run first where AVX-512 is accelerated) give the same bits as the 256-bit tiles
+    /// alone, in both precisions, for every tile shape (4 × 3, 2 × 3, 1 × 3, the matrix–vector 1 × 8) and tail: each
+    /// output element is one chain of fused multiply–adds in a fixed order whatever computes it.
+    /// </summary>
+    [Fact]
+    public void RowKernelGivesTheSameBitsWithAndWithout512BitTiles()
+    {
+        var rng = new Random(13);
+        foreach (int j in new[] { 1, 3, 16, 64 })
+            foreach (int m in new[] { 1, 2, 3, 5, 10, 16 })
+                foreach (int len in new[] { 7, 24, 48, 93, 150, 192 })
+                    foreach (bool accumulate in new[] { false, true })
+                        foreach (bool relu in new[] { false, true })
+                        {
+                            int xStride = len + 5, oStride = len + 3;
+                            var c = Enumerable.Range(0, j * m).Select(_ => Normal(rng)).ToArray();
+                            var x = Enumerable.Range(0, j * xStride).Select(_ => Normal(rng)).ToArray();
+                            var init = Enumerable.Range(0, m).Select(_ => Normal(rng)).ToArray();
+                            var o = Enumerable.Range(0, m * oStride).Select(_ => Normal(rng)).ToArray();
+                            var narrow = (double[])o.Clone();
+                            var wide = (double[])o.Clone();
+                            Gemm<double>.RowsWith(c, j, m, x, xStride, narrow, oStride, len, accumulate ? default : init, relu, wide: false);
+                            Gemm<double>.RowsWith(c, j, m, x, xStride, wide, oStride, len, accumulate ? default : init, relu, wide: true);
+                            for (int i = 0; i < o.Length; i++)
+                                Assert.True(BitConverter.DoubleToInt64Bits(narrow[i]) == BitConverter.DoubleToInt64Bits(wide[i]), $"J={j} M={m} len={len} at {i}");
+
+                            var cf = c.Select(v => (float)v).ToArray();
+                            var xf = x.Select(v => (float)v).ToArray();
+                            var initf = init.Select(v => (float)v).ToArray();
+                            var narrowf = o.Select(v => (float)v).ToArray();
+                            var widef = (float[])narrowf.Clone();
+                            Gemm<float>.RowsWith(cf, j, m, xf, xStride, narrowf, oStride, len, accumulate ? default : initf, relu, wide: false);
+                            Gemm<float>.RowsWith(cf, j, m, xf, xStride, widef, oStride, len, accumulate ? default : initf, relu, wide: true);
+                            for (int i = 0; i < o.Length; i++)
+                                Assert.True(BitConverter.SingleToInt32Bits(narrowf[i]) == BitConverter.SingleToInt32Bits(widef[i]), $"float J={j} M={m} len={len} at {i}");
+                        }
+    }
+
+    /// <summary>
+    /// The weight-gradient kernel with and without its 512-bit loops, against plain loops: the layer's layouts
+    /// (consecutive outputs, ks = 1, where four sums come out of one transposing add; and strided outputs), the
+    /// ladder's shapes and block lengths. The two settings sum in different fixed orders, so they agree to rounding.
+    /// </summary>
+    [Fact]
+    public void ReduceKernelWithAndWithout512BitLoopsMatchesPlainLoops()
+    {
+        var rng = new Random(14);
+        foreach (var (k, n) in new[] { (64, 16), (16, 10), (13, 50), (50, 1), (5, 7), (4, 3) })
+            foreach (int len in new[] { 5, 16, 24, 93, 192 })
+                foreach (bool consecutive in new[] { true, false })
+                    foreach (bool wide in new[] { false, true })
+                    {
+                        int aStride = len + 1, dStride = len + 3;
+                        int ks = consecutive ? 1 : n + 1, ns = consecutive ? k : 1;
+                        var a = Enumerable.Range(0, k * aStride).Select(_ => Normal(rng)).ToArray();
+                        var d = Enumerable.Range(0, n * dStride).Select(_ => Normal(rng)).ToArray();
+                        var o = Enumerable.Range(0, k * n + k * ks + n * ns).Select(_ => Normal(rng)).ToArray();
+                        var expected = (double[])o.Clone();
+                        for (int kk = 0; kk < k; kk++)
+                            for (int nn = 0; nn < n; nn++)
+                            {
+                                double s = 0;
+                                for (int r = 0; r < len; r++) s += a[kk * aStride + r] * d[nn * dStride + r];
+                                expected[kk * ks + nn * ns] += 0.5 * s;
+                            }
+                        Gemm<double>.ReduceWith(a, k, aStride, d, n, dStride, len, o, ks, ns, 0.5, wide);
+                        for (int i = 0; i < o.Length; i++)
+                            Assert.True(Math.Abs(o[i] - expected[i]) <= 1e-13 * (1 + Math.Abs(expected[i])) * Math.Sqrt(len), $"K={k} N={n} len={len} wide={wide} at {i}: {o[i]:R} vs {expected[i]:R}");
+
+                        var af = a.Select(v => (float)v).ToArray();
+                        var df = d.Select(v => (float)v).ToArray();
+                        var of = o.Select(v => 0f).ToArray();
+                        Gemm<float>.ReduceWith(af, k, aStride, df, n, dStride, len, of, ks, ns, 0.5f, wide);
+                        for (int kk = 0; kk < k; kk++)
+                            for (int nn = 0; nn < n; nn++)
+                            {
+                                double s = 0, m = 0;
+                                for (int r = 0; r < len; r++)
+                                {
+                                    s += (double)af[kk * aStride + r] * df[nn * dStride + r];
+                                    m += Math.Abs((double)af[kk * aStride + r] * df[nn * dStride + r]);
+                                }
+                                Assert.True(Math.Abs(of[kk * ks + nn * ns] - 0.5 * s) <= 1e-6 * (1 + m), $"float K={k} N={n} len={len} wide={wide}");
+                            }
+                    }
     }
 
     /// <summary>More rows than one block (two full blocks and a shorter last one): value against the reference likelihood on the unblocked forward pass, gradient against finite differences.</summary>

@@ -45,6 +45,8 @@ internal sealed class TanhActivation<T> : Activation<T> where T : unmanaged, IFl
     {
         if (typeof(T) == typeof(double))
             SimdMath.Tanh(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(y));
+        else if (typeof(T) == typeof(float))
+            SimdMath.Tanh(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y));
         else
             TensorPrimitives.Tanh(x, y);
         if (!withDerivative) return;

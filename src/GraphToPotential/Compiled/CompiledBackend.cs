@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Bnn.Onnx.Nuts;
@@ -146,9 +147,9 @@ internal sealed partial class CompiledLogDensity<T> : ILogDensity, IDisposable w
     private sealed class Lane(CompiledProgram<T> program, CompiledProgram<T>? lastProgram, int classes)
     {
         /// <summary>The categorical likelihood's scratch: e^(z − max) per class and row, and per row max and Σ.</summary>
-        public double[] Exps { get; } = new double[classes * program.Rows];
-        public double[] RowMax { get; } = new double[program.Rows];
-        public double[] RowSum { get; } = new double[program.Rows];
+        public double[] Exps { get; } = new double[classes * PaddedRows(program.Rows)];
+        public double[] RowMax { get; } = new double[PaddedRows(program.Rows)];
+        public double[] RowSum { get; } = new double[PaddedRows(program.Rows)];
 
         public ProgramState<T> State { get; } = new(program);
         public ProgramState<T>? LastState { get; } = lastProgram is null ? null : new ProgramState<T>(lastProgram);
@@ -255,12 +256,52 @@ internal sealed partial class CompiledLogDensity<T> : ILogDensity, IDisposable w
             ll += _shardLogLikelihood[s];
             dLogSigma += _shardDLogSigma[s];
             if (s == 0) continue;
-            var g = _shardGradient[s];
-            for (int i = 0; i < network.Length; i++) network[i] += g[i];
+            TensorPrimitives.Add(network, _shardGradient[s], network);
         }
         if (_model.SigmaOffset >= 0) gradient[_model.SigmaOffset] = dLogSigma;
         _model.PullBackNetworkGradient(position, gradient);
         return ll + _model.LogPrior(position, gradient);
+    }
+
+    /// <summary>For the kernel profile: the first lane's state for a full block (<paramref name="last"/> false) or for the
+    /// last, shorter block (null when every block is full), as the last call left it.</summary>
+    internal ProgramState<T>? ProfileState(bool last) => last ? _lanes[0].LastState : _lanes[0].State;
+
+    /// <summary>For the kernel profile: the number of full blocks per call.</summary>
+    internal int ProfileFullBlocks => _blocks.Count(b => !b.Last);
+
+    /// <summary>For the kernel profile: the likelihood of a full block (or the last one) on <see cref="ProfileState"/>, seeding its predictor's gradient.</summary>
+    internal double ProfileLikelihood(bool last) =>
+        LogLikelihood(last ? _blocks[^1] : _blocks[0], ProfileState(last)!, _lanes[0], _logSigma, out _);
+
+    /// <summary>For the kernel profile: copies a full block's inputs (or the last block's) into its state, as a call does per block.</summary>
+    internal void ProfileLoadInputs(bool last, int block = 0)
+    {
+        if (last) _blocks[^1].Inputs.CopyTo(_lanes[0].LastState!.V.AsSpan(_lastInputOffset));
+        else _blocks[block].Inputs.CopyTo(_lanes[0].State.V.AsSpan(_inputOffset));
+        _lanes[0].LoadedBlock = -1;
+    }
+
+    /// <summary>For the kernel profile: a full block's inputs (or the last block's), in the compute type and physical layout.</summary>
+    internal T[] ProfileInputs(bool last) => last ? _blocks[^1].Inputs : _blocks[0].Inputs;
+
+    /// <summary>For the kernel profile: every block of one call in order on the first lane's states (inputs, forward,
+    /// likelihood, reverse), without the shards' bookkeeping.</summary>
+    internal void ProfileBlocks()
+    {
+        var lane = _lanes[0];
+        foreach (var b in _blocks)
+        {
+            var state = b.Last ? lane.LastState! : lane.State;
+            bool direct = state.Program.RowInputDirect;
+            if (!direct) b.Inputs.CopyTo(state.V.AsSpan(b.Last ? _lastInputOffset : _inputOffset));
+            var input = direct ? b.Inputs : default(ReadOnlySpan<T>);
+            state.ForwardPrepared(true, input);
+            state.ClearActivationGradients();
+            LogLikelihood(b, state, lane, _logSigma, out _);
+            state.Backward(input);
+        }
+        lane.LoadedBlock = -1;
     }
 
     /// <summary>Takes shards of the current job until none is left.</summary>
@@ -295,22 +336,25 @@ internal sealed partial class CompiledLogDensity<T> : ILogDensity, IDisposable w
         {
             var b = _blocks[bi];
             var state = b.Last ? lane.LastState! : lane.State;
+            // The dense layers on the input read it from the block's own array when they are its only readers.
+            bool direct = state.Program.RowInputDirect;
             if (b.Last)
             {
                 if (!usedLast) Array.Clear(state.G, 0, _lastProgram!.ParameterGradSize);
                 usedLast = true;
-                b.Inputs.CopyTo(state.V.AsSpan(_lastInputOffset));
+                if (!direct) b.Inputs.CopyTo(state.V.AsSpan(_lastInputOffset));
             }
-            else if (lane.LoadedBlock != bi)
+            else if (!direct && lane.LoadedBlock != bi)
             {
                 b.Inputs.CopyTo(state.V.AsSpan(_inputOffset));
                 lane.LoadedBlock = bi;
             }
-            state.ForwardPrepared(true);
+            var input = direct ? b.Inputs : default(ReadOnlySpan<T>);
+            state.ForwardPrepared(true, input);
             state.ClearActivationGradients();
             ll += LogLikelihood(b, state, lane, _logSigma, out double dls);
             dLogSigma += dls;
-            state.Backward();
+            state.Backward(input);
         }
         var gradient = _shardGradient[shard];
         lane.State.ReadParameterGradients(gradient);
@@ -390,71 +434,91 @@ internal sealed partial class CompiledLogDensity<T> : ILogDensity, IDisposable w
 
     /// <summary>
     /// Σ_r z[label_r, r] − log Σ_c e^{z[c, r]} and its gradient onehot − softmax, in double, vectorised across rows
-    /// (classes are rows-innermost blocks): the row max, then e^{z − max} once per element (kept for the gradient),
-    /// one log per row; the sum runs over rows in order.
+    /// (classes are rows-innermost blocks, widened into the scratch with a stride padded to a whole 512-bit vector):
+    /// the row max, then e^{z − max} once per element (kept for the gradient), one vectorised log and one reciprocal
+    /// per row; the sums over rows run in row order. Each row goes through the same vector code whatever its
+    /// position, on 512-bit vectors where AVX-512 is accelerated (the same operations as the 256-bit ones).
     /// </summary>
     private double Categorical(int[] labels, int rows, T[] v, int off, T[]? g, int goff, Lane lane)
     {
-        int k = _k, vl = Vector<double>.Count;
-        var z = lane.Exps.AsSpan(0, k * rows);
-        var max = lane.RowMax.AsSpan(0, rows);
-        var s = lane.RowSum.AsSpan(0, rows);
-        var zt = v.AsSpan(off, z.Length);
-        if (typeof(T) == typeof(double)) MemoryMarshal.Cast<T, double>(zt).CopyTo(z);
-        else if (typeof(T) == typeof(float)) TensorPrimitives.ConvertTruncating<float, double>(MemoryMarshal.Cast<T, float>(zt), z);
-        else for (int i = 0; i < z.Length; i++) z[i] = double.CreateTruncating(zt[i]);
-        z[..rows].CopyTo(max);
-        for (int c = 1; c < k; c++)
+        int k = _k, p = PaddedRows(rows);
+        var z = lane.Exps.AsSpan(0, k * p);
+        var max = lane.RowMax.AsSpan(0, p);
+        var s = lane.RowSum.AsSpan(0, p);
+        for (int c = 0; c < k; c++)
         {
-            var zc = z.Slice(c * rows, rows);
-            int r = 0;
-            for (; r + vl <= rows; r += vl) Vector.Max(new Vector<double>(max[r..]), new Vector<double>(zc[r..])).CopyTo(max[r..]);
-            for (; r < rows; r++) max[r] = Math.Max(max[r], zc[r]);
+            var zt = v.AsSpan(off + c * rows, rows);
+            var zc = z.Slice(c * p, p);
+            if (typeof(T) == typeof(double)) MemoryMarshal.Cast<T, double>(zt).CopyTo(zc);
+            else if (typeof(T) == typeof(float)) TensorPrimitives.ConvertTruncating<float, double>(MemoryMarshal.Cast<T, float>(zt), zc);
+            else for (int i = 0; i < rows; i++) zc[i] = double.CreateTruncating(zt[i]);
+            zc[rows..].Clear();
         }
+        z[..p].CopyTo(max);
+        for (int c = 1; c < k; c++) TensorPrimitives.Max(max, z.Slice(c * p, p), max);
         double sum = 0;
-        for (int r = 0; r < rows; r++) sum += z[labels[r] * rows + r] - max[r];
+        for (int r = 0; r < rows; r++) sum += z[labels[r] * p + r] - max[r];
         s.Clear();
+        ref double zr = ref MemoryMarshal.GetReference(z);
+        ref double mr = ref MemoryMarshal.GetReference(max);
+        ref double sr = ref MemoryMarshal.GetReference(s);
+        bool wide = Vector512.IsHardwareAccelerated;
+        int vl = Vector<double>.Count;
         for (int c = 0; c < k; c++)
         {
-            var zc = z.Slice(c * rows, rows);
-            int r = 0;
-            if (Vector512.IsHardwareAccelerated)
-                for (; r + 8 <= rows; r += 8)
+            ref double zc = ref Unsafe.Add(ref zr, c * p);
+            if (wide)
+                for (int r = 0; r < p; r += 8)
                 {
-                    var e = SimdMath.ExpNonPositive512(Vector512.Create(zc[r..]) - Vector512.Create(max[r..]));
-                    e.CopyTo(zc[r..]);
-                    (Vector512.Create(s[r..]) + e).CopyTo(s[r..]);
+                    var e = SimdMath.ExpNonPositive512(Vector512.LoadUnsafe(ref zc, (nuint)r) - Vector512.LoadUnsafe(ref mr, (nuint)r));
+                    e.StoreUnsafe(ref zc, (nuint)r);
+                    (Vector512.LoadUnsafe(ref sr, (nuint)r) + e).StoreUnsafe(ref sr, (nuint)r);
                 }
-            for (; r + vl <= rows; r += vl)
-            {
-                var e = SimdMath.ExpNonPositive(new Vector<double>(zc[r..]) - new Vector<double>(max[r..]));
-                e.CopyTo(zc[r..]);
-                (new Vector<double>(s[r..]) + e).CopyTo(s[r..]);
-            }
-            for (; r < rows; r++)
-            {
-                zc[r] = Math.Exp(zc[r] - max[r]);
-                s[r] += zc[r];
-            }
+            else
+                for (int r = 0; r < p; r += vl)
+                {
+                    var e = SimdMath.ExpNonPositive(Vector.LoadUnsafe(ref zc, (nuint)r) - Vector.LoadUnsafe(ref mr, (nuint)r));
+                    e.StoreUnsafe(ref zc, (nuint)r);
+                    (Vector.LoadUnsafe(ref sr, (nuint)r) + e).StoreUnsafe(ref sr, (nuint)r);
+                }
         }
-        for (int r = 0; r < rows; r++)
-        {
-            sum -= Math.Log(s[r]);
-            s[r] = 1 / s[r];
-        }
+        // log Σ into max (no longer needed), 1/Σ into s.
+        if (wide)
+            for (int r = 0; r < p; r += 8)
+            {
+                var sv = Vector512.LoadUnsafe(ref sr, (nuint)r);
+                SimdMath.LogAtLeastOne512(sv).StoreUnsafe(ref mr, (nuint)r);
+                (Vector512<double>.One / sv).StoreUnsafe(ref sr, (nuint)r);
+            }
+        else
+            for (int r = 0; r < p; r += vl)
+            {
+                var sv = Vector.LoadUnsafe(ref sr, (nuint)r);
+                SimdMath.LogAtLeastOne(sv).StoreUnsafe(ref mr, (nuint)r);
+                (Vector<double>.One / sv).StoreUnsafe(ref sr, (nuint)r);
+            }
+        for (int r = 0; r < rows; r++) sum -= max[r];
         if (g is null) return sum;
-        // ∂/∂z = onehot − softmax: −e^{z − max}/Σ per class (in double), then to the compute type in one pass.
+        // ∂/∂z = onehot − softmax: −e^{z − max}/Σ per class (in double), then to the compute type.
         for (int c = 0; c < k; c++)
         {
-            var zc = z.Slice(c * rows, rows);
-            TensorPrimitives.Multiply(zc, s, zc);
-            TensorPrimitives.Negate(zc, zc);
+            ref double zc = ref Unsafe.Add(ref zr, c * p);
+            if (wide)
+                for (int r = 0; r < p; r += 8)
+                    (-(Vector512.LoadUnsafe(ref zc, (nuint)r) * Vector512.LoadUnsafe(ref sr, (nuint)r))).StoreUnsafe(ref zc, (nuint)r);
+            else
+                for (int r = 0; r < p; r += vl)
+                    (-(Vector.LoadUnsafe(ref zc, (nuint)r) * Vector.LoadUnsafe(ref sr, (nuint)r))).StoreUnsafe(ref zc, (nuint)r);
+            var src = z.Slice(c * p, rows);
+            var gz = g.AsSpan(goff + c * rows, rows);
+            if (typeof(T) == typeof(double)) src.CopyTo(MemoryMarshal.Cast<T, double>(gz));
+            else if (typeof(T) == typeof(float)) TensorPrimitives.ConvertTruncating<double, float>(src, MemoryMarshal.Cast<T, float>(gz));
+            else for (int i = 0; i < rows; i++) gz[i] = T.CreateTruncating(src[i]);
         }
-        var gz = g.AsSpan(goff, z.Length);
-        if (typeof(T) == typeof(double)) z.CopyTo(MemoryMarshal.Cast<T, double>(gz));
-        else if (typeof(T) == typeof(float)) TensorPrimitives.ConvertTruncating<double, float>(z, MemoryMarshal.Cast<T, float>(gz));
-        else for (int i = 0; i < z.Length; i++) gz[i] = T.CreateTruncating(z[i]);
         for (int r = 0; r < rows; r++) g[goff + labels[r] * rows + r] += T.One;
         return sum;
     }
+
+    /// <summary>Rows rounded up to a whole 512-bit vector of doubles (the categorical scratch's stride).</summary>
+    private static int PaddedRows(int rows) => (rows + 7) & ~7;
 }

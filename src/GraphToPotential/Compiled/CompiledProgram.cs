@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 
 namespace Bnn.Onnx.GraphToPotential.Compiled;
 
@@ -21,6 +23,16 @@ internal sealed class CompiledProgram<T> where T : unmanaged, IFloatingPointIeee
     /// <see cref="ProgramState{T}.Prepare"/>, once per position, so that the ops after it prepare from its result.
     /// </summary>
     public required bool[] OpPerPosition { get; init; }
+
+    /// <summary>
+    /// Per op: a dense layer that may read the row input from the caller's array instead of the arena
+    /// (<see cref="ProgramState{T}.ForwardPrepared(bool, ReadOnlySpan{T})"/>); true only when such layers are the row
+    /// input's only readers.
+    /// </summary>
+    public required bool[] ReadsRowInputDirectly { get; init; }
+
+    /// <summary>Whether every reader of the row input can take it from the caller's array (so it need not be copied in).</summary>
+    public required bool RowInputDirect { get; init; }
 
     public required int ValueSize { get; init; }
     public required int GradSize { get; init; }
@@ -52,17 +64,33 @@ internal sealed class ProgramState<T> where T : unmanaged, IFloatingPointIeee754
     }
 
     public CompiledProgram<T> Program { get; }
+
+    /// <summary>Scratch for a parameter's gradient widened to double (float32 programs).</summary>
+    private double[]? _widened;
+
     public T[] V { get; }
     public T[] G { get; }
 
     public void SetParameters(ReadOnlySpan<double> position)
     {
         foreach (var s in Program.Parameters)
-        {
-            var dst = V.AsSpan(s.Offset, s.Size);
-            var src = position.Slice(s.PositionOffset, s.Size);
-            for (int i = 0; i < src.Length; i++) dst[i] = T.CreateTruncating(src[i]);
-        }
+            Convert(position.Slice(s.PositionOffset, s.Size), V.AsSpan(s.Offset, s.Size));
+    }
+
+    /// <summary>dst ← src in the compute type, vectorised (the same rounding as an element-by-element conversion).</summary>
+    private static void Convert(ReadOnlySpan<double> src, Span<T> dst)
+    {
+        if (typeof(T) == typeof(double)) src.CopyTo(MemoryMarshal.Cast<T, double>(dst));
+        else if (typeof(T) == typeof(float)) TensorPrimitives.ConvertTruncating<double, float>(src, MemoryMarshal.Cast<T, float>(dst));
+        else for (int i = 0; i < src.Length; i++) dst[i] = T.CreateTruncating(src[i]);
+    }
+
+    /// <summary>dst ← src in double, vectorised (exact).</summary>
+    private static void Convert(ReadOnlySpan<T> src, Span<double> dst)
+    {
+        if (typeof(T) == typeof(double)) MemoryMarshal.Cast<T, double>(src).CopyTo(dst);
+        else if (typeof(T) == typeof(float)) TensorPrimitives.ConvertTruncating<float, double>(MemoryMarshal.Cast<T, float>(src), dst);
+        else for (int i = 0; i < src.Length; i++) dst[i] = double.CreateTruncating(src[i]);
     }
 
     /// <summary>Writes a value from logical row-major data (rows: R × per-row values, for a value with rows on axis 0).</summary>
@@ -133,12 +161,23 @@ internal sealed class ProgramState<T> where T : unmanaged, IFloatingPointIeee754
     }
 
     /// <summary>The forward pass over the rows, after <see cref="Prepare"/> for the current parameters.</summary>
-    public void ForwardPrepared(bool withGradient)
+    public void ForwardPrepared(bool withGradient) => ForwardPrepared(withGradient, default);
+
+    /// <summary>
+    /// The forward pass, the dense layers on the row input reading it from <paramref name="input"/> (its physical
+    /// layout, as the arena would hold it) when it is not empty and <see cref="CompiledProgram{T}.RowInputDirect"/>.
+    /// </summary>
+    public void ForwardPrepared(bool withGradient, ReadOnlySpan<T> input)
     {
         var v = V.AsSpan();
         var ops = Program.Ops;
+        var direct = Program.ReadsRowInputDirectly;
         for (int i = 0; i < ops.Length; i++)
-            if (!Program.OpPerPosition[i]) ops[i].Forward(v, withGradient);
+        {
+            if (Program.OpPerPosition[i]) continue;
+            if (direct[i] && !input.IsEmpty) ((DenseOp<T>)ops[i]).ForwardParts(v, withGradient, DenseOp<T>.ForwardAll, input);
+            else ops[i].Forward(v, withGradient);
+        }
     }
 
     public void ClearGradients() => Array.Clear(G);
@@ -146,13 +185,21 @@ internal sealed class ProgramState<T> where T : unmanaged, IFloatingPointIeee754
     /// <summary>Clears every gradient but the parameters' (which keep accumulating over row blocks).</summary>
     public void ClearActivationGradients() => Array.Clear(G, Program.ParameterGradSize, G.Length - Program.ParameterGradSize);
 
-    public void Backward()
+    public void Backward() => Backward(default);
+
+    /// <summary>The reverse pass, reading the row input from <paramref name="input"/> as <see cref="ForwardPrepared(bool, ReadOnlySpan{T})"/> does.</summary>
+    public void Backward(ReadOnlySpan<T> input)
     {
         var v = V.AsSpan();
         var g = G.AsSpan();
         var ops = Program.Ops;
+        var direct = Program.ReadsRowInputDirectly;
         for (int i = ops.Length - 1; i >= 0; i--)
-            if (Program.OpNeedsBackward[i]) ops[i].Backward(v, g);
+        {
+            if (!Program.OpNeedsBackward[i]) continue;
+            if (direct[i] && !input.IsEmpty) ((DenseOp<T>)ops[i]).BackwardParts(v, g, DenseOp<T>.BackwardAll, input);
+            else ops[i].Backward(v, g);
+        }
     }
 
     /// <summary>Adds ∂/∂θ of the parameters (graph order) into <paramref name="gradient"/>.</summary>
@@ -162,8 +209,15 @@ internal sealed class ProgramState<T> where T : unmanaged, IFloatingPointIeee754
         {
             if (s.GradOffset < 0) continue;
             var dst = gradient.Slice(s.PositionOffset, s.Size);
-            var src = G.AsSpan(s.GradOffset, s.Size);
-            for (int i = 0; i < dst.Length; i++) dst[i] += double.CreateTruncating(src[i]);
+            if (typeof(T) == typeof(double))
+            {
+                TensorPrimitives.Add(dst, MemoryMarshal.Cast<T, double>(G.AsSpan(s.GradOffset, s.Size)), dst);
+                continue;
+            }
+            _widened ??= new double[Program.Parameters.Max(p => p.Size)];
+            var wide = _widened.AsSpan(0, s.Size);
+            Convert(G.AsSpan(s.GradOffset, s.Size), wide);
+            TensorPrimitives.Add(dst, wide, dst);
         }
     }
 
@@ -174,7 +228,7 @@ internal sealed class ProgramState<T> where T : unmanaged, IFloatingPointIeee754
         {
             var dst = gradient.Slice(s.PositionOffset, s.Size);
             if (s.GradOffset < 0) { dst.Clear(); continue; }
-            for (int i = 0; i < s.Size; i++) dst[i] = double.CreateTruncating(G[s.GradOffset + i]);
+            Convert(G.AsSpan(s.GradOffset, s.Size), dst);
         }
     }
 }

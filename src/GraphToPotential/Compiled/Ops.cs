@@ -96,63 +96,92 @@ internal sealed class DenseOp<T> : Op<T> where T : unmanaged, IFloatingPointIeee
         for (int n = 0; n < nn; n++) bp[n] = _bias >= 0 ? _beta * v[_bias + n * _biasStride] : T.Zero;
     }
 
-    public override void Forward(Span<T> v, bool withGradient)
+    /// <summary>Input width K.</summary>
+    internal int K => _k;
+
+    /// <summary>Output width N.</summary>
+    internal int N => _n;
+
+    /// <summary>The activation fused into the layer: "relu", "tanh", another activation's type name, or "none".</summary>
+    internal string ActivationName => _relu ? "relu" : _tanh ? "tanh" : _activation?.GetType().Name.Split('`')[0] ?? "none";
+
+    /// <summary>Whether the reverse step computes the weight gradient ∂W and the input gradient ∂A.</summary>
+    internal (bool Weights, bool Input) ReverseParts => (_gw >= 0, _ga >= 0);
+
+    public override void Forward(Span<T> v, bool withGradient) => ForwardParts(v, withGradient, ForwardAll);
+
+    public override void Backward(Span<T> v, Span<T> g) => BackwardParts(v, g, BackwardAll);
+
+    /// <summary>Forward parts: the matrix kernel (with the bias and a fused ReLU), and a separate activation pass.</summary>
+    internal const int ForwardMatrix = 1, ForwardActivation = 2, ForwardAll = 3;
+
+    /// <summary>Reverse parts: ∂z = ∂y ⊙ f′ with the bias gradient, the weight gradient, the input gradient.</summary>
+    internal const int BackwardActivation = 1, BackwardWeights = 2, BackwardInput = 4, BackwardAll = 7;
+
+    /// <summary>The forward pass, restricted to the given parts (all of them in a program; one at a time for the kernel profile).</summary>
+    /// <param name="input">Where to read A from instead of the arena (the row input in its physical layout), or empty.</param>
+    internal void ForwardParts(Span<T> v, bool withGradient, int parts, ReadOnlySpan<T> input = default)
     {
         int rows = _rows, kk = _k, nn = _n;
         ReadOnlySpan<T> wp = v.Slice(_pack, kk * nn), bp = v.Slice(_pack + 2 * kk * nn, nn);
+        ReadOnlySpan<T> a = input.IsEmpty ? v[_a..] : input;
+        bool matrix = (parts & ForwardMatrix) != 0, activation = (parts & ForwardActivation) != 0 && _activation is not null && !_relu;
+        bool derivative = withGradient && !_tanh;
         for (int p = 0; p < _p; p++)
         {
-            int ap = _a + p * kk * rows, yp = _y + p * nn * rows, dp = _derivative + p * nn * rows;
+            int ap = p * kk * rows, yp = _y + p * nn * rows, dp = _derivative + p * nn * rows;
             if (rows <= Chunk)
             {
-                Gemm<T>.Rows(wp, kk, nn, v[ap..], rows, v[yp..], rows, rows, bp, _relu);
-                if (_activation is not null && !_relu)
+                if (matrix) Gemm<T>.Rows(wp, kk, nn, a[ap..], rows, v[yp..], rows, rows, bp, _relu);
+                if (activation)
                 {
                     var y = v.Slice(yp, nn * rows);
-                    bool derivative = withGradient && !_tanh;
-                    _activation.Apply(y, y, derivative ? v.Slice(dp, nn * rows) : default, derivative);
+                    _activation!.Apply(y, y, derivative ? v.Slice(dp, nn * rows) : default, derivative);
                 }
                 continue;
             }
             for (int r0 = 0; r0 < rows; r0 += Chunk)
             {
                 int len = Math.Min(Chunk, rows - r0);
-                Gemm<T>.Rows(wp, kk, nn, v[(ap + r0)..], rows, v[(yp + r0)..], rows, len, bp, _relu);
-                if (_activation is null || _relu) continue;
+                if (matrix) Gemm<T>.Rows(wp, kk, nn, a[(ap + r0)..], rows, v[(yp + r0)..], rows, len, bp, _relu);
+                if (!activation) continue;
                 for (int n = 0; n < nn; n++)
                 {
                     var y = v.Slice(yp + n * rows + r0, len);
-                    bool derivative = withGradient && !_tanh;
-                    _activation.Apply(y, y, derivative ? v.Slice(dp + n * rows + r0, len) : default, derivative);
+                    _activation!.Apply(y, y, derivative ? v.Slice(dp + n * rows + r0, len) : default, derivative);
                 }
             }
         }
     }
 
-    public override void Backward(Span<T> v, Span<T> g)
+    /// <summary>The reverse step, restricted to the given parts (all of them in a program; one at a time for the kernel profile).</summary>
+    /// <param name="input">Where to read A from instead of the arena (as in <see cref="ForwardParts"/>), or empty.</param>
+    internal void BackwardParts(Span<T> v, Span<T> g, int parts, ReadOnlySpan<T> input = default)
     {
         int rows = _rows, kk = _k, nn = _n;
         ReadOnlySpan<T> wt = v.Slice(_pack + kk * nn, kk * nn);
+        ReadOnlySpan<T> a = input.IsEmpty ? v[_a..] : input;
 
         for (int p = 0; p < _p; p++)
         {
-            int ap = _a + p * kk * rows, gap = _ga + p * kk * rows, dzp = _gy + p * nn * rows, dp = _derivative + p * nn * rows, yp = _y + p * nn * rows;
+            int ap = p * kk * rows, gap = _ga + p * kk * rows, dzp = _gy + p * nn * rows, dp = _derivative + p * nn * rows, yp = _y + p * nn * rows;
             for (int r0 = 0; r0 < rows; r0 += Chunk)
             {
                 int len = Math.Min(Chunk, rows - r0);
                 // ∂z = ∂y ⊙ act'(z), in place (nothing reads ∂y after this op's reverse step), and ∂c in the same pass.
-                for (int n = 0; n < nn; n++)
-                {
-                    var dz = g.Slice(dzp + n * rows + r0, len);
-                    T sum = _relu ? Gemm<T>.ReluMaskAndSum(dz, v.Slice(yp + n * rows + r0, len))
-                        : _tanh ? Gemm<T>.TanhDerivativeAndSum(dz, v.Slice(yp + n * rows + r0, len))
-                        : _activation is not null ? Gemm<T>.MultiplyAndSum(dz, v.Slice(dp + n * rows + r0, len))
-                        : _gbias >= 0 ? Gemm<T>.Sum(dz) : T.Zero;
-                    if (_gbias >= 0) g[_gbias + n * _biasStride] += _beta * sum;
-                }
-                if (_gw >= 0)
-                    Gemm<T>.Reduce(v[(ap + r0)..], kk, rows, g[(dzp + r0)..], nn, rows, len, g[_gw..], _wk, _wn, _alpha);
-                if (_ga >= 0)
+                if ((parts & BackwardActivation) != 0)
+                    for (int n = 0; n < nn; n++)
+                    {
+                        var dz = g.Slice(dzp + n * rows + r0, len);
+                        T sum = _relu ? Gemm<T>.ReluMaskAndSum(dz, v.Slice(yp + n * rows + r0, len))
+                            : _tanh ? Gemm<T>.TanhDerivativeAndSum(dz, v.Slice(yp + n * rows + r0, len))
+                            : _activation is not null ? Gemm<T>.MultiplyAndSum(dz, v.Slice(dp + n * rows + r0, len))
+                            : _gbias >= 0 ? Gemm<T>.Sum(dz) : T.Zero;
+                        if (_gbias >= 0) g[_gbias + n * _biasStride] += _beta * sum;
+                    }
+                if (_gw >= 0 && (parts & BackwardWeights) != 0)
+                    Gemm<T>.Reduce(a[(ap + r0)..], kk, rows, g[(dzp + r0)..], nn, rows, len, g[_gw..], _wk, _wn, _alpha);
+                if (_ga >= 0 && (parts & BackwardInput) != 0)
                     Gemm<T>.Rows(wt, nn, kk, g[(dzp + r0)..], rows, g[(gap + r0)..], rows, len, default);
             }
         }

@@ -29,6 +29,7 @@ internal sealed class ProgramBuilder<T> where T : unmanaged, IFloatingPointIeee7
     private readonly List<Op<T>> _ops = [];
     private readonly List<bool> _opNeedsBackward = [];
     private readonly List<bool> _opPerPosition = [];
+    private readonly List<int> _denseOnRowInput = [];
     private readonly Dictionary<string, int> _uses = [];
     private readonly HashSet<int> _fused = [];
     private int _valueSize, _gradSize;
@@ -51,6 +52,8 @@ internal sealed class ProgramBuilder<T> where T : unmanaged, IFloatingPointIeee7
             Ops = b._ops.ToArray(),
             OpNeedsBackward = b._opNeedsBackward.ToArray(),
             OpPerPosition = b._opPerPosition.ToArray(),
+            ReadsRowInputDirectly = b.RowInputReaders(),
+            RowInputDirect = b.RowInputReaders().Any(r => r),
             ValueSize = b._valueSize,
             GradSize = b._gradSize,
             ParameterGradSize = b._parameters.Where(p => p.GradOffset >= 0).Select(p => p.GradOffset + p.Size).DefaultIfEmpty(0).Max(),
@@ -59,6 +62,19 @@ internal sealed class ProgramBuilder<T> where T : unmanaged, IFloatingPointIeee7
             Values = b._values,
             Rows = settings.Rows,
         };
+    }
+
+    /// <summary>
+    /// Per op: whether it is a dense layer that may read the row input from the caller's array. True for every dense
+    /// layer on the row input when those layers are its only readers (so nothing else needs it in the arena).
+    /// </summary>
+    private bool[] RowInputReaders()
+    {
+        var readers = new bool[_ops.Count];
+        string? input = _settings.RowInput;
+        if (input is null || _denseOnRowInput.Count == 0 || _denseOnRowInput.Count != _uses.GetValueOrDefault(input)) return readers;
+        foreach (int i in _denseOnRowInput) readers[i] = true;
+        return readers;
     }
 
     private void Run()
@@ -642,6 +658,7 @@ internal sealed class ProgramBuilder<T> where T : unmanaged, IFloatingPointIeee7
         var y = Alloc(output, shape, rowAxis, needsGrad);
         int derivative = activation is null ? -1 : Scratch(y.Size);
         int pack = Scratch(DenseOp<T>.PackSize(k, n));
+        if (a.Name == _settings.RowInput) _denseOnRowInput.Add(_ops.Count);
         AddOp(new DenseOp<T>(NodeLabel(node), a.Offset, a.GradOffset, p, k, n, Rows, w.Offset, w.GradOffset, wk, wn, alpha,
             bias?.Offset ?? -1, bias?.GradOffset ?? -1, biasStride, beta, y.Offset, y.GradOffset, activation, derivative, pack), y);
     }

@@ -15,7 +15,7 @@ namespace Bnn.Onnx.GraphToPotential.Compiled;
 /// Taylor polynomial to degree 13 (|r| ≤ ln2/2, truncation &lt; 5·10⁻¹⁸), 2^k assembled in the exponent bits;
 /// log1p: u = 1 + e, log u = j·ln2 + 2·atanh(s), s = f/(2+f), f = u/2^j − 1 with j ∈ {0, 1} so |s| ≤ 0.1716
 /// (series to s¹⁹), plus the rounding error of 1 + e, (e − (u − 1))/u (fdlibm's log1p correction), so tiny e keeps
-/// full relative precision. Float32 uses the same scheme with shorter polynomials. In float64 the polynomials run by
+/// full relative precision. Float32 uses the same scheme with shorter polynomials. In both precisions the polynomials run by
 /// Estrin's scheme and two vectors are in flight per step: each element's work is one chain of dependent operations,
 /// and with Horner's scheme its latency, not the FMA units, set the speed.
 /// </summary>
@@ -359,52 +359,246 @@ internal static class SimdMath
         return Vector512.ConditionalSelect(Vector512.Equals(x, x), signed, x);
     }
 
+    /// <summary>
+    /// log x for x ≥ 1 (the categorical likelihood's log Σ e^(z − max), whose argument is at least 1): x = 2^e·m with
+    /// m ∈ (√2/2, √2], log m = 2·atanh(s), s = (m − 1)/(m + 1), |s| ≤ 0.1716 (<see cref="AtanhSeries"/>), and
+    /// e·ln 2 added in two parts (fdlibm's split), within 2 ulps (tested). NaN stays NaN.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<double> LogAtLeastOne(Vector<double> x)
+    {
+        var bits = Vector.AsVectorUInt64(x);
+        var e = Vector.AsVectorDouble(Vector.ShiftRightLogical(bits, 52) | new Vector<ulong>(0x4330_0000_0000_0000UL)) - new Vector<double>(4503599627370496.0 + 1023);
+        var m = Vector.AsVectorDouble((bits & new Vector<ulong>(0x000F_FFFF_FFFF_FFFFUL)) | new Vector<ulong>(0x3FF0_0000_0000_0000UL));
+        var big = Vector.GreaterThan(m, new Vector<double>(Sqrt2));
+        m = Vector.ConditionalSelect(big, m * new Vector<double>(0.5), m);
+        e = Vector.ConditionalSelect(big, e + Vector<double>.One, e);
+        var f = m - Vector<double>.One;
+        var s = f / (new Vector<double>(2.0) + f);
+        var z = s * s;
+        var twoS = s + s;
+        var logM = Vector.MultiplyAddEstimate(twoS * z, AtanhSeries(z), twoS);
+        var log = Vector.MultiplyAddEstimate(e, new Vector<double>(Ln2Hi), Vector.MultiplyAddEstimate(e, new Vector<double>(Ln2Lo), logM));
+        return Vector.ConditionalSelect(Vector.Equals(x, x), log, x);
+    }
+
+    /// <summary><see cref="LogAtLeastOne(Vector{double})"/> on 512-bit vectors, operation for operation.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<double> LogAtLeastOne512(Vector512<double> x)
+    {
+        var bits = x.AsUInt64();
+        var e = (Vector512.ShiftRightLogical(bits, 52) | Vector512.Create(0x4330_0000_0000_0000UL)).AsDouble() - Vector512.Create(4503599627370496.0 + 1023);
+        var m = ((bits & Vector512.Create(0x000F_FFFF_FFFF_FFFFUL)) | Vector512.Create(0x3FF0_0000_0000_0000UL)).AsDouble();
+        var big = Vector512.GreaterThan(m, Vector512.Create(Sqrt2));
+        m = Vector512.ConditionalSelect(big, m * Vector512.Create(0.5), m);
+        e = Vector512.ConditionalSelect(big, e + Vector512<double>.One, e);
+        var f = m - Vector512<double>.One;
+        var s = f / (Vector512.Create(2.0) + f);
+        var z = s * s;
+        var twoS = s + s;
+        var logM = Vector512.FusedMultiplyAdd(twoS * z, AtanhSeries512(z), twoS);
+        var log = Vector512.FusedMultiplyAdd(e, Vector512.Create(Ln2Hi), Vector512.FusedMultiplyAdd(e, Vector512.Create(Ln2Lo), logM));
+        return Vector512.ConditionalSelect(Vector512.Equals(x, x), log, x);
+    }
+
     private const float Ln2HiF = 0.693145751953125f, Ln2LoF = 1.428606765330187045e-06f;
     private const float ShifterF = 12582912.0f; // 1.5·2^23
 
-    /// <summary>Float32 softplus and sigmoid for whole vectors (Taylor degree 7, series to s¹¹).</summary>
+    /// <summary>
+    /// Float32 softplus and sigmoid for whole vectors: the float64 kernel's scheme with shorter polynomials (e^r by
+    /// Taylor to degree 7, the atanh series to s¹¹), both by Estrin's scheme, one division for both reciprocals, two
+    /// vectors in flight per step, on 512-bit vectors where AVX-512 is accelerated (the same operations, so the same bits).
+    /// </summary>
     private static void SoftplusVectors(ref float xs, ref float y, ref float d, int count, bool withDerivative)
     {
-        int vl = Vector<float>.Count;
-        for (int i = 0, end = count * vl; i < end; i += vl)
+        int vl = Vector<float>.Count, i = 0, end = count * vl;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 32 <= end; i += 32)
+            {
+                var y0 = SoftplusVector512(Vector512.LoadUnsafe(ref xs, (nuint)i), out var s0);
+                var y1 = SoftplusVector512(Vector512.LoadUnsafe(ref xs, (nuint)(i + 16)), out var s1);
+                y0.StoreUnsafe(ref y, (nuint)i);
+                y1.StoreUnsafe(ref y, (nuint)(i + 16));
+                if (withDerivative)
+                {
+                    s0.StoreUnsafe(ref d, (nuint)i);
+                    s1.StoreUnsafe(ref d, (nuint)(i + 16));
+                }
+            }
+        for (; i + 2 * vl <= end; i += 2 * vl)
         {
-            var x = Vector.LoadUnsafe(ref xs, (nuint)i);
-            var a = -Vector.Abs(x);
-            var t = Vector.MultiplyAddEstimate(a, new Vector<float>((float)InvLn2), new Vector<float>(ShifterF));
-            var k = t - new Vector<float>(ShifterF);
-            var r = Vector.MultiplyAddEstimate(k, new Vector<float>(-Ln2HiF), a);
-            r = Vector.MultiplyAddEstimate(k, new Vector<float>(-Ln2LoF), r);
-            var p = new Vector<float>(1.0f / 5040);
-            p = Vector.MultiplyAddEstimate(p, r, new Vector<float>(1.0f / 720));
-            p = Vector.MultiplyAddEstimate(p, r, new Vector<float>(1.0f / 120));
-            p = Vector.MultiplyAddEstimate(p, r, new Vector<float>(1.0f / 24));
-            p = Vector.MultiplyAddEstimate(p, r, new Vector<float>(1.0f / 6));
-            p = Vector.MultiplyAddEstimate(p, r, new Vector<float>(0.5f));
-            p = Vector.MultiplyAddEstimate(p, r, Vector<float>.One);
-            p = Vector.MultiplyAddEstimate(p, r, Vector<float>.One);
-            var scale = Vector.ShiftLeft(Vector.AsVectorUInt32(t) + new Vector<uint>(127), 23);
-            var e = p * Vector.AsVectorSingle(scale);
-            e = Vector.ConditionalSelect(Vector.LessThan(a, new Vector<float>(-87.0f)), Vector<float>.Zero, e);
-
-            var u = Vector<float>.One + e;
-            var big = Vector.GreaterThan(u, new Vector<float>((float)Sqrt2));
-            var f = Vector.ConditionalSelect(big, u * new Vector<float>(0.5f), u) - Vector<float>.One;
-            var s = f / (new Vector<float>(2.0f) + f);
-            var z = s * s;
-            var q = new Vector<float>(1.0f / 11);
-            q = Vector.MultiplyAddEstimate(q, z, new Vector<float>(1.0f / 9));
-            q = Vector.MultiplyAddEstimate(q, z, new Vector<float>(1.0f / 7));
-            q = Vector.MultiplyAddEstimate(q, z, new Vector<float>(1.0f / 5));
-            q = Vector.MultiplyAddEstimate(q, z, new Vector<float>(1.0f / 3));
-            var s2 = s + s;
-            var log1pf = Vector.MultiplyAddEstimate(s2 * z, q, s2);
-            var inv = Vector<float>.One / u;
-            var c = e - (u - Vector<float>.One);
-            var log1p = Vector.MultiplyAddEstimate(c, inv, log1pf) + Vector.ConditionalSelect(big, new Vector<float>((float)Ln2), Vector<float>.Zero);
-
-            var sigmoid = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<float>.Zero), inv, e * inv);
-            (Vector.Max(x, Vector<float>.Zero) + log1p).StoreUnsafe(ref y, (nuint)i);
-            if (withDerivative) sigmoid.StoreUnsafe(ref d, (nuint)i);
+            var y0 = SoftplusVector(Vector.LoadUnsafe(ref xs, (nuint)i), out var s0);
+            var y1 = SoftplusVector(Vector.LoadUnsafe(ref xs, (nuint)(i + vl)), out var s1);
+            y0.StoreUnsafe(ref y, (nuint)i);
+            y1.StoreUnsafe(ref y, (nuint)(i + vl));
+            if (withDerivative)
+            {
+                s0.StoreUnsafe(ref d, (nuint)i);
+                s1.StoreUnsafe(ref d, (nuint)(i + vl));
+            }
         }
+        for (; i < end; i += vl)
+        {
+            var y0 = SoftplusVector(Vector.LoadUnsafe(ref xs, (nuint)i), out var s0);
+            y0.StoreUnsafe(ref y, (nuint)i);
+            if (withDerivative) s0.StoreUnsafe(ref d, (nuint)i);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<float> SoftplusVector(Vector<float> x, out Vector<float> sigmoid)
+    {
+        var one = Vector<float>.One;
+        var a = -Vector.Abs(x);
+        var t = Vector.MultiplyAddEstimate(a, new Vector<float>((float)InvLn2), new Vector<float>(ShifterF));
+        var k = t - new Vector<float>(ShifterF);
+        var r = Vector.MultiplyAddEstimate(k, new Vector<float>(-Ln2HiF), a);
+        r = Vector.MultiplyAddEstimate(k, new Vector<float>(-Ln2LoF), r);
+        var r2 = r * r;
+        var q0 = Vector.MultiplyAddEstimate(r, one, one);
+        var q1 = Vector.MultiplyAddEstimate(r, new Vector<float>(1.0f / 6), new Vector<float>(0.5f));
+        var q2 = Vector.MultiplyAddEstimate(r, new Vector<float>(1.0f / 120), new Vector<float>(1.0f / 24));
+        var q3 = Vector.MultiplyAddEstimate(r, new Vector<float>(1.0f / 5040), new Vector<float>(1.0f / 720));
+        var p = Vector.MultiplyAddEstimate(Vector.MultiplyAddEstimate(q3, r2, q2), r2 * r2, Vector.MultiplyAddEstimate(q1, r2, q0));
+        var scale = Vector.AsVectorSingle(Vector.ShiftLeft(Vector.AsVectorUInt32(t) + new Vector<uint>(127), 23));
+        var e = p * scale;
+        e = Vector.ConditionalSelect(Vector.LessThan(a, new Vector<float>(-87.0f)), Vector<float>.Zero, e);
+
+        var u = one + e;
+        var big = Vector.GreaterThan(u, new Vector<float>((float)Sqrt2));
+        var f = Vector.ConditionalSelect(big, u * new Vector<float>(0.5f), u) - one;
+        var den = new Vector<float>(2.0f) + f;
+        var rcp = one / (u * den);
+        var inv = den * rcp;
+        var s = f * (u * rcp);
+        var z = s * s;
+        var z2 = z * z;
+        var a0 = Vector.MultiplyAddEstimate(z, new Vector<float>(1.0f / 5), new Vector<float>(1.0f / 3));
+        var a1 = Vector.MultiplyAddEstimate(z2, new Vector<float>(1.0f / 11), Vector.MultiplyAddEstimate(z, new Vector<float>(1.0f / 9), new Vector<float>(1.0f / 7)));
+        var series = Vector.MultiplyAddEstimate(a1, z2, a0);
+        var twoS = s + s;
+        var log1pf = Vector.MultiplyAddEstimate(twoS * z, series, twoS);
+        var c = e - (u - one);
+        var log1p = Vector.MultiplyAddEstimate(c, inv, log1pf) + Vector.ConditionalSelect(big, new Vector<float>((float)Ln2), Vector<float>.Zero);
+        sigmoid = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<float>.Zero), inv, e * inv);
+        return Vector.Max(x, Vector<float>.Zero) + log1p;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> SoftplusVector512(Vector512<float> x, out Vector512<float> sigmoid)
+    {
+        var one = Vector512<float>.One;
+        var a = -Vector512.Abs(x);
+        var t = Vector512.FusedMultiplyAdd(a, Vector512.Create((float)InvLn2), Vector512.Create(ShifterF));
+        var k = t - Vector512.Create(ShifterF);
+        var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2HiF), a);
+        r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2LoF), r);
+        var r2 = r * r;
+        var q0 = Vector512.FusedMultiplyAdd(r, one, one);
+        var q1 = Vector512.FusedMultiplyAdd(r, Vector512.Create(1.0f / 6), Vector512.Create(0.5f));
+        var q2 = Vector512.FusedMultiplyAdd(r, Vector512.Create(1.0f / 120), Vector512.Create(1.0f / 24));
+        var q3 = Vector512.FusedMultiplyAdd(r, Vector512.Create(1.0f / 5040), Vector512.Create(1.0f / 720));
+        var p = Vector512.FusedMultiplyAdd(Vector512.FusedMultiplyAdd(q3, r2, q2), r2 * r2, Vector512.FusedMultiplyAdd(q1, r2, q0));
+        var scale = Vector512.ShiftLeft(t.AsUInt32() + Vector512.Create(127u), 23).AsSingle();
+        var e = p * scale;
+        e = Vector512.ConditionalSelect(Vector512.LessThan(a, Vector512.Create(-87.0f)), Vector512<float>.Zero, e);
+
+        var u = one + e;
+        var big = Vector512.GreaterThan(u, Vector512.Create((float)Sqrt2));
+        var f = Vector512.ConditionalSelect(big, u * Vector512.Create(0.5f), u) - one;
+        var den = Vector512.Create(2.0f) + f;
+        var rcp = one / (u * den);
+        var inv = den * rcp;
+        var s = f * (u * rcp);
+        var z = s * s;
+        var z2 = z * z;
+        var a0 = Vector512.FusedMultiplyAdd(z, Vector512.Create(1.0f / 5), Vector512.Create(1.0f / 3));
+        var a1 = Vector512.FusedMultiplyAdd(z2, Vector512.Create(1.0f / 11), Vector512.FusedMultiplyAdd(z, Vector512.Create(1.0f / 9), Vector512.Create(1.0f / 7)));
+        var series = Vector512.FusedMultiplyAdd(a1, z2, a0);
+        var twoS = s + s;
+        var log1pf = Vector512.FusedMultiplyAdd(twoS * z, series, twoS);
+        var c = e - (u - one);
+        var log1p = Vector512.FusedMultiplyAdd(c, inv, log1pf) + Vector512.ConditionalSelect(big, Vector512.Create((float)Ln2), Vector512<float>.Zero);
+        sigmoid = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<float>.Zero), inv, e * inv);
+        return Vector512.Max(x, Vector512<float>.Zero) + log1p;
+    }
+
+    /// <summary>
+    /// y ← tanh(x) in float32: the float64 kernel's scheme (tanh|x| = −m/(2 + m), m = expm1(−2|x|) from the exp
+    /// reduction, e^r − 1 = r·P(r) with P Taylor's to degree 6 by Estrin's scheme), |x| clamped at 10 (tanh rounds
+    /// to ±1 beyond 9.01 in float32), ±0 kept, NaN propagated; two vectors in flight, 512-bit vectors where AVX-512 is
+    /// accelerated (the same operations, so the same bits). x and y may be the same span.
+    /// </summary>
+    public static void Tanh(ReadOnlySpan<float> x, Span<float> y)
+    {
+        int n = x.Length, vl = Vector<float>.Count, i = 0;
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 32 <= n; i += 32)
+            {
+                var y0 = TanhVector512(Vector512.LoadUnsafe(ref xr, (nuint)i));
+                var y1 = TanhVector512(Vector512.LoadUnsafe(ref xr, (nuint)(i + 16)));
+                y0.StoreUnsafe(ref yr, (nuint)i);
+                y1.StoreUnsafe(ref yr, (nuint)(i + 16));
+            }
+        for (; i + 2 * vl <= n; i += 2 * vl)
+        {
+            var y0 = TanhVector(Vector.LoadUnsafe(ref xr, (nuint)i));
+            var y1 = TanhVector(Vector.LoadUnsafe(ref xr, (nuint)(i + vl)));
+            y0.StoreUnsafe(ref yr, (nuint)i);
+            y1.StoreUnsafe(ref yr, (nuint)(i + vl));
+        }
+        for (; i + vl <= n; i += vl) TanhVector(Vector.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+        if (i == n) return;
+        Span<float> t = stackalloc float[Vector<float>.Count];
+        t.Clear();
+        x[i..].CopyTo(t);
+        TanhVector(new Vector<float>(t)).CopyTo(t);
+        t[..(n - i)].CopyTo(y[i..]);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<float> TanhVector(Vector<float> x)
+    {
+        var one = Vector<float>.One;
+        var a = Vector.Max(new Vector<float>(-2.0f) * Vector.Abs(x), new Vector<float>(-20.0f));
+        var t = Vector.MultiplyAddEstimate(a, new Vector<float>((float)InvLn2), new Vector<float>(ShifterF));
+        var k = t - new Vector<float>(ShifterF);
+        var r = Vector.MultiplyAddEstimate(k, new Vector<float>(-Ln2HiF), a);
+        r = Vector.MultiplyAddEstimate(k, new Vector<float>(-Ln2LoF), r);
+        var r2 = r * r;
+        var q0 = Vector.MultiplyAddEstimate(r, new Vector<float>(0.5f), one);
+        var q1 = Vector.MultiplyAddEstimate(r, new Vector<float>(1.0f / 24), new Vector<float>(1.0f / 6));
+        var q2 = Vector.MultiplyAddEstimate(r, new Vector<float>(1.0f / 720), new Vector<float>(1.0f / 120));
+        var p = Vector.MultiplyAddEstimate(Vector.MultiplyAddEstimate(new Vector<float>(1.0f / 5040), r2, q2), r2 * r2, Vector.MultiplyAddEstimate(q1, r2, q0));
+        var q = p * r; // e^r − 1
+        var scale = Vector.AsVectorSingle(Vector.ShiftLeft(Vector.AsVectorUInt32(t) + new Vector<uint>(127), 23));
+        var m = Vector.MultiplyAddEstimate(scale, q, scale - one); // expm1(a) ∈ (−1, 0]
+        var magnitude = -m / (new Vector<float>(2.0f) + m);
+        var signed = Vector.ConditionalSelect(Vector.AsVectorSingle(new Vector<uint>(0x8000_0000u)), x, magnitude);
+        return Vector.ConditionalSelect(Vector.Equals(x, x), signed, x);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> TanhVector512(Vector512<float> x)
+    {
+        var one = Vector512<float>.One;
+        var a = Vector512.Max(Vector512.Create(-2.0f) * Vector512.Abs(x), Vector512.Create(-20.0f));
+        var t = Vector512.FusedMultiplyAdd(a, Vector512.Create((float)InvLn2), Vector512.Create(ShifterF));
+        var k = t - Vector512.Create(ShifterF);
+        var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2HiF), a);
+        r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2LoF), r);
+        var r2 = r * r;
+        var q0 = Vector512.FusedMultiplyAdd(r, Vector512.Create(0.5f), one);
+        var q1 = Vector512.FusedMultiplyAdd(r, Vector512.Create(1.0f / 24), Vector512.Create(1.0f / 6));
+        var q2 = Vector512.FusedMultiplyAdd(r, Vector512.Create(1.0f / 720), Vector512.Create(1.0f / 120));
+        var p = Vector512.FusedMultiplyAdd(Vector512.FusedMultiplyAdd(Vector512.Create(1.0f / 5040), r2, q2), r2 * r2, Vector512.FusedMultiplyAdd(q1, r2, q0));
+        var q = p * r;
+        var scale = Vector512.ShiftLeft(t.AsUInt32() + Vector512.Create(127u), 23).AsSingle();
+        var m = Vector512.FusedMultiplyAdd(scale, q, scale - one);
+        var magnitude = -m / (Vector512.Create(2.0f) + m);
+        var signed = Vector512.ConditionalSelect(Vector512.Create(0x8000_0000u).AsSingle(), x, magnitude);
+        return Vector512.ConditionalSelect(Vector512.Equals(x, x), signed, x);
     }
 }
