@@ -104,7 +104,7 @@ internal sealed class CollapsedOutputLayer
             for (int j = 0; j < i; j++) _a[j * p + i] = _a[i * p + j];
             _a[i * p + i] += 1.0 / _priorVariance[i];
         }
-        if (!CholeskyInPlace()) return false;
+        if (!DenseMetric.Cholesky(_a, p, _chol)) return false;
 
         // r = y − Φ m; u = Φᵀ r / σ²; μ = m + A⁻¹ u.
         _targets.AsSpan().CopyTo(_residual);
@@ -113,28 +113,6 @@ internal sealed class CollapsedOutputLayer
         for (int j = 0; j < p; j++) _u[j] = TensorPrimitives.Dot<double>(Column(j), _residual) / sigma2;
         Solve(_u, _mean);
         for (int j = 0; j < p; j++) _mean[j] += _priorMean[j];
-        return true;
-    }
-
-    /// <summary>A = L Lᵀ into <c>_chol</c> (lower triangle; the upper is left as it was); false unless A is positive definite.</summary>
-    private bool CholeskyInPlace()
-    {
-        int p = _p;
-        for (int i = 0; i < p; i++)
-            for (int j = 0; j <= i; j++)
-            {
-                double sum = _a[i * p + j];
-                for (int k = 0; k < j; k++) sum -= _chol[i * p + k] * _chol[j * p + k];
-                if (i == j)
-                {
-                    if (!(sum > 0) || !double.IsFinite(sum)) return false;
-                    _chol[i * p + i] = Math.Sqrt(sum);
-                }
-                else
-                {
-                    _chol[i * p + j] = sum / _chol[j * p + j];
-                }
-            }
         return true;
     }
 

@@ -28,6 +28,16 @@ internal sealed class DenseMetric : EuclideanMetric
     public static double[]? Cholesky(double[] a, int n)
     {
         var l = new double[n * n];
+        return Cholesky(a, n, l) ? l : null;
+    }
+
+    /// <summary>
+    /// The lower Cholesky factor of the row-major n × n matrix <paramref name="a"/> written into the lower triangle of
+    /// <paramref name="l"/> (its upper triangle is left as it was), without allocating; false when <paramref name="a"/>
+    /// is not positive definite.
+    /// </summary>
+    public static bool Cholesky(ReadOnlySpan<double> a, int n, Span<double> l)
+    {
         for (int i = 0; i < n; i++)
         {
             for (int j = 0; j <= i; j++)
@@ -36,7 +46,7 @@ internal sealed class DenseMetric : EuclideanMetric
                 for (int k = 0; k < j; k++) sum -= l[i * n + k] * l[j * n + k];
                 if (i == j)
                 {
-                    if (!(sum > 0) || !double.IsFinite(sum)) return null;
+                    if (!(sum > 0) || !double.IsFinite(sum)) return false;
                     l[i * n + i] = Math.Sqrt(sum);
                 }
                 else
@@ -45,7 +55,7 @@ internal sealed class DenseMetric : EuclideanMetric
                 }
             }
         }
-        return l;
+        return true;
     }
 
     public override void SampleMomentum(Rng rng, Span<double> momentum)
