@@ -109,7 +109,9 @@ internal static class SampleCommand
             Description = "Integrate the final affine layer out exactly (normal likelihood; the last layer Gemm, or MatMul then Add, with normal priors): "
                 + "NUTS samples the hidden weights and sigma on y ~ N(Phi m, sigma^2 I + Phi S Phi^T), and at every saved draw the output weights are drawn "
                 + "from their exact Gaussian conditional, so draws.parquet still holds every weight and the predictive means are the network's outputs at those drawn weights; "
-                + "lp__ is then the collapsed model's. Exact, not an approximation. cpu backend only. --integrate-output false turns it off.",
+                + "lp__ is then the collapsed model's. Exact, not an approximation. Pays when the final hidden layer is narrow (tens of units) and most transitions "
+                + "hit the maximum tree depth with a tiny step size (the run then prints a hint); a gradient costs ~1.5·N·(H+1)² multiply-adds more. "
+                + "cpu backend only. Off by default; --integrate-output false turns it off.",
         };
         var inputShape = InputShapeFlag.Create();
         var (freeze, samplePatterns) = FrozenHeadOptions.Create();
