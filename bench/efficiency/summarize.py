@@ -53,6 +53,10 @@ def main():
     for d in sys.argv[1:]:
         if not os.path.exists(os.path.join(d, "run.json")):
             continue
+        status = json.load(open(os.path.join(d, "run.json"))).get("status")
+        if status != "completed":
+            print(f"skipped {d}: run status {status}", file=sys.stderr)
+            continue
         r = row(d)
         print(f"| {r['run']} | {r['metric']} | {r['depth']} | {r['iters']} | {r['grads']:,} | {r['pred_ess']:,.0f} | "
               f"{r['pred_per_kgrad']:.3f} | {r['lp_ess']:,.0f} | {r['lp_per_kgrad']:.3f} | {r['pred_per_s']:.2f} | "
