@@ -69,15 +69,14 @@ internal sealed class Value
     public int PhysicalIndex(int logical)
     {
         if (!HasRows) return logical;
-        int phys = 0, row = 0, physStride = 1;
-        // Walk dimensions from last to first.
-        var pos = new int[Rank];
-        int rem = logical;
-        for (int d = Rank - 1; d >= 0; d--) { pos[d] = rem % Shape[d]; rem /= Shape[d]; }
+        int phys = 0, row = 0, physStride = 1, rem = logical;
+        // Walk dimensions from last to first, peeling off each one's coordinate (no allocation: this runs per element).
         for (int d = Rank - 1; d >= 0; d--)
         {
-            if (d == RowAxis) { row = pos[d]; continue; }
-            phys += pos[d] * physStride;
+            int pos = rem % Shape[d];
+            rem /= Shape[d];
+            if (d == RowAxis) { row = pos; continue; }
+            phys += pos * physStride;
             physStride *= Shape[d];
         }
         return phys * Inner + row;
