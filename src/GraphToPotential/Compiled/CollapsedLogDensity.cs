@@ -41,8 +41,8 @@ internal sealed partial class CompiledLogDensity<T> where T : unmanaged, IFloati
         for (int bi = 0; bi < _blocks.Length; bi++)
         {
             var b = _blocks[bi];
-            var state = Load(lane, b, bi);
-            state.ForwardPrepared(true);
+            var state = Load(lane, b, bi, out var input);
+            state.ForwardPrepared(true, input);
             if (!b.Last) lastFull = bi;
             // The block's h is held rows-innermost (unit j's rows contiguous), as Φ's columns are.
             var value = b.Last ? _lastPredictor! : _predictor;
@@ -69,8 +69,8 @@ internal sealed partial class CompiledLogDensity<T> where T : unmanaged, IFloati
         for (int bi = _blocks.Length - 1; bi >= 0; bi--)
         {
             var b = _blocks[bi];
-            var state = Load(lane, b, bi);
-            if (!b.Last && bi != lastFull) state.ForwardPrepared(true);
+            var state = Load(lane, b, bi, out var input);
+            if (!b.Last && bi != lastFull) state.ForwardPrepared(true, input);
             state.ClearActivationGradients();
             var value = b.Last ? _lastPredictor! : _predictor;
             if (value.NeedsGrad)
@@ -83,7 +83,7 @@ internal sealed partial class CompiledLogDensity<T> where T : unmanaged, IFloati
                     for (int r = 0; r < src.Length; r++) dst[r] += T.CreateTruncating(src[r]);
                 }
             }
-            state.Backward();
+            state.Backward(input);
         }
         var network = gradient[.._parameters];
         lane.State.ReadParameterGradients(network);
@@ -93,19 +93,26 @@ internal sealed partial class CompiledLogDensity<T> where T : unmanaged, IFloati
         return ll + _model.LogPrior(position, gradient);
     }
 
-    /// <summary>The state block <paramref name="bi"/> runs on, with its inputs in place.</summary>
-    private ProgramState<T> Load(Lane lane, Block b, int bi)
+    /// <summary>
+    /// The state block <paramref name="bi"/> runs on, as <c>RunShard</c> prepares it: the dense layers on the row input
+    /// read it from the block's own array when they are its only readers (<paramref name="input"/>), otherwise it is
+    /// copied into the state (<paramref name="input"/> empty).
+    /// </summary>
+    private ProgramState<T> Load(Lane lane, Block b, int bi, out ReadOnlySpan<T> input)
     {
-        if (b.Last)
+        var state = b.Last ? lane.LastState! : lane.State;
+        if (state.Program.RowInputDirect)
         {
-            b.Inputs.CopyTo(lane.LastState!.V.AsSpan(_lastInputOffset));
-            return lane.LastState!;
+            input = b.Inputs;
+            return state;
         }
-        if (lane.LoadedBlock != bi)
+        input = default;
+        if (b.Last) b.Inputs.CopyTo(state.V.AsSpan(_lastInputOffset));
+        else if (lane.LoadedBlock != bi)
         {
-            b.Inputs.CopyTo(lane.State.V.AsSpan(_inputOffset));
+            b.Inputs.CopyTo(state.V.AsSpan(_inputOffset));
             lane.LoadedBlock = bi;
         }
-        return lane.State;
+        return state;
     }
 }

@@ -125,16 +125,6 @@ internal sealed class ProgramState<T> where T : unmanaged, IFloatingPointIeee754
     public void AddGradientLogical(Value value, ReadOnlySpan<double> seed)
     {
         if (!value.NeedsGrad) return;
-        if (value.HasRows && value.RowAxis == 0)
-        {
-            int rows = value.Inner, width = value.PhysCount;
-            for (int f = 0; f < width; f++)
-            {
-                var g = G.AsSpan(value.GradOffset + f * rows, rows);
-                for (int r = 0; r < rows; r++) g[r] += T.CreateTruncating(seed[r * width + f]);
-            }
-            return;
-        }
         for (int l = 0; l < value.Size; l++) G[value.GradOffset + value.PhysicalIndex(l)] += T.CreateTruncating(seed[l]);
     }
 

@@ -47,13 +47,14 @@ internal sealed class ProgramBuilder<T> where T : unmanaged, IFloatingPointIeee7
     {
         var b = new ProgramBuilder<T>(graph, settings);
         b.Run();
+        var readers = b.RowInputReaders();
         return new CompiledProgram<T>
         {
             Ops = b._ops.ToArray(),
             OpNeedsBackward = b._opNeedsBackward.ToArray(),
             OpPerPosition = b._opPerPosition.ToArray(),
-            ReadsRowInputDirectly = b.RowInputReaders(),
-            RowInputDirect = b.RowInputReaders().Any(r => r),
+            ReadsRowInputDirectly = readers,
+            RowInputDirect = readers.Any(r => r),
             ValueSize = b._valueSize,
             GradSize = b._gradSize,
             ParameterGradSize = b._parameters.Where(p => p.GradOffset >= 0).Select(p => p.GradOffset + p.Size).DefaultIfEmpty(0).Max(),
